@@ -1,0 +1,28 @@
+# Shared by ci/test and ci/demo: install what getbot needs from Debian.
+# Idempotent: apt-get runs only when a package is missing.
+
+GETBOT_BUILD_PACKAGES="build-essential autoconf automake pkg-config clang
+ libyaml-dev libcurl4-openssl-dev libcjson-dev libssh2-1-dev libsodium-dev
+ libgit2-dev libpsl-dev publicsuffix python3"
+
+ci_install() {
+	missing=""
+	for pkg in $GETBOT_BUILD_PACKAGES "$@"; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null |
+			grep -q 'install ok installed' || missing="$missing $pkg"
+	done
+	[ -z "$missing" ] && return 0
+	echo "ci: installing$missing"
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "ci: missing Debian packages:$missing (run as root, or install them)" >&2
+		return 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+ci_top() {
+	cd "$(dirname "$0")/.." && pwd
+}

@@ -1,0 +1,109 @@
+/* getbot validate: load bots.yaml files and report every problem. */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bots.h"
+#include "cmd.h"
+#include "strbuf.h"
+
+static const struct cmd_option cmd_validate_options[] = {
+	{ "file", 'f', "FILE", "the config to check (default: bots.yaml)" },
+	{ "json", 0, NULL,
+	    "print one JSON object per line: a diagnostic per problem, then "
+	    "a summary per file" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static void
+cmd_validate_summary_json(
+    const char *file, const struct bots *bots, const struct diag_list *diags)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t errors = diag_list_errors(diags);
+
+	strbuf_addstr(&sb, "{\"type\":\"validate_summary\",\"file\":");
+	strbuf_add_json_string(&sb, file, strlen(file));
+	strbuf_addf(&sb, ",\"valid\":%s,\"errors\":%zu,\"warnings\":%zu",
+	    bots != NULL ? "true" : "false", errors, diags->count - errors);
+	if (bots != NULL)
+		strbuf_addf(&sb, ",\"orgs\":%zu,\"teams\":%zu,\"targets\":%zu",
+		    bots->norgs, bots_count_teams(bots), bots->ntargets);
+	strbuf_addch(&sb, '}');
+	puts(sb.buf);
+	strbuf_release(&sb);
+}
+
+/* Validate one file; returns 0 when it has no error. */
+static int
+cmd_validate_one(const char *file, bool json)
+{
+	struct diag_list diags = DIAG_LIST_INIT;
+	struct bots *bots = NULL;
+	size_t i;
+	int rc;
+
+	rc = bots_load_file(file, &bots, &diags);
+	for (i = 0; i < diags.count; i++) {
+		if (json) {
+			diag_print_json(stdout, &diags.items[i]);
+			putchar('\n');
+		} else
+			diag_print(stderr, &diags.items[i]);
+	}
+	if (json)
+		cmd_validate_summary_json(file, bots, &diags);
+	else if (rc == 0)
+		printf("%s: valid (%zu %s, %zu %s, %zu %s)\n", file,
+		    bots->norgs, bots->norgs == 1 ? "org" : "orgs",
+		    bots_count_teams(bots),
+		    bots_count_teams(bots) == 1 ? "team" : "teams",
+		    bots->ntargets, bots->ntargets == 1 ? "target" : "targets");
+	else
+		fprintf(stderr, "%s: %zu %s\n", file, diag_list_errors(&diags),
+		    diag_list_errors(&diags) == 1 ? "error" : "errors");
+	bots_free(bots);
+	diag_list_clear(&diags);
+	return rc;
+}
+
+static int
+cmd_validate_exec(const struct cmd_args *args)
+{
+	const char *file = cmd_args_get(args, "file");
+	bool json = cmd_args_has(args, "json");
+	int rc = EXIT_OK;
+	size_t i;
+
+	if (file != NULL && cmd_validate_one(file, json) != 0)
+		rc = EXIT_ERROR;
+	for (i = 0; i < args->npositional; i++)
+		if (cmd_validate_one(args->positional[i], json) != 0)
+			rc = EXIT_ERROR;
+	if (file == NULL && args->npositional == 0 &&
+	    cmd_validate_one("bots.yaml", json) != 0)
+		rc = EXIT_ERROR;
+	return rc;
+}
+
+const struct cmd_entry cmd_validate_entry = {
+	.name = "validate",
+	.args_usage = "[FILE...]",
+	.summary =
+	    "check bots.yaml files against the schema and getbot's rules",
+	.description =
+	    "Loads each FILE (default: bots.yaml in the current directory), "
+	    "checks it against the bots.yaml schema and the rules a schema "
+	    "cannot say (org names derived from owners' emails, target "
+	    "references, keys for each model's provider, derived names), and "
+	    "prints every problem as FILE:LINE:COL: PATH: message. Nothing is "
+	    "contacted and no secret is read.\n"
+	    "Exits 0 when every file is valid, printing one summary line per "
+	    "file; 1 otherwise.",
+	.options = cmd_validate_options,
+	.min_args = 0,
+	.max_args = SIZE_MAX,
+	.exec = cmd_validate_exec,
+};

@@ -1,0 +1,248 @@
+/*
+ * mkman: writes getbot(1) from the command table and bots.yaml(5) from the
+ * schema, so that the man pages say what the code does. Build-time only.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "embedded.h"
+#include "jsonschema.h"
+#include "strbuf.h"
+
+/* Print text as roff: escape backslashes, protect leading dots. */
+static void
+mkman_text(const char *text)
+{
+	bool line_start = true;
+
+	for (; *text != '\0'; text++) {
+		if (line_start && (*text == '.' || *text == '\''))
+			fputs("\\&", stdout);
+		if (*text == '\\')
+			fputs("\\e", stdout);
+		else if (*text == '-')
+			fputs("\\-", stdout);
+		else if (*text == '\n')
+			fputs("\n.PP\n", stdout);
+		else
+			putchar(*text);
+		line_start = *text == '\n';
+	}
+	putchar('\n');
+}
+
+static void
+mkman_getbot(void)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const struct cmd_option *o;
+	size_t i;
+
+	printf(".TH GETBOT 1 \"\" \"getbot %s\" \"User Commands\"\n",
+	    PACKAGE_VERSION);
+	printf(".SH NAME\ngetbot \\- plan and apply AI\\-agent bots from "
+	       "bots.yaml\n");
+	printf(".SH SYNOPSIS\n.B getbot\n.I command\n.RI [ options ] "
+	       "[ args ]\n");
+	printf(".SH DESCRIPTION\n");
+	mkman_text("getbot reads a bots.yaml that describes organisations, "
+		   "their teams (bots), who may use them, which model and keys "
+		   "they run with and where they run. See bots.yaml(5) for the "
+		   "format.");
+	printf(".SH COMMANDS\n");
+	for (i = 0; cmd_table[i] != NULL; i++) {
+		strbuf_reset(&sb);
+		cmd_synopsis(cmd_table[i], &sb);
+		printf(".SS ");
+		mkman_text(sb.buf);
+		mkman_text(cmd_table[i]->description);
+		for (o = cmd_table[i]->options; o != NULL && o->name != NULL;
+		     o++) {
+			printf(".TP\n.B ");
+			strbuf_reset(&sb);
+			if (o->short_name)
+				strbuf_addf(&sb, "-%c, ", o->short_name);
+			strbuf_addf(&sb, "--%s", o->name);
+			if (o->arg != NULL)
+				strbuf_addf(&sb, " %s", o->arg);
+			mkman_text(sb.buf);
+			mkman_text(o->help);
+		}
+	}
+	printf(".SH EXIT STATUS\n");
+	mkman_text("0 success with nothing to do; 1 error (an invalid config, "
+		   "a failed call); 2 changes present (with "
+		   "--detailed-exitcode); 3 blocked by policy; 4 lock held; "
+		   "5 an apply finished with some actions failed.");
+	printf(".SH FILES\n.TP\n.B bots.yaml\n");
+	mkman_text("The desired state, by default in the current directory.");
+	printf(".TP\n.B %s/bots.schema.json\n", GETBOT_SCHEMA_DIR);
+	mkman_text("The JSON Schema of bots.yaml (also printed by getbot "
+		   "schema).");
+	printf(".SH SEE ALSO\n.BR bots.yaml (5)\n");
+	strbuf_release(&sb);
+}
+
+static void mkman_schema_keys(const struct jsonschema *schema, const cJSON *s,
+    struct strbuf *path, int depth);
+
+static const cJSON *
+mkman_deref(const struct jsonschema *schema, const cJSON *s)
+{
+	const cJSON *ref = cJSON_GetObjectItemCaseSensitive(s, "$ref");
+
+	return cJSON_IsString(ref)
+		   ? jsonschema_resolve(schema, ref->valuestring)
+		   : s;
+}
+
+static const char *
+mkman_description(const struct jsonschema *schema, const cJSON *s)
+{
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(s, "description");
+
+	if (!cJSON_IsString(d))
+		d = cJSON_GetObjectItemCaseSensitive(
+		    mkman_deref(schema, s), "description");
+	return cJSON_IsString(d) ? d->valuestring : "";
+}
+
+static void
+mkman_schema_key(const struct jsonschema *schema, const char *name,
+    const cJSON *s, bool required, struct strbuf *path, int depth)
+{
+	size_t mark = path->len;
+	const cJSON *target = mkman_deref(schema, s);
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(target, "type");
+
+	if (path->len > 0)
+		strbuf_addch(path, '.');
+	strbuf_addstr(path, name);
+	printf(".TP\n.B ");
+	mkman_text(path->buf);
+	if (cJSON_IsTrue(
+		cJSON_GetObjectItemCaseSensitive(target, "x-getbot-secret")))
+		printf("(secret reference%s) ", required ? ", required" : "");
+	else if (cJSON_IsString(type))
+		printf("(%s%s) ",
+		    strcmp(type->valuestring, "object") == 0 ? "mapping"
+		    : strcmp(type->valuestring, "array") == 0
+			? "list"
+			: type->valuestring,
+		    required ? ", required" : "");
+	else if (required)
+		printf("(required) ");
+	mkman_text(mkman_description(schema, s));
+	if (!cJSON_IsTrue(
+		cJSON_GetObjectItemCaseSensitive(target, "x-getbot-secret")))
+		mkman_schema_keys(schema, target, path, depth + 1);
+	strbuf_setlen(path, mark);
+}
+
+static bool
+mkman_is_required(const cJSON *s, const char *name)
+{
+	const cJSON *r;
+
+	cJSON_ArrayForEach (
+	    r, cJSON_GetObjectItemCaseSensitive(s, "required")) {
+		if (cJSON_IsString(r) && strcmp(r->valuestring, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Every key under s, depth first, with its path. */
+static void
+mkman_schema_keys(const struct jsonschema *schema, const cJSON *s,
+    struct strbuf *path, int depth)
+{
+	const cJSON *props = cJSON_GetObjectItemCaseSensitive(s, "properties");
+	const cJSON *extra =
+	    cJSON_GetObjectItemCaseSensitive(s, "additionalProperties");
+	const cJSON *branch, *p;
+
+	if (depth > 12)
+		return;
+	cJSON_ArrayForEach (p, props) {
+		/* a kind's branch repeats its discriminator */
+		if (strcmp(p->string, "kind") == 0 &&
+		    cJSON_GetObjectItemCaseSensitive(p, "const") != NULL)
+			continue;
+		mkman_schema_key(schema, p->string, p,
+		    mkman_is_required(s, p->string), path, depth);
+	}
+	if (cJSON_IsObject(extra))
+		mkman_schema_key(schema, "NAME", extra, false, path, depth);
+	cJSON_ArrayForEach (
+	    branch, cJSON_GetObjectItemCaseSensitive(s, "allOf")) {
+		const cJSON *then =
+		    cJSON_GetObjectItemCaseSensitive(branch, "then");
+		const cJSON *when = cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(branch, "if"),
+			"properties"),
+		    "kind");
+		const cJSON *kind =
+		    cJSON_GetObjectItemCaseSensitive(when, "const");
+
+		if (then == NULL)
+			continue;
+		if (cJSON_IsString(kind))
+			printf(".PP\nWith kind %s:\n", kind->valuestring);
+		mkman_schema_keys(
+		    schema, mkman_deref(schema, then), path, depth + 1);
+	}
+}
+
+static int
+mkman_bots_yaml(void)
+{
+	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT;
+	struct jsonschema *schema;
+
+	if (jsonschema_load(
+		bots_schema_json, bots_schema_json_len, &schema, &err) != 0) {
+		fprintf(
+		    stderr, "mkman: the schema does not load: %s\n", err.buf);
+		strbuf_release(&err);
+		return 1;
+	}
+	printf(".TH BOTS.YAML 5 \"\" \"getbot %s\" \"File Formats\"\n",
+	    PACKAGE_VERSION);
+	printf(".SH NAME\nbots.yaml \\- getbot's desired state\n");
+	printf(".SH DESCRIPTION\n");
+	mkman_text(mkman_description(schema, jsonschema_root(schema)));
+	mkman_text(
+	    "The file is YAML 1.2, UTF-8, at most 1 MiB, one document; "
+	    "duplicate keys, merge keys, tabs in indentation and alias "
+	    "bombs are refused. A secret is never written in the file: "
+	    "it is referenced as {env: NAME}, {file: PATH} or {sealed: "
+	    "BASE64}. NAME stands for a name you choose. getbot validate "
+	    "checks a file and reports every problem with its line and "
+	    "column.");
+	printf(".SH KEYS\n");
+	mkman_schema_keys(schema, jsonschema_root(schema), &path, 0);
+	printf(".SH SEE ALSO\n.BR getbot (1)\n");
+	jsonschema_free(schema);
+	strbuf_release(&path);
+	strbuf_release(&err);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "getbot.1") == 0) {
+		mkman_getbot();
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "bots.yaml.5") == 0)
+		return mkman_bots_yaml();
+	fprintf(stderr, "usage: mkman getbot.1|bots.yaml.5\n");
+	return 2;
+}

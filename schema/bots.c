@@ -1,0 +1,610 @@
+/* bots.yaml: load, validate against the schema, build, check semantics. */
+#include "config.h"
+
+#include <ctype.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bots.h"
+#include "embedded.h"
+#include "identity.h"
+#include "jsonschema.h"
+#include "load.h"
+#include "strbuf.h"
+#include "xmalloc.h"
+
+struct bots_check {
+	struct bots *bots;
+	struct diag_list *diags;
+	struct strbuf path;
+};
+
+static struct jsonschema *
+bots_schema(struct strbuf *err)
+{
+	static struct jsonschema *schema;
+
+	if (schema == NULL && jsonschema_load(bots_schema_json,
+				  bots_schema_json_len, &schema, err) != 0)
+		return NULL;
+	return schema;
+}
+
+static void __attribute__((format(printf, 4, 5)))
+bots_error(struct bots_check *check, const struct node *at, const char *path,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_addv(check->diags, DIAG_ERROR, check->bots->file, at->line,
+	    at->column, path, fmt, ap);
+	va_end(ap);
+}
+
+static void
+bots_read_secret(struct bots_secret *secret, const struct node *node)
+{
+	static const struct {
+		const char *key;
+		enum bots_secret_kind kind;
+	} kinds[] = {
+		{ "env", BOTS_SECRET_ENV },
+		{ "file", BOTS_SECRET_FILE },
+		{ "sealed", BOTS_SECRET_SEALED },
+	};
+	size_t i;
+
+	memset(secret, 0, sizeof(*secret));
+	secret->node = node;
+	if (node == NULL || node->kind != NODE_MAPPING || node->npairs != 1)
+		return;
+	for (i = 0; i < ARRAY_SIZE(kinds); i++) {
+		const char *ref = node_str(node_get(node, kinds[i].key));
+
+		if (ref != NULL) {
+			secret->kind = kinds[i].kind;
+			secret->ref = ref;
+		}
+	}
+}
+
+static void
+bots_read_target(struct bots_target *target, const struct node_pair *pair)
+{
+	const struct node *t = pair->value;
+	const struct node *router = node_get(t, "router");
+	const char *kind = node_str(node_get(t, "kind"));
+
+	target->name = pair->key->value;
+	target->node = pair->key;
+	target->kind = kind != NULL && strcmp(kind, "cloudflare") == 0
+			   ? BOTS_TARGET_CLOUDFLARE
+			   : BOTS_TARGET_INCUS;
+	target->connect = node_str(node_get(t, "connect"));
+	target->known_hosts = node_str(node_get(t, "known_hosts"));
+	target->domain = node_str(node_get(t, "domain"));
+	if (target->domain == NULL)
+		target->domain = IDENTITY_DEFAULT_DOMAIN;
+	target->image = node_str(node_get(t, "image"));
+	target->auth_url = node_str(node_get(t, "auth_url"));
+	target->account_id = node_str(node_get(t, "account_id"));
+	bots_read_secret(&target->api_token, node_get(t, "api_token"));
+	target->router_url = node_str(node_get(router, "url"));
+	bots_read_secret(&target->router_token, node_get(router, "token"));
+}
+
+static void
+bots_read_team(struct bots *bots, struct bots_org *org, struct bots_team *team,
+    const struct node_pair *pair)
+{
+	const struct node *t = pair->value;
+	const struct node *keys = node_get(t, "api_keys");
+	const struct node *keep_alive = node_get(t, "keep_alive");
+	size_t i;
+
+	team->name = pair->key->value;
+	team->org = org;
+	team->node = pair->key;
+	team->body = t;
+	team->model = node_str(node_get(t, "model"));
+	if (team->model == NULL)
+		team->model = bots->default_model;
+	team->runtime = node_str(node_get(t, "runtime"));
+	if (team->runtime == NULL)
+		team->runtime = bots->default_runtime;
+	team->allowed_emails = node_get(t, "allowed_emails");
+	team->persona = node_str(node_get(t, "persona"));
+	team->instructions = node_str(node_get(t, "instructions"));
+	team->keep_alive = keep_alive != NULL &&
+			   keep_alive->scalar_type == SCALAR_BOOL &&
+			   keep_alive->boolean;
+	team->card = node_get(t, "card");
+	if (keys != NULL && keys->kind == NODE_MAPPING && keys->npairs > 0) {
+		team->api_keys = xcalloc(keys->npairs, sizeof(*team->api_keys));
+		for (i = 0; i < keys->npairs; i++) {
+			team->api_keys[i].provider = keys->pairs[i].key->value;
+			bots_read_secret(
+			    &team->api_keys[i].secret, keys->pairs[i].value);
+		}
+		team->napi_keys = keys->npairs;
+	}
+}
+
+static void
+bots_read_org(
+    struct bots *bots, struct bots_org *org, const struct node_pair *pair)
+{
+	const struct node *o = pair->value;
+	const struct node *limits = node_get(o, "limits");
+	const struct node *cpu = node_get(limits, "cpu");
+	const struct node *override = node_get(o, "org_name_override");
+	const struct node *teams = node_get(o, "teams");
+	size_t i;
+
+	org->name = pair->key->value;
+	org->node = pair->key;
+	org->body = o;
+	org->owner = node_str(node_get(o, "owner"));
+	org->org_name_override = override != NULL &&
+				 override->scalar_type == SCALAR_BOOL &&
+				 override->boolean;
+	org->target_name = node_str(node_get(o, "target"));
+	if (org->target_name != NULL)
+		org->target = bots_find_target(bots, org->target_name);
+	if (cpu != NULL && cpu->kind == NODE_SCALAR &&
+	    cpu->scalar_type == SCALAR_INT)
+		org->cpu = (long)cpu->number;
+	org->memory = node_str(node_get(limits, "memory"));
+	org->allowed_emails = node_get(o, "allowed_emails");
+	if (teams != NULL && teams->kind == NODE_MAPPING && teams->npairs > 0) {
+		org->teams = xcalloc(teams->npairs, sizeof(*org->teams));
+		for (i = 0; i < teams->npairs; i++)
+			bots_read_team(
+			    bots, org, &org->teams[i], &teams->pairs[i]);
+		org->nteams = teams->npairs;
+	}
+}
+
+/* Build the structs from the tree, skipping what has the wrong shape (the
+ * schema has said so already). */
+static void
+bots_read(struct bots *bots)
+{
+	const struct node *root = bots->doc->root;
+	const struct node *targets = node_get(root, "targets");
+	const struct node *orgs = node_get(root, "orgs");
+	const struct node *defaults = node_get(root, "defaults");
+	size_t i;
+
+	bots->default_model = node_str(node_get(defaults, "model"));
+	bots->default_runtime = node_str(node_get(defaults, "runtime"));
+	if (targets != NULL && targets->kind == NODE_MAPPING &&
+	    targets->npairs > 0) {
+		bots->targets =
+		    xcalloc(targets->npairs, sizeof(*bots->targets));
+		for (i = 0; i < targets->npairs; i++) {
+			if (targets->pairs[i].value->kind != NODE_MAPPING)
+				continue;
+			bots_read_target(&bots->targets[bots->ntargets++],
+			    &targets->pairs[i]);
+		}
+	}
+	if (orgs != NULL && orgs->kind == NODE_MAPPING && orgs->npairs > 0) {
+		bots->orgs = xcalloc(orgs->npairs, sizeof(*bots->orgs));
+		for (i = 0; i < orgs->npairs; i++) {
+			if (orgs->pairs[i].value->kind != NODE_MAPPING)
+				continue;
+			bots_read_org(
+			    bots, &bots->orgs[bots->norgs++], &orgs->pairs[i]);
+		}
+	}
+}
+
+/* ---- semantic rules ---- */
+
+static void
+bots_path_set(struct bots_check *check, const char *org, const char *team,
+    const char *key)
+{
+	strbuf_reset(&check->path);
+	jsonschema_path_key(&check->path, "orgs");
+	jsonschema_path_key(&check->path, org);
+	if (team != NULL) {
+		jsonschema_path_key(&check->path, "teams");
+		jsonschema_path_key(&check->path, team);
+	}
+	if (key != NULL)
+		jsonschema_path_key(&check->path, key);
+}
+
+static void
+bots_check_owner(struct bots_check *check, const struct bots_org *org)
+{
+	const struct node *owner_node = node_get(org->body, "owner");
+	struct strbuf err = STRBUF_INIT;
+	char *derived = NULL;
+
+	if (org->owner == NULL || !identity_is_email(org->owner))
+		return; /* the schema reported it */
+	bots_path_set(check, org->name, NULL, "owner");
+	if (identity_org_from_email(org->owner, &derived, &err) != 0) {
+		bots_error(check, owner_node, check->path.buf, "%s", err.buf);
+	} else if (!org->org_name_override && strcmp(derived, org->name) != 0) {
+		bots_error(check, owner_node, check->path.buf,
+		    "org '%s' does not match its owner: '%s' derives '%s'; "
+		    "rename the org to '%s' or set org_name_override: true",
+		    org->name, org->owner, derived, derived);
+	}
+	free(derived);
+	strbuf_release(&err);
+}
+
+static void
+bots_check_target(struct bots_check *check, const struct bots_org *org)
+{
+	const char **names;
+	const char *close;
+	size_t i;
+
+	if (org->target_name == NULL || org->target != NULL)
+		return;
+	if (!identity_is_dns_label(org->target_name))
+		return; /* the schema reported it */
+	names = xcalloc(check->bots->ntargets + 1, sizeof(*names));
+	for (i = 0; i < check->bots->ntargets; i++)
+		names[i] = check->bots->targets[i].name;
+	close = jsonschema_did_you_mean(
+	    org->target_name, names, check->bots->ntargets);
+	bots_path_set(check, org->name, NULL, "target");
+	if (close != NULL)
+		bots_error(check, node_get(org->body, "target"),
+		    check->path.buf, "no target named '%s'; did you mean '%s'?",
+		    org->target_name, close);
+	else
+		bots_error(check, node_get(org->body, "target"),
+		    check->path.buf, "no target named '%s' in targets",
+		    org->target_name);
+	free(names);
+}
+
+/* A key that only one kind of target takes. */
+static void
+bots_check_kind_only(struct bots_check *check, const struct node *mapping,
+    const char *org, const char *team, const char *key,
+    const struct bots_target *target, enum bots_target_kind only)
+{
+	const struct node *at = node_get_key(mapping, key);
+
+	if (at == NULL || target == NULL || target->kind == only)
+		return;
+	bots_path_set(check, org, team, key);
+	bots_error(check, at, check->path.buf,
+	    "'%s' is for %s targets only; target '%s' is of kind %s", key,
+	    only == BOTS_TARGET_INCUS ? "server (incus)" : "cloudflare",
+	    target->name,
+	    target->kind == BOTS_TARGET_INCUS ? "incus" : "cloudflare");
+}
+
+/* Lists are unique already (schema); addresses differ only by case too. */
+static void
+bots_check_email_case(struct bots_check *check, const struct node *list,
+    const char *org, const char *team)
+{
+	size_t i, j;
+
+	if (list == NULL || list->kind != NODE_SEQUENCE)
+		return;
+	for (i = 1; i < list->nitems; i++) {
+		for (j = 0; j < i; j++) {
+			const char *a = node_str(list->items[i]);
+			const char *b = node_str(list->items[j]);
+
+			if (a == NULL || b == NULL || strcmp(a, b) == 0 ||
+			    strcasecmp(a, b) != 0)
+				continue;
+			bots_path_set(check, org, team, "allowed_emails");
+			jsonschema_path_index(&check->path, i);
+			bots_error(check, list->items[i], check->path.buf,
+			    "'%s' is item [%zu] again (addresses ignore case)",
+			    a, j);
+			break;
+		}
+	}
+}
+
+static void
+bots_check_model(struct bots_check *check, const struct bots_team *team,
+    const struct node *t)
+{
+	const char **providers;
+	const char *close;
+	char *provider;
+	size_t i;
+	bool found = false;
+
+	if (team->model == NULL) {
+		bots_path_set(check, team->org->name, team->name, NULL);
+		bots_error(check, team->node, check->path.buf,
+		    "no model: set model here or in defaults");
+		return;
+	}
+	if (strchr(team->model, '/') == NULL)
+		return; /* the schema reported it */
+	provider = xstrndup(team->model, strcspn(team->model, "/"));
+	providers = xcalloc(team->napi_keys + 1, sizeof(*providers));
+	for (i = 0; i < team->napi_keys; i++) {
+		providers[i] = team->api_keys[i].provider;
+		found |= strcmp(providers[i], provider) == 0;
+	}
+	if (!found) {
+		const struct node *keys = node_get_key(t, "api_keys");
+
+		close = jsonschema_did_you_mean(
+		    provider, providers, team->napi_keys);
+		bots_path_set(check, team->org->name, team->name, "api_keys");
+		bots_error(check, keys != NULL ? keys : team->node,
+		    check->path.buf, "model '%s' needs a key for '%s'%s%s%s",
+		    team->model, provider, close ? " (is '" : "",
+		    close ? close : "", close ? "' a typo?)" : "");
+	}
+	free(providers);
+	free(provider);
+}
+
+static void
+bots_check_sealed(struct bots_check *check, const struct bots_secret *secret,
+    const char *path)
+{
+	unsigned char *bin;
+	size_t len, bin_len = 0;
+
+	if (secret->kind != BOTS_SECRET_SEALED)
+		return;
+	len = strlen(secret->ref);
+	bin = xmalloc(len);
+	if (sodium_base642bin(bin, len, secret->ref, len, NULL, &bin_len, NULL,
+		sodium_base64_VARIANT_ORIGINAL) != 0)
+		bots_error(check, node_get(secret->node, "sealed"), path,
+		    "sealed is not valid base64");
+	else if (bin_len <= crypto_box_SEALBYTES)
+		bots_error(check, node_get(secret->node, "sealed"), path,
+		    "sealed is too short to be a sealed box (%zu bytes)",
+		    bin_len);
+	free(bin);
+}
+
+static void
+bots_check_team(struct bots_check *check, const struct bots_team *team)
+{
+	const struct node *t = team->body;
+	const struct bots_target *target = team->org->target;
+	size_t i;
+
+	if (t == NULL || t->kind != NODE_MAPPING)
+		return;
+	bots_check_kind_only(check, t, team->org->name, team->name, "card",
+	    target, BOTS_TARGET_CLOUDFLARE);
+	bots_check_kind_only(check, t, team->org->name, team->name,
+	    "keep_alive", target, BOTS_TARGET_CLOUDFLARE);
+	bots_check_model(check, team, t);
+	if (team->runtime == NULL) {
+		bots_path_set(check, team->org->name, team->name, NULL);
+		bots_error(check, team->node, check->path.buf,
+		    "no runtime: set runtime here or in defaults");
+	}
+	bots_check_email_case(
+	    check, team->allowed_emails, team->org->name, team->name);
+	for (i = 0; i < team->napi_keys; i++) {
+		bots_path_set(check, team->org->name, team->name, "api_keys");
+		jsonschema_path_key(&check->path, team->api_keys[i].provider);
+		bots_check_sealed(
+		    check, &team->api_keys[i].secret, check->path.buf);
+	}
+}
+
+/* Derived names must be valid for their system and unique. */
+static void
+bots_check_names(struct bots_check *check)
+{
+	struct bots *bots = check->bots;
+	char **names = NULL;
+	const struct bots_team **owners = NULL;
+	size_t n = 0, alloc = 0, alloc2 = 0, o, t, k;
+	struct strbuf err = STRBUF_INIT;
+
+	for (o = 0; o < bots->norgs; o++) {
+		for (t = 0; t < bots->orgs[o].nteams; t++) {
+			const struct bots_team *team = &bots->orgs[o].teams[t];
+			char *name = identity_worker_name(
+			    bots->orgs[o].name, team->name);
+
+			bots_path_set(
+			    check, bots->orgs[o].name, team->name, NULL);
+			strbuf_reset(&err);
+			if (bots->orgs[o].target != NULL &&
+			    bots->orgs[o].target->kind ==
+				BOTS_TARGET_CLOUDFLARE &&
+			    identity_check_worker_name(name, &err) != 0)
+				bots_error(check, team->node, check->path.buf,
+				    "%s", err.buf);
+			for (k = 0; k < n; k++) {
+				if (strcmp(names[k], name) != 0)
+					continue;
+				bots_error(check, team->node, check->path.buf,
+				    "derives the name '%s', as %s/%s does; "
+				    "rename one of them",
+				    name, owners[k]->org->name,
+				    owners[k]->name);
+				break;
+			}
+			ALLOC_GROW(names, n + 1, alloc);
+			ALLOC_GROW(owners, n + 1, alloc2);
+			names[n] = name;
+			owners[n++] = team;
+		}
+	}
+	for (k = 0; k < n; k++)
+		free(names[k]);
+	free(names);
+	free(owners);
+	strbuf_release(&err);
+}
+
+static void
+bots_check_targets_used(struct bots_check *check)
+{
+	struct bots *bots = check->bots;
+	size_t t, o;
+
+	for (t = 0; t < bots->ntargets; t++) {
+		bool used = false;
+
+		for (o = 0; o < bots->norgs && !used; o++)
+			used = bots->orgs[o].target == &bots->targets[t];
+		if (used)
+			continue;
+		strbuf_reset(&check->path);
+		jsonschema_path_key(&check->path, "targets");
+		jsonschema_path_key(&check->path, bots->targets[t].name);
+		diag_add(check->diags, DIAG_WARNING, bots->file,
+		    bots->targets[t].node->line, bots->targets[t].node->column,
+		    check->path.buf, "no org uses this target");
+	}
+}
+
+static void
+bots_check(struct bots *bots, struct diag_list *diags)
+{
+	struct bots_check check = { bots, diags, STRBUF_INIT };
+	size_t o, t;
+
+	for (o = 0; o < bots->norgs; o++) {
+		struct bots_org *org = &bots->orgs[o];
+
+		bots_check_owner(&check, org);
+		bots_check_target(&check, org);
+		bots_check_kind_only(&check, org->body, org->name, NULL,
+		    "limits", org->target, BOTS_TARGET_INCUS);
+		bots_check_email_case(
+		    &check, org->allowed_emails, org->name, NULL);
+		for (t = 0; t < org->nteams; t++)
+			bots_check_team(&check, &org->teams[t]);
+	}
+	for (t = 0; t < bots->ntargets; t++) {
+		strbuf_reset(&check.path);
+		jsonschema_path_key(&check.path, "targets");
+		jsonschema_path_key(&check.path, bots->targets[t].name);
+		jsonschema_path_key(&check.path, "api_token");
+		bots_check_sealed(
+		    &check, &bots->targets[t].api_token, check.path.buf);
+		strbuf_setlen(
+		    &check.path, check.path.len - strlen("api_token"));
+		strbuf_addstr(&check.path, "router.token");
+		bots_check_sealed(
+		    &check, &bots->targets[t].router_token, check.path.buf);
+	}
+	bots_check_names(&check);
+	bots_check_targets_used(&check);
+	strbuf_release(&check.path);
+}
+
+static int
+bots_from_doc(struct node_doc *doc, struct bots **out, struct diag_list *diags)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct jsonschema *schema = bots_schema(&err);
+	struct bots *bots;
+	size_t before = diag_list_errors(diags);
+
+	if (schema == NULL) {
+		diag_add(diags, DIAG_ERROR, doc->file, 0, 0, "",
+		    "internal error: the embedded schema does not load: %s",
+		    err.buf);
+		strbuf_release(&err);
+		node_doc_free(doc);
+		return -1;
+	}
+	bots = xcalloc(1, sizeof(*bots));
+	bots->doc = doc;
+	bots->file = doc->file;
+	jsonschema_validate(schema, doc, diags);
+	if (doc->root->kind == NODE_MAPPING) {
+		bots_read(bots);
+		bots_check(bots, diags);
+	}
+	diag_list_sort(diags);
+	if (diag_list_errors(diags) > before) {
+		bots_free(bots);
+		return -1;
+	}
+	*out = bots;
+	return 0;
+}
+
+int
+bots_load_buffer(const char *file, const char *buf, size_t len,
+    struct bots **out, struct diag_list *diags)
+{
+	struct node_doc *doc;
+
+	*out = NULL;
+	if (load_buffer(file, buf, len, &doc, diags) != 0) {
+		diag_list_sort(diags);
+		return -1;
+	}
+	return bots_from_doc(doc, out, diags);
+}
+
+int
+bots_load_file(const char *path, struct bots **out, struct diag_list *diags)
+{
+	struct node_doc *doc;
+
+	*out = NULL;
+	if (load_file(path, &doc, diags) != 0) {
+		diag_list_sort(diags);
+		return -1;
+	}
+	return bots_from_doc(doc, out, diags);
+}
+
+void
+bots_free(struct bots *bots)
+{
+	size_t o, t;
+
+	if (bots == NULL)
+		return;
+	for (o = 0; o < bots->norgs; o++) {
+		for (t = 0; t < bots->orgs[o].nteams; t++)
+			free(bots->orgs[o].teams[t].api_keys);
+		free(bots->orgs[o].teams);
+	}
+	free(bots->orgs);
+	free(bots->targets);
+	node_doc_free(bots->doc);
+	free(bots);
+}
+
+size_t
+bots_count_teams(const struct bots *bots)
+{
+	size_t o, n = 0;
+
+	for (o = 0; o < bots->norgs; o++)
+		n += bots->orgs[o].nteams;
+	return n;
+}
+
+struct bots_target *
+bots_find_target(const struct bots *bots, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < bots->ntargets; i++)
+		if (strcmp(bots->targets[i].name, name) == 0)
+			return &bots->targets[i];
+	return NULL;
+}

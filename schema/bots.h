@@ -1,0 +1,114 @@
+/*
+ * A loaded and validated bots.yaml. struct bots owns the node tree; every
+ * string and node pointer below borrows from it and lives as long as the
+ * struct bots does.
+ */
+#ifndef GETBOT_BOTS_H
+#define GETBOT_BOTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "diag.h"
+#include "node.h"
+
+enum bots_secret_kind {
+	BOTS_SECRET_NONE,
+	BOTS_SECRET_ENV,
+	BOTS_SECRET_FILE,
+	BOTS_SECRET_SEALED,
+};
+
+/* A reference to a secret; never the secret itself. */
+struct bots_secret {
+	enum bots_secret_kind kind;
+	const char *ref; /* variable name, path or base64 */
+	const struct node *node;
+};
+
+enum bots_target_kind {
+	BOTS_TARGET_INCUS,
+	BOTS_TARGET_CLOUDFLARE,
+};
+
+struct bots_target {
+	const char *name;
+	enum bots_target_kind kind;
+	const struct node *node;
+	/* incus */
+	const char *connect;
+	const char *known_hosts;
+	const char *domain; /* IDENTITY_DEFAULT_DOMAIN when unset */
+	const char *image;
+	const char *auth_url;
+	/* cloudflare */
+	const char *account_id;
+	struct bots_secret api_token;
+	const char *router_url;
+	struct bots_secret router_token;
+};
+
+struct bots_api_key {
+	const char *provider;
+	struct bots_secret secret;
+};
+
+struct bots_org;
+
+struct bots_team {
+	const char *name;
+	struct bots_org *org;
+	const struct node *node; /* the name's key node */
+	const struct node *body; /* the team's mapping */
+	const char *model;       /* the team's, else the default; may be NULL */
+	const char *runtime;     /* likewise */
+	const struct node *allowed_emails; /* sequence or NULL */
+	struct bots_api_key *api_keys;
+	size_t napi_keys;
+	const char *persona;
+	const char *instructions;
+	bool keep_alive;
+	const struct node *card; /* mapping or NULL: registration fields */
+};
+
+struct bots_org {
+	const char *name;
+	const struct node *node; /* the name's key node */
+	const struct node *body; /* the org's mapping */
+	const char *owner;
+	bool org_name_override;
+	const char *target_name;
+	struct bots_target *target; /* NULL when target_name names none */
+	long cpu;                   /* 0: unset */
+	const char *memory;
+	const struct node *allowed_emails;
+	struct bots_team *teams;
+	size_t nteams;
+};
+
+struct bots {
+	struct node_doc *doc;
+	const char *file;
+	const char *default_model;
+	const char *default_runtime;
+	struct bots_target *targets;
+	size_t ntargets;
+	struct bots_org *orgs;
+	size_t norgs;
+};
+
+/*
+ * Load, validate against the embedded schema, and check the rules a schema
+ * cannot say. Every problem goes into diags. Returns 0 with *out (free with
+ * bots_free) when there is no error; -1 otherwise (*out NULL).
+ */
+int bots_load_file(
+    const char *path, struct bots **out, struct diag_list *diags);
+int bots_load_buffer(const char *file, const char *buf, size_t len,
+    struct bots **out, struct diag_list *diags);
+void bots_free(struct bots *bots);
+size_t bots_count_teams(const struct bots *bots);
+/* The target named name, or NULL. */
+struct bots_target *bots_find_target(const struct bots *bots, const char *name);
+
+#endif

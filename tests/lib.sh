@@ -1,0 +1,36 @@
+# Shared helpers for getbot's shell tests: TAP output, and the binary.
+# Tests run under automake's TAP driver (or by hand: GETBOT=./getbot sh tests/x.sh).
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${GETBOT:=$top_srcdir/getbot}"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-exitcode=99:detect_leaks=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:exitcode=98}"
+
+tap_n=0
+tap_failed=0
+
+# ok COND-EXIT-STATUS DESCRIPTION
+tap_ok() {
+	tap_n=$((tap_n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $tap_n - $2"
+	else
+		echo "not ok $tap_n - $2"
+		tap_failed=$((tap_failed + 1))
+	fi
+}
+
+tap_diag() {
+	printf '%s\n' "$@" | sed 's/^/# /'
+}
+
+tap_done() {
+	echo "1..$tap_n"
+	[ "$tap_failed" -eq 0 ]
+}
+
+# A scratch directory removed when the test exits.
+tap_tmpdir() {
+	tap_tmp=$(mktemp -d "${TMPDIR:-/tmp}/getbot-test.XXXXXX")
+	trap 'rm -rf "$tap_tmp"' EXIT
+}
