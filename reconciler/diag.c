@@ -1,6 +1,7 @@
 /* Diagnostics list and its two output forms. */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,15 +136,15 @@ diag_list_clear(struct diag_list *list)
 void
 diag_print(FILE *out, const struct diag *d)
 {
-	const char *severity = d->severity == DIAG_WARNING ? "warning: " : "";
-
 	if (d->line > 0)
 		fprintf(out, "%s:%u:%u: ", d->file, d->line, d->column);
 	else if (d->file[0] != '\0')
 		fprintf(out, "%s: ", d->file);
+	if (d->severity == DIAG_WARNING)
+		fputs("warning: ", out);
 	if (d->path[0] != '\0')
 		fprintf(out, "%s: ", d->path);
-	fprintf(out, "%s%s\n", severity, d->message);
+	fprintf(out, "%s\n", d->message);
 }
 
 void
@@ -164,4 +165,32 @@ diag_print_json(FILE *out, const struct diag *d)
 	strbuf_addch(&sb, '}');
 	fputs(sb.buf, out);
 	strbuf_release(&sb);
+}
+
+void
+diag_path_key(struct strbuf *path, const char *key)
+{
+	size_t i;
+	bool plain = key[0] != '\0';
+
+	for (i = 0; key[i] != '\0' && plain; i++)
+		plain = (key[i] >= 'a' && key[i] <= 'z') ||
+			(key[i] >= 'A' && key[i] <= 'Z') ||
+			(key[i] >= '0' && key[i] <= '9') || key[i] == '_' ||
+			key[i] == '-';
+	if (plain) {
+		if (path->len > 0)
+			strbuf_addch(path, '.');
+		strbuf_addstr(path, key);
+	} else {
+		strbuf_addch(path, '[');
+		strbuf_add_json_string(path, key, strlen(key));
+		strbuf_addch(path, ']');
+	}
+}
+
+void
+diag_path_index(struct strbuf *path, size_t index)
+{
+	strbuf_addf(path, "[%zu]", index);
 }

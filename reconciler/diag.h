@@ -47,4 +47,10 @@ void diag_print(FILE *out, const struct diag *d);
 /* One JSON object: {"type":"diagnostic",...}, without a newline. */
 void diag_print_json(FILE *out, const struct diag *d);
 
+/* Append a config path element: .key (key alone at the start), ["odd
+ * key"] when it is not a plain name, or [index]. */
+struct strbuf;
+void diag_path_key(struct strbuf *path, const char *key);
+void diag_path_index(struct strbuf *path, size_t index);
+
 #endif

@@ -14,6 +14,9 @@
 #include "strbuf.h"
 #include "xmalloc.h"
 
+#define BOTS_BASE64_CHARS                                                      \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+
 struct bots_check {
 	struct bots *bots;
 	struct diag_list *diags;
@@ -154,8 +157,10 @@ bots_read_org(
 	if (org->target_name != NULL)
 		org->target = bots_find_target(bots, org->target_name);
 	if (cpu != NULL && cpu->kind == NODE_SCALAR &&
-	    cpu->scalar_type == SCALAR_INT)
-		org->cpu = (long)cpu->number;
+	    (cpu->scalar_type == SCALAR_INT ||
+		cpu->scalar_type == SCALAR_FLOAT) &&
+	    cpu->number >= 1 && cpu->number <= 1024)
+		org->cpu = (long)cpu->number; /* 2.0 is 2, as the schema says */
 	org->memory = node_str(node_get(limits, "memory"));
 	org->allowed_emails = node_get(o, "allowed_emails");
 	if (teams != NULL && teams->kind == NODE_MAPPING && teams->npairs > 0) {
@@ -184,12 +189,10 @@ bots_read(struct bots *bots)
 	    targets->npairs > 0) {
 		bots->targets =
 		    xcalloc(targets->npairs, sizeof(*bots->targets));
-		for (i = 0; i < targets->npairs; i++) {
-			if (targets->pairs[i].value->kind != NODE_MAPPING)
-				continue;
+		/* a malformed target still exists: orgs may name it */
+		for (i = 0; i < targets->npairs; i++)
 			bots_read_target(&bots->targets[bots->ntargets++],
 			    &targets->pairs[i]);
-		}
 	}
 	if (orgs != NULL && orgs->kind == NODE_MAPPING && orgs->npairs > 0) {
 		bots->orgs = xcalloc(orgs->npairs, sizeof(*bots->orgs));
@@ -209,14 +212,14 @@ bots_path_set(struct bots_check *check, const char *org, const char *team,
     const char *key)
 {
 	strbuf_reset(&check->path);
-	jsonschema_path_key(&check->path, "orgs");
-	jsonschema_path_key(&check->path, org);
+	diag_path_key(&check->path, "orgs");
+	diag_path_key(&check->path, org);
 	if (team != NULL) {
-		jsonschema_path_key(&check->path, "teams");
-		jsonschema_path_key(&check->path, team);
+		diag_path_key(&check->path, "teams");
+		diag_path_key(&check->path, team);
 	}
 	if (key != NULL)
-		jsonschema_path_key(&check->path, key);
+		diag_path_key(&check->path, key);
 }
 
 static void
@@ -277,7 +280,8 @@ bots_check_kind_only(struct bots_check *check, const struct node *mapping,
 {
 	const struct node *at = node_get_key(mapping, key);
 
-	if (at == NULL || target == NULL || target->kind == only)
+	if (at == NULL || target == NULL || target->kind == only ||
+	    target->kind == BOTS_TARGET_UNKNOWN)
 		return;
 	bots_path_set(check, org, team, key);
 	bots_error(check, at, check->path.buf,
@@ -305,7 +309,7 @@ bots_check_email_case(struct bots_check *check, const struct node *list,
 			    strcasecmp(a, b) != 0)
 				continue;
 			bots_path_set(check, org, team, "allowed_emails");
-			jsonschema_path_index(&check->path, i);
+			diag_path_index(&check->path, i);
 			bots_error(check, list->items[i], check->path.buf,
 			    "'%s' is item [%zu] again (addresses ignore case)",
 			    a, j);
@@ -330,9 +334,12 @@ bots_check_model(struct bots_check *check, const struct bots_team *team,
 		    "no model: set model here or in defaults");
 		return;
 	}
-	if (strchr(team->model, '/') == NULL)
-		return; /* the schema reported it */
 	provider = xstrndup(team->model, strcspn(team->model, "/"));
+	if (team->model[strlen(provider)] != '/' ||
+	    !identity_is_dns_label(provider)) {
+		free(provider); /* the schema reported it */
+		return;
+	}
 	providers = xcalloc(team->napi_keys + 1, sizeof(*providers));
 	for (i = 0; i < team->napi_keys; i++) {
 		providers[i] = team->api_keys[i].provider;
@@ -358,20 +365,26 @@ bots_check_sealed(struct bots_check *check, const struct bots_secret *secret,
     const char *path)
 {
 	unsigned char *bin;
+	char *sealed_path;
 	size_t len, bin_len = 0;
 
 	if (secret->kind != BOTS_SECRET_SEALED)
 		return;
 	len = strlen(secret->ref);
-	bin = xmalloc(len);
+	bin = xmalloc(len + 1);
+	sealed_path = xasprintf("%s.sealed", path);
+	/* text that is no base64 at all was reported by the schema */
 	if (sodium_base642bin(bin, len, secret->ref, len, NULL, &bin_len, NULL,
-		sodium_base64_VARIANT_ORIGINAL) != 0)
-		bots_error(check, node_get(secret->node, "sealed"), path,
-		    "sealed is not valid base64");
-	else if (bin_len <= crypto_box_SEALBYTES)
-		bots_error(check, node_get(secret->node, "sealed"), path,
+		sodium_base64_VARIANT_ORIGINAL) != 0) {
+		if (strspn(secret->ref, BOTS_BASE64_CHARS) == len)
+			bots_error(check, node_get(secret->node, "sealed"),
+			    sealed_path,
+			    "sealed is not valid base64 (padding)");
+	} else if (bin_len <= crypto_box_SEALBYTES)
+		bots_error(check, node_get(secret->node, "sealed"), sealed_path,
 		    "sealed is too short to be a sealed box (%zu bytes)",
 		    bin_len);
+	free(sealed_path);
 	free(bin);
 }
 
@@ -398,7 +411,7 @@ bots_check_team(struct bots_check *check, const struct bots_team *team)
 	    check, team->allowed_emails, team->org->name, team->name);
 	for (i = 0; i < team->napi_keys; i++) {
 		bots_path_set(check, team->org->name, team->name, "api_keys");
-		jsonschema_path_key(&check->path, team->api_keys[i].provider);
+		diag_path_key(&check->path, team->api_keys[i].provider);
 		bots_check_sealed(
 		    check, &team->api_keys[i].secret, check->path.buf);
 	}
@@ -466,8 +479,8 @@ bots_check_targets_used(struct bots_check *check)
 		if (used)
 			continue;
 		strbuf_reset(&check->path);
-		jsonschema_path_key(&check->path, "targets");
-		jsonschema_path_key(&check->path, bots->targets[t].name);
+		diag_path_key(&check->path, "targets");
+		diag_path_key(&check->path, bots->targets[t].name);
 		diag_add(check->diags, DIAG_WARNING, bots->file,
 		    bots->targets[t].node->line, bots->targets[t].node->column,
 		    check->path.buf, "no org uses this target");
@@ -494,9 +507,9 @@ bots_check(struct bots *bots, struct diag_list *diags)
 	}
 	for (t = 0; t < bots->ntargets; t++) {
 		strbuf_reset(&check.path);
-		jsonschema_path_key(&check.path, "targets");
-		jsonschema_path_key(&check.path, bots->targets[t].name);
-		jsonschema_path_key(&check.path, "api_token");
+		diag_path_key(&check.path, "targets");
+		diag_path_key(&check.path, bots->targets[t].name);
+		diag_path_key(&check.path, "api_token");
 		bots_check_sealed(
 		    &check, &bots->targets[t].api_token, check.path.buf);
 		strbuf_setlen(

@@ -27,6 +27,7 @@ struct bots_secret {
 };
 
 enum bots_target_kind {
+	BOTS_TARGET_UNKNOWN, /* malformed: the schema has said why */
 	BOTS_TARGET_INCUS,
 	BOTS_TARGET_CLOUDFLARE,
 };

@@ -79,34 +79,6 @@ struct jsonschema_ctx {
 	struct diag_list *out;
 };
 
-void
-jsonschema_path_key(struct strbuf *path, const char *key)
-{
-	size_t i;
-	bool plain = key[0] != '\0';
-
-	for (i = 0; key[i] != '\0' && plain; i++)
-		plain = (key[i] >= 'a' && key[i] <= 'z') ||
-			(key[i] >= 'A' && key[i] <= 'Z') ||
-			(key[i] >= '0' && key[i] <= '9') || key[i] == '_' ||
-			key[i] == '-';
-	if (plain) {
-		if (path->len > 0)
-			strbuf_addch(path, '.');
-		strbuf_addstr(path, key);
-	} else {
-		strbuf_addch(path, '[');
-		strbuf_add_json_string(path, key, strlen(key));
-		strbuf_addch(path, ']');
-	}
-}
-
-void
-jsonschema_path_index(struct strbuf *path, size_t index)
-{
-	strbuf_addf(path, "[%zu]", index);
-}
-
 /* Optimal string alignment distance, capped at cap + 1. */
 static size_t
 jsonschema_distance(const char *a, const char *b, size_t cap)
@@ -542,6 +514,10 @@ jsonschema_add_shown(struct strbuf *sb, const struct node *n)
 {
 	size_t shown = n->value_len > 60 ? 57 : n->value_len;
 
+	while (shown < n->value_len &&
+	       ((unsigned char)n->value[shown] & 0xc0) == 0x80)
+		shown--; /* never cut a UTF-8 sequence */
+
 	strbuf_addch(sb, '\'');
 	strbuf_add(sb, n->value, strnlen(n->value, shown));
 	if (shown < n->value_len)
@@ -585,7 +561,24 @@ jsonschema_check_type(struct jsonschema_ctx *ctx, const cJSON *s,
 	    inst->scalar_type != SCALAR_NULL && cJSON_IsString(type) &&
 	    strcmp(type->valuestring, "string") == 0)
 		strbuf_addstr(&msg, " (quote it to make it a string)");
-	jsonschema_report(ctx, out, s, inst, path, "%s", msg.buf);
+	if (inst->kind == NODE_SCALAR && inst->scalar_type == SCALAR_STRING &&
+	    !inst->plain && cJSON_IsString(type) &&
+	    (strcmp(type->valuestring, "integer") == 0 ||
+		strcmp(type->valuestring, "number") == 0)) {
+		char *end = NULL;
+
+		(void)strtod(inst->value, &end);
+		if (inst->value[0] != '\0' && end != NULL && *end == '\0')
+			strbuf_addstr(&msg, " (remove the quotes)");
+	}
+	/* A quoted value keeps the plain words: the custom message would
+	 * contradict what the user wrote (version: "1" is not version 2). */
+	if (inst->kind == NODE_SCALAR && inst->scalar_type == SCALAR_STRING &&
+	    !inst->plain)
+		diag_add(out, DIAG_ERROR, ctx->file, inst->line, inst->column,
+		    path->len > 0 ? path->buf : "(root)", "%s", msg.buf);
+	else
+		jsonschema_report(ctx, out, s, inst, path, "%s", msg.buf);
 	strbuf_release(&msg);
 	return 1;
 }
@@ -693,7 +686,20 @@ jsonschema_is_url(const char *s)
 	host_len = strcspn(host, "/?#");
 	if (host_len == 0 || strcspn(host, " \t\r\n\"<>\\") != strlen(host))
 		return false;
-	return strcspn(host, "@") >= host_len; /* no credentials in URLs */
+	return true;
+}
+
+/* user:password@ (or user@) before the host of a URL */
+static bool
+jsonschema_url_has_credentials(const char *s)
+{
+	const char *scheme_end = strstr(s, "://");
+	size_t authority;
+
+	if (scheme_end == NULL)
+		return false;
+	authority = strcspn(scheme_end + 3, "/?#");
+	return memchr(scheme_end + 3, '@', authority) != NULL;
 }
 
 static size_t
@@ -739,6 +745,14 @@ jsonschema_check_string(struct jsonschema_ctx *ctx, const cJSON *s,
 		   !identity_is_email(inst->value)) {
 		jsonschema_report(ctx, out, s, inst, path,
 		    "%s is not a valid email address", shown.buf);
+		errors++;
+	} else if (cJSON_IsString(format) &&
+		   strcmp(format->valuestring, "uri") == 0 &&
+		   jsonschema_url_has_credentials(inst->value)) {
+		/* never show it: the password is in it */
+		jsonschema_report(ctx, out, s, inst, path,
+		    "credentials are not allowed in URLs; use a secret "
+		    "reference where a token is needed");
 		errors++;
 	} else if (cJSON_IsString(format) &&
 		   strcmp(format->valuestring, "uri") == 0 &&
@@ -854,7 +868,7 @@ jsonschema_check_array(struct jsonschema_ctx *ctx, const cJSON *s,
 		errors++;
 	}
 	for (i = 0; i < inst->nitems; i++) {
-		jsonschema_path_index(path, i);
+		diag_path_index(path, i);
 		if (items != NULL)
 			errors += jsonschema_apply(
 			    ctx, items, inst->items[i], path, out);
@@ -908,8 +922,12 @@ jsonschema_check_object(struct jsonschema_ctx *ctx, const cJSON *s,
 	cJSON_ArrayForEach (r, required) {
 		if (node_get_key(inst, r->valuestring) != NULL)
 			continue;
-		jsonschema_path_key(path, r->valuestring);
-		diag_add(out, DIAG_ERROR, ctx->file, inst->line, inst->column,
+		diag_path_key(path, r->valuestring);
+		/* point at the key that holds the mapping, where there is one
+		 */
+		diag_add(out, DIAG_ERROR, ctx->file,
+		    inst->parent_key ? inst->parent_key->line : inst->line,
+		    inst->parent_key ? inst->parent_key->column : inst->column,
 		    path->buf, "required key is missing");
 		strbuf_setlen(path, mark);
 		errors++;
@@ -933,7 +951,7 @@ jsonschema_check_object(struct jsonschema_ctx *ctx, const cJSON *s,
 		    cJSON_GetObjectItemCaseSensitive(properties, key->value);
 		bool matched = property != NULL;
 
-		jsonschema_path_key(path, key->value);
+		diag_path_key(path, key->value);
 		if (names != NULL)
 			errors += jsonschema_apply(ctx, names, key, path, out);
 		if (property != NULL)

@@ -33,9 +33,6 @@ const cJSON *jsonschema_resolve(
 size_t jsonschema_validate(struct jsonschema *schema,
     const struct node_doc *doc, struct diag_list *diags);
 
-/* Append a config path element: .key, ["odd key"] or [index]. */
-void jsonschema_path_key(struct strbuf *path, const char *key);
-void jsonschema_path_index(struct strbuf *path, size_t index);
 /* The closest of candidates[n] to word (edit distance <= 2), or NULL. */
 const char *jsonschema_did_you_mean(
     const char *word, const char *const *candidates, size_t n);

@@ -43,16 +43,62 @@ struct load_ctx {
 	bool fatal; /* stop reading events */
 };
 
+/* The config path of the place being read (key: a key in the innermost
+ * mapping, or NULL), from the stack of open collections. */
+static void
+load_path(const struct load_ctx *ctx, const char *key, struct strbuf *path)
+{
+	size_t i;
+
+	for (i = 0; i < ctx->depth; i++) {
+		const struct load_frame *frame = &ctx->stack[i];
+
+		if (frame->node->kind == NODE_SEQUENCE)
+			diag_path_index(path, frame->node->nitems);
+		else if (frame->pending_key != NULL)
+			diag_path_key(path, frame->pending_key->value);
+	}
+	if (key != NULL)
+		diag_path_key(path, key);
+}
+
+static void __attribute__((format(printf, 5, 0)))
+load_errorv(struct load_ctx *ctx, unsigned line, unsigned column,
+    const char *key, const char *fmt, va_list ap)
+{
+	struct strbuf path = STRBUF_INIT;
+
+	load_path(ctx, key, &path);
+	diag_addv(ctx->diags, DIAG_ERROR, ctx->doc->file, line, column,
+	    path.buf, fmt, ap);
+	strbuf_release(&path);
+	ctx->failed = true;
+}
+
 static void __attribute__((format(printf, 4, 5))) load_error(
     struct load_ctx *ctx, unsigned line, unsigned column, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	diag_addv(
-	    ctx->diags, DIAG_ERROR, ctx->doc->file, line, column, "", fmt, ap);
+	load_errorv(ctx, line, column, NULL, fmt, ap);
 	va_end(ap);
-	ctx->failed = true;
+}
+
+/* An error about a mapping key: the path ends with that key. */
+static void __attribute__((format(printf, 3, 4))) load_error_key(
+    struct load_ctx *ctx, const struct node *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	load_errorv(ctx, key->line, key->column,
+	    key->kind == NODE_SCALAR && key->scalar_type != SCALAR_NULL &&
+		    strlen(key->value) == key->value_len
+		? key->value
+		: NULL,
+	    fmt, ap);
+	va_end(ap);
 }
 
 static void
@@ -95,7 +141,25 @@ load_utf8_length(const unsigned char *s, size_t avail)
 	return need;
 }
 
-/* The whole file must be UTF-8 without NUL bytes; report the first fault. */
+/* Decode the code point of a valid UTF-8 sequence of n bytes. */
+static unsigned long
+load_utf8_decode(const unsigned char *s, size_t n)
+{
+	static const unsigned char lead_mask[] = { 0, 0x7f, 0x1f, 0x0f, 0x07 };
+	unsigned long cp = s[0] & lead_mask[n];
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		cp = (cp << 6) | (s[i] & 0x3f);
+	return cp;
+}
+
+/*
+ * The whole file must be UTF-8 of characters YAML allows, with no line
+ * breaks other than LF and CR LF (libyaml also breaks lines at NEL, LS
+ * and PS, which would make its line numbers disagree with every editor's).
+ * Reports the first fault.
+ */
 static int
 load_check_encoding(struct load_ctx *ctx)
 {
@@ -113,6 +177,7 @@ load_check_encoding(struct load_ctx *ctx)
 	}
 	while (i < ctx->len) {
 		size_t n = load_utf8_length(s + i, ctx->len - i);
+		unsigned long cp;
 
 		if (n == 0) {
 			load_error(ctx, line, column,
@@ -121,15 +186,31 @@ load_check_encoding(struct load_ctx *ctx)
 			    s[i]);
 			return -1;
 		}
-		if (s[i] == '\0') {
+		cp = load_utf8_decode(s + i, n);
+		if (cp == 0) {
 			load_error(ctx, line, column,
 			    "NUL byte in file; is it a text file?");
 			return -1;
 		}
-		if (s[i] == '\n') {
+		if (cp == 0x85 || cp == 0x2028 || cp == 0x2029) {
+			load_error(ctx, line, column,
+			    "character U+%04lX is a line break to YAML; use a "
+			    "plain newline",
+			    cp);
+			return -1;
+		}
+		if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') ||
+		    (cp >= 0x7f && cp <= 0x9f) || cp == 0xfffe ||
+		    cp == 0xffff) {
+			load_error(ctx, line, column,
+			    "control character U+%04lX is not allowed in YAML",
+			    cp);
+			return -1;
+		}
+		if (cp == '\n') {
 			line++;
 			column = 1;
-		} else
+		} else if (!(cp == 0xfeff && i == 0))
 			column++;
 		i += n;
 	}
@@ -344,7 +425,8 @@ load_anchor_find(struct load_ctx *ctx, const char *name)
 
 /* Attach a finished node to the collection being built, or make it root. */
 static void
-load_attach(struct load_ctx *ctx, struct node *node)
+load_attach(
+    struct load_ctx *ctx, struct node *node, unsigned line, unsigned column)
 {
 	struct load_frame *frame;
 	struct node *parent;
@@ -356,30 +438,30 @@ load_attach(struct load_ctx *ctx, struct node *node)
 	}
 	frame = &ctx->stack[ctx->depth - 1];
 	parent = frame->node;
-	if (parent->kind == NODE_SEQUENCE) {
-		ALLOC_GROW(parent->items, parent->nitems + 1, frame->alloc);
-		parent->items[parent->nitems++] = node;
-	} else if (frame->pending_key == NULL && !frame->skip_value) {
+	if (parent->kind == NODE_MAPPING && frame->skip_value &&
+	    frame->pending_key == NULL) {
+		frame->skip_value = false; /* the value of a refused key */
+		return;
+	}
+	if (parent->kind == NODE_MAPPING && frame->pending_key == NULL) {
 		/* node is a key */
 		if (node->kind != NODE_SCALAR ||
 		    node->scalar_type == SCALAR_NULL) {
-			load_error(ctx, node->line, node->column,
+			load_error_key(ctx, node,
 			    "a mapping key must be a non-empty string");
 			frame->skip_value = true;
 			return;
 		}
 		if (strlen(node->value) != node->value_len) {
-			load_error(ctx, node->line, node->column,
+			load_error_key(ctx, node,
 			    "a mapping key must not contain a NUL character");
 			frame->skip_value = true;
 			return;
 		}
-		if (strcmp(node->value, "<<") == 0 &&
-		    node->scalar_type == SCALAR_STRING) {
-			load_error(ctx, node->line, node->column,
+		if (strcmp(node->value, "<<") == 0 && node->plain) {
+			load_error_key(ctx, node,
 			    "merge keys ('<<') are not supported; write the "
-			    "keys "
-			    "out");
+			    "keys out");
 			frame->skip_value = true;
 			return;
 		}
@@ -387,7 +469,7 @@ load_attach(struct load_ctx *ctx, struct node *node)
 			const struct node *seen = parent->pairs[i].key;
 
 			if (strcmp(seen->value, node->value) == 0) {
-				load_error(ctx, node->line, node->column,
+				load_error_key(ctx, node,
 				    "duplicate key '%s' (first at %u:%u)",
 				    node->value, seen->line, seen->column);
 				frame->skip_value = true;
@@ -396,24 +478,28 @@ load_attach(struct load_ctx *ctx, struct node *node)
 		}
 		frame->pending_key = node;
 		return;
-	} else if (frame->skip_value) {
-		frame->skip_value = false;
-		return;
-	} else {
-		ALLOC_GROW(parent->pairs, parent->npairs + 1, frame->alloc);
-		parent->pairs[parent->npairs].key = frame->pending_key;
-		parent->pairs[parent->npairs].value = node;
-		parent->npairs++;
-		frame->pending_key = NULL;
 	}
-	parent->weight += node->weight;
-	if (parent->weight > LOAD_MAX_WEIGHT) {
-		load_error(ctx, node->line, node->column,
+	if (parent->weight + node->weight > LOAD_MAX_WEIGHT) {
+		load_error(ctx, line, column,
 		    "aliases expand to more than %d nodes; refusing what looks "
 		    "like an alias bomb",
 		    LOAD_MAX_WEIGHT);
 		ctx->fatal = true;
+		return;
 	}
+	parent->weight += node->weight;
+	if (parent->kind == NODE_SEQUENCE) {
+		ALLOC_GROW(parent->items, parent->nitems + 1, frame->alloc);
+		parent->items[parent->nitems++] = node;
+		return;
+	}
+	if (node->parent_key == NULL)
+		node->parent_key = frame->pending_key;
+	ALLOC_GROW(parent->pairs, parent->npairs + 1, frame->alloc);
+	parent->pairs[parent->npairs].key = frame->pending_key;
+	parent->pairs[parent->npairs].value = node;
+	parent->npairs++;
+	frame->pending_key = NULL;
 }
 
 static void
@@ -431,14 +517,16 @@ load_scalar(struct load_ctx *ctx, const yaml_event_t *event)
 	node->value[event->data.scalar.length] = '\0';
 	node->value_len = event->data.scalar.length;
 	node->scalar_type = SCALAR_STRING;
-	if (tag == NULL && event->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+	node->plain =
+	    tag == NULL && event->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+	if (node->plain)
 		load_resolve_plain(node);
 	else
 		(void)load_check_tag(ctx, event->start_mark, tag, "str");
 	if (event->data.scalar.anchor != NULL)
 		load_anchor_add(
 		    ctx, (const char *)event->data.scalar.anchor, node);
-	load_attach(ctx, node);
+	load_attach(ctx, node, node->line, node->column);
 }
 
 static void
@@ -478,7 +566,7 @@ load_collection_end(struct load_ctx *ctx)
 		load_anchor_add(ctx, frame.anchor, frame.node);
 		free(frame.anchor);
 	}
-	load_attach(ctx, frame.node);
+	load_attach(ctx, frame.node, frame.node->line, frame.node->column);
 }
 
 static void
@@ -498,7 +586,8 @@ load_alias(struct load_ctx *ctx, const yaml_event_t *event)
 		target->value = xstrdup("");
 		target->scalar_type = SCALAR_NULL;
 	}
-	load_attach(ctx, target);
+	load_attach(ctx, target, (unsigned)event->start_mark.line + 1,
+	    (unsigned)event->start_mark.column + 1);
 }
 
 /* Run the libyaml event loop over ctx->buf. */
@@ -507,12 +596,17 @@ load_events(struct load_ctx *ctx)
 {
 	yaml_parser_t parser;
 	yaml_event_t event;
+	const unsigned char *text = (const unsigned char *)ctx->buf;
+	size_t len = ctx->len;
 	int documents = 0;
 	bool done = false;
 
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+		text += 3; /* a UTF-8 byte order mark: allowed, and skipped */
+		len -= 3;
+	}
 	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_string(
-	    &parser, (const unsigned char *)ctx->buf, ctx->len);
+	yaml_parser_set_input_string(&parser, text, len);
 	yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
 	while (!done && !ctx->fatal) {
 		if (!yaml_parser_parse(&parser, &event)) {

@@ -40,6 +40,7 @@ struct node {
 	enum node_scalar_type scalar_type;
 	char *value; /* NUL-terminated; may hold NULs before value_len */
 	size_t value_len;
+	bool plain;    /* written without quotes, tag or block style */
 	bool boolean;  /* SCALAR_BOOL */
 	double number; /* SCALAR_INT, SCALAR_FLOAT */
 
@@ -50,6 +51,10 @@ struct node {
 	/* NODE_SEQUENCE */
 	struct node **items;
 	size_t nitems;
+
+	/* the key this node is the value of (the first, if aliased), or NULL:
+	 * where "required key is missing" points */
+	const struct node *parent_key;
 
 	/* nodes under this one, counting each alias's target again */
 	size_t weight;

@@ -69,7 +69,7 @@ int
 main(int argc, char **argv)
 {
 	static const char *const defaults[] = { "tests/fuzz/corpus/config",
-		"examples" };
+		"tests/configs/invalid", "tests/configs/valid", "examples" };
 	const char *top = getenv("top_srcdir");
 	int rc = 0, i;
 	size_t d;

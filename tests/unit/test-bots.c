@@ -242,7 +242,8 @@ test_bots__sealed_secrets_are_checked(void)
 			   "        instructions: i\n      sales",
 	    "{anthropic: {sealed: aGVsbG8=}}\n        persona: p\n"
 	    "        instructions: i\n      sales",
-	    "16:40: orgs.acme.teams.marketing.api_keys.anthropic: sealed is "
+	    "16:40: orgs.acme.teams.marketing.api_keys.anthropic.sealed: "
+	    "sealed is "
 	    "too short to be a sealed box (5 bytes)",
 	    "a sealed value that cannot be a sealed box");
 }

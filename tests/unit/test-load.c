@@ -114,7 +114,7 @@ test_load__alias_bomb_is_refused(void)
 		strbuf_addstr(&sb, "]\n");
 	}
 	expect_refused(sb.buf, sb.len,
-	    "4:4: aliases expand to more than 100000 nodes; refusing what "
+	    "5:44: aliases expand to more than 100000 nodes; refusing what "
 	    "looks like an alias bomb",
 	    "a billion laughs");
 	strbuf_release(&sb);
