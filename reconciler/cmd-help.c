@@ -46,8 +46,9 @@ cmd_help_list(void)
 	printf("getbot: plan and apply AI-agent bots from bots.yaml\n\n"
 	       "usage: getbot COMMAND [OPTIONS] [ARGS]\n\ncommands:\n");
 	for (i = 0; cmd_table[i] != NULL; i++)
-		printf(
-		    "  %-10s %s\n", cmd_table[i]->name, cmd_table[i]->summary);
+		if (cmd_available(cmd_table[i]))
+			printf("  %-10s %s\n", cmd_table[i]->name,
+			    cmd_table[i]->summary);
 	printf("\n'getbot help COMMAND' shows a command's options.\n"
 	       "Exit codes: 0 success, 1 error, 2 changes present "
 	       "(--detailed-exitcode),\n3 blocked by policy, 4 lock held, 5 "

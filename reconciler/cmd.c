@@ -12,13 +12,26 @@
 #include "strbuf.h"
 #include "xmalloc.h"
 
+static const struct provider *const *cmd_providers;
+
 const struct cmd_entry *const cmd_table[] = {
 	&cmd_validate_entry,
+	&cmd_plan_entry,
+	&cmd_apply_entry,
+	&cmd_graph_entry,
+	&cmd_state_entry,
 	&cmd_schema_entry,
 	&cmd_version_entry,
 	&cmd_help_entry,
 	NULL,
 };
+
+bool
+cmd_available(const struct cmd_entry *entry)
+{
+	return !entry->needs_providers ||
+	       (cmd_providers != NULL && cmd_providers[0] != NULL);
+}
 
 const struct cmd_entry *
 cmd_find(const char *name)
@@ -26,7 +39,8 @@ cmd_find(const char *name)
 	size_t i;
 
 	for (i = 0; cmd_table[i] != NULL; i++)
-		if (strcmp(cmd_table[i]->name, name) == 0)
+		if (strcmp(cmd_table[i]->name, name) == 0 &&
+		    cmd_available(cmd_table[i]))
 			return cmd_table[i];
 	return NULL;
 }
@@ -35,6 +49,19 @@ bool
 cmd_args_has(const struct cmd_args *args, const char *name)
 {
 	return cmd_args_get(args, name) != NULL;
+}
+
+size_t
+cmd_args_all(
+    const struct cmd_args *args, const char *name, const char ***values)
+{
+	size_t i, n = 0;
+
+	*values = xcalloc(args->ngiven + 1, sizeof(**values));
+	for (i = 0; i < args->ngiven; i++)
+		if (strcmp(args->given[i].option->name, name) == 0)
+			(*values)[n++] = args->given[i].value;
+	return n;
 }
 
 const char *
@@ -114,6 +141,7 @@ cmd_parse(
 
 	memset(args, 0, sizeof(*args));
 	args->entry = entry;
+	args->providers = cmd_providers;
 	args->positional = xcalloc((size_t)argc + 1, sizeof(char *));
 	for (i = 0; i < argc; i++) {
 		const char *arg = argv[i];
@@ -194,13 +222,14 @@ cmd_main_help(int argc, char **argv)
 }
 
 int
-cmd_main(int argc, char **argv)
+cmd_main(int argc, char **argv, const struct provider *const *providers)
 {
 	const struct cmd_entry *entry;
 	struct cmd_args args;
 	const char *name;
 	int rc, i;
 
+	cmd_providers = providers;
 	if (argc < 2) {
 		char *help_argv[] = { NULL };
 
@@ -217,8 +246,10 @@ cmd_main(int argc, char **argv)
 		const char *close;
 		size_t n;
 
-		for (n = 0; cmd_table[n] != NULL && n < ARRAY_SIZE(names); n++)
-			names[n] = cmd_table[n]->name;
+		for (n = 0, i = 0;
+		     cmd_table[i] != NULL && n < ARRAY_SIZE(names); i++)
+			if (cmd_available(cmd_table[i]))
+				names[n++] = cmd_table[i]->name;
 		close = jsonschema_did_you_mean(name, names, n);
 		if (close != NULL)
 			fprintf(stderr,

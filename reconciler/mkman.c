@@ -11,6 +11,7 @@
 #include "cmd.h"
 #include "embedded.h"
 #include "jsonschema.h"
+#include "provider.h"
 #include "strbuf.h"
 
 /* Print text as roff: escape backslashes, protect leading dots. */
@@ -55,6 +56,9 @@ mkman_getbot(void)
 		   "format.");
 	printf(".SH COMMANDS\n");
 	for (i = 0; cmd_table[i] != NULL; i++) {
+		/* as the binary: no providers, no plan or apply */
+		if (cmd_table[i]->needs_providers && provider_table[0] == NULL)
+			continue;
 		strbuf_reset(&sb);
 		cmd_synopsis(cmd_table[i], &sb);
 		printf(".SS ");

@@ -288,7 +288,7 @@ bots_check_kind_only(struct bots_check *check, const struct node *mapping,
 	    "'%s' is for %s targets only; target '%s' is of kind %s", key,
 	    only == BOTS_TARGET_INCUS ? "server (incus)" : "cloudflare",
 	    target->name,
-	    target->kind == BOTS_TARGET_INCUS ? "incus" : "cloudflare");
+	    bots_target_kind_name(target->kind));
 }
 
 /* Lists are unique already (schema); addresses differ only by case too. */
@@ -620,4 +620,18 @@ bots_find_target(const struct bots *bots, const char *name)
 		if (strcmp(bots->targets[i].name, name) == 0)
 			return &bots->targets[i];
 	return NULL;
+}
+
+const char *
+bots_target_kind_name(enum bots_target_kind kind)
+{
+	switch (kind) {
+	case BOTS_TARGET_INCUS:
+		return "incus";
+	case BOTS_TARGET_CLOUDFLARE:
+		return "cloudflare";
+	case BOTS_TARGET_UNKNOWN:
+		break;
+	}
+	return "unknown";
 }

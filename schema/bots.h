@@ -109,6 +109,8 @@ int bots_load_buffer(const char *file, const char *buf, size_t len,
     struct bots **out, struct diag_list *diags);
 void bots_free(struct bots *bots);
 size_t bots_count_teams(const struct bots *bots);
+/* "incus", "cloudflare" or "unknown". */
+const char *bots_target_kind_name(enum bots_target_kind kind);
 /* The target named name, or NULL. */
 struct bots_target *bots_find_target(const struct bots *bots, const char *name);
 

@@ -1,0 +1,550 @@
+/* Apply: the action graph on a pool of threads, with limits and retries. */
+#include "config.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apply.h"
+#include "xmalloc.h"
+
+enum apply_status {
+	APPLY_PENDING,
+	APPLY_RUNNING,
+	APPLY_DONE,
+	APPLY_FAILED,
+	APPLY_SKIPPED,
+};
+
+/* The limits of one provider on one target. */
+struct apply_lane {
+	const struct provider *provider;
+	const struct bots_target *target;
+	unsigned running;
+	double tokens;
+	double refilled;      /* when tokens were last topped up */
+	double blocked_until; /* after a 429: nobody calls before this */
+};
+
+struct apply_ctx {
+	struct engine *engine;
+	struct plan *plan;
+	struct state *state;
+	const struct apply_options *options;
+	struct apply_summary *summary;
+	pthread_mutex_t mutex; /* everything below, the state, the output */
+	pthread_cond_t changed;
+	enum apply_status *status;
+	struct apply_lane *lanes;
+	size_t nlanes;
+	size_t finished;
+};
+
+struct apply_throttle {
+	struct apply_ctx *ctx;
+	struct apply_lane *lane;
+};
+
+static double
+apply_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const struct provider *
+apply_provider(const struct plan_action *a)
+{
+	return a->desired != NULL ? a->desired->provider
+				  : a->observed->provider;
+}
+
+static const struct bots_target *
+apply_target(const struct plan_action *a)
+{
+	return a->desired != NULL ? a->desired->target : a->observed->target;
+}
+
+static struct apply_lane *
+apply_lane(struct apply_ctx *ctx, const struct plan_action *a)
+{
+	size_t i;
+
+	for (i = 0; i < ctx->nlanes; i++)
+		if (ctx->lanes[i].provider == apply_provider(a) &&
+		    ctx->lanes[i].target == apply_target(a))
+			return &ctx->lanes[i];
+	return NULL; /* not reached: lanes are made for every action */
+}
+
+/* Token bucket: called by the provider before each request. */
+static void
+apply_throttle(struct provider_call *call)
+{
+	struct apply_throttle *t = call->throttle_data;
+	struct apply_lane *lane = t->lane;
+	double rate = lane->provider->max_rate;
+	double burst = lane->provider->burst > 0 ? lane->provider->burst : 1;
+
+	if (rate <= 0)
+		return;
+	for (;;) {
+		double now, wait;
+
+		pthread_mutex_lock(&t->ctx->mutex);
+		now = apply_now();
+		lane->tokens += (now - lane->refilled) * rate;
+		if (lane->tokens > burst)
+			lane->tokens = burst;
+		lane->refilled = now;
+		if (lane->blocked_until > now)
+			wait = lane->blocked_until - now;
+		else if (lane->tokens >= 1) {
+			lane->tokens -= 1;
+			pthread_mutex_unlock(&t->ctx->mutex);
+			return;
+		} else
+			wait = (1 - lane->tokens) / rate;
+		pthread_mutex_unlock(&t->ctx->mutex);
+		engine_sleep(wait);
+	}
+}
+
+static void
+apply_lane_enter(struct apply_ctx *ctx, struct apply_lane *lane)
+{
+	unsigned max = lane->provider->max_concurrency;
+
+	pthread_mutex_lock(&ctx->mutex);
+	while (max > 0 && lane->running >= max)
+		pthread_cond_wait(&ctx->changed, &ctx->mutex);
+	lane->running++;
+	pthread_mutex_unlock(&ctx->mutex);
+}
+
+static void
+apply_lane_leave(
+    struct apply_ctx *ctx, struct apply_lane *lane, double retry_after)
+{
+	pthread_mutex_lock(&ctx->mutex);
+	lane->running--;
+	if (retry_after > 0 && apply_now() + retry_after > lane->blocked_until)
+		lane->blocked_until = apply_now() + retry_after;
+	pthread_cond_broadcast(&ctx->changed);
+	pthread_mutex_unlock(&ctx->mutex);
+}
+
+/* One provider operation of an action. */
+static int
+apply_op(struct provider_call *call, const struct plan_action *a,
+    enum action_kind op, bool purge)
+{
+	const struct provider *p = apply_provider(a);
+	int (*change)(struct provider_call *, const struct resource *,
+	    const struct observed *) = NULL;
+
+	switch (op) {
+	case ACTION_CREATE:
+		if (p->create == NULL)
+			break;
+		return p->create(call, a->desired);
+	case ACTION_DELETE:
+		if (p->delete == NULL)
+			break;
+		return p->delete (call, a->observed, purge);
+	case ACTION_UPDATE:
+		change = p->update;
+		break;
+	case ACTION_UPDATE_SECRET:
+		change = p->update_secret;
+		break;
+	case ACTION_REREGISTER:
+		change = p->reregister;
+		break;
+	default:
+		break;
+	}
+	if (change != NULL)
+		return change(call, a->desired, a->observed);
+	strbuf_addf(
+	    &call->err, "provider %s cannot %s", p->name, action_kind_name(op));
+	return PROVIDER_ERROR;
+}
+
+/* Did a create that failed in transit take effect after all? One bulk
+ * observation tells, so a retry never makes a second object. */
+static bool
+apply_exists_now(struct apply_ctx *ctx, const struct plan_action *a)
+{
+	struct observed_set seen = { NULL, 0, 0 };
+	struct strbuf err = STRBUF_INIT;
+	struct observed *o;
+	bool exists = false;
+
+	if (engine_observe_pair(ctx->engine, apply_provider(a), apply_target(a),
+		&seen, &err) == 0) {
+		o = observed_set_find(&seen, a->address);
+		exists = o != NULL && o->owned;
+	}
+	observed_set_clear(&seen);
+	strbuf_release(&err);
+	return exists;
+}
+
+/* Run one operation with retries for transient failures. */
+static int
+apply_with_retries(struct apply_ctx *ctx, const struct plan_action *a,
+    enum action_kind op, struct strbuf *msg)
+{
+	struct apply_lane *lane = apply_lane(ctx, a);
+	struct apply_throttle throttle = { ctx, lane };
+	struct provider_call call = { NULL, STRBUF_INIT, 0, apply_throttle,
+		&throttle };
+	unsigned attempt;
+	int rc = PROVIDER_ERROR;
+
+	if (engine_session(ctx->engine, apply_provider(a), apply_target(a),
+		&call.session, msg) != 0)
+		return PROVIDER_ERROR;
+	for (attempt = 1; attempt <= ENGINE_MAX_ATTEMPTS; attempt++) {
+		strbuf_reset(&call.err);
+		call.retry_after = 0;
+		apply_lane_enter(ctx, lane);
+		rc = apply_op(&call, a, op,
+		    op == ACTION_DELETE && (ctx->options->purge_data ||
+					       a->kind == ACTION_REPLACE));
+		apply_lane_leave(ctx, lane, call.retry_after);
+		if (rc != PROVIDER_TRANSIENT || attempt == ENGINE_MAX_ATTEMPTS)
+			break;
+		engine_sleep(engine_backoff(attempt, call.retry_after));
+		if (op == ACTION_CREATE && apply_exists_now(ctx, a)) {
+			rc = PROVIDER_OK; /* it took effect before failing */
+			break;
+		}
+	}
+	if (rc != PROVIDER_OK) {
+		strbuf_addstr(msg, call.err.len ? call.err.buf : "failed");
+		if (rc == PROVIDER_TRANSIENT)
+			strbuf_addf(
+			    msg, " (after %u attempts)", ENGINE_MAX_ATTEMPTS);
+	}
+	strbuf_release(&call.err);
+	return rc;
+}
+
+static cJSON *
+apply_fingerprints(const struct resource *r)
+{
+	cJSON *fprs = cJSON_CreateObject();
+	size_t i;
+
+	for (i = 0; i < r->nsecrets; i++)
+		cJSON_AddStringToObject(
+		    fprs, r->secrets[i].name, r->secrets[i].fingerprint);
+	return fprs;
+}
+
+static const char *
+apply_past(enum action_kind kind)
+{
+	static const char *const past[ACTION_KIND_COUNT] = {
+		[ACTION_CREATE] = "created",
+		[ACTION_UPDATE] = "updated",
+		[ACTION_UPDATE_SECRET] = "secrets updated",
+		[ACTION_REREGISTER] = "re-registered",
+		[ACTION_REPLACE] = "replaced",
+		[ACTION_DELETE] = "deleted",
+	};
+
+	return past[kind];
+}
+
+static void apply_progress(struct apply_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* One progress line (called with ctx->mutex held). */
+static void
+apply_progress(struct apply_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ctx->options->progress == NULL)
+		return;
+	if (ctx->options->live)
+		fprintf(ctx->options->progress, "[%zu/%zu] ", ctx->finished,
+		    ctx->plan->count);
+	va_start(ap, fmt);
+	vfprintf(ctx->options->progress, fmt, ap);
+	va_end(ap);
+	fputc('\n', ctx->options->progress);
+	fflush(ctx->options->progress);
+}
+
+/* Journal, run and record one action; returns its final status. */
+static enum apply_status
+apply_action(struct apply_ctx *ctx, size_t i)
+{
+	struct plan_action *a = &ctx->plan->actions[i];
+	struct strbuf msg = STRBUF_INIT, err = STRBUF_INIT;
+	char *intent = NULL;
+	double started = apply_now();
+	int rc;
+
+	pthread_mutex_lock(&ctx->mutex);
+	apply_progress(ctx, "%s: %s...", a->address, action_kind_name(a->kind));
+	rc = state_intend(
+	    ctx->state, a->address, action_kind_name(a->kind), &intent, &err);
+	pthread_mutex_unlock(&ctx->mutex);
+	if (rc != 0) {
+		strbuf_addf(&msg, "cannot journal the intent: %s", err.buf);
+		goto done;
+	}
+
+	if (a->kind == ACTION_REPLACE) {
+		rc = apply_with_retries(ctx, a, ACTION_DELETE, &msg);
+		if (rc == PROVIDER_OK)
+			rc = apply_with_retries(ctx, a, ACTION_CREATE, &msg);
+	} else
+		rc = apply_with_retries(ctx, a, a->kind, &msg);
+
+	pthread_mutex_lock(&ctx->mutex);
+	if (rc == PROVIDER_OK && a->kind == ACTION_DELETE)
+		state_remove_resource(ctx->state, a->address);
+	else if (rc == PROVIDER_OK) {
+		cJSON *fprs = apply_fingerprints(a->desired);
+
+		state_set_resource(ctx->state, a->address,
+		    a->desired->provider->name, a->desired->spec, fprs);
+		cJSON_Delete(fprs);
+	}
+	strbuf_reset(&err);
+	if (state_complete(ctx->state, intent, rc == PROVIDER_OK,
+		rc == PROVIDER_OK ? NULL : msg.buf, &err) != 0 &&
+	    rc == PROVIDER_OK) {
+		rc = PROVIDER_ERROR;
+		strbuf_addf(
+		    &msg, "applied, but the state was not saved: %s", err.buf);
+	}
+	pthread_mutex_unlock(&ctx->mutex);
+done:
+	pthread_mutex_lock(&ctx->mutex);
+	ctx->finished++;
+	if (rc == PROVIDER_OK)
+		apply_progress(ctx, "%s: %s (%.1fs)", a->address,
+		    apply_past(a->kind), apply_now() - started);
+	else {
+		apply_progress(ctx, "%s: failed (%.1fs): %s", a->address,
+		    apply_now() - started, msg.buf);
+		strbuf_addf(
+		    &ctx->summary->failures, "%s: %s\n", a->address, msg.buf);
+	}
+	pthread_mutex_unlock(&ctx->mutex);
+	free(intent);
+	strbuf_release(&msg);
+	strbuf_release(&err);
+	return rc == PROVIDER_OK ? APPLY_DONE : APPLY_FAILED;
+}
+
+/* Under ctx->mutex: the next action whose dependencies all succeeded,
+ * skipping those whose dependencies failed. SIZE_MAX: none now. */
+static size_t
+apply_next(struct apply_ctx *ctx, bool *all_done)
+{
+	size_t i, d;
+	bool progress = true;
+
+	while (progress) {
+		progress = false;
+		*all_done = true;
+		for (i = 0; i < ctx->plan->count; i++) {
+			const struct plan_action *a = &ctx->plan->actions[i];
+			bool ready = true, doomed = false;
+
+			if (ctx->status[i] == APPLY_RUNNING)
+				*all_done = false;
+			if (ctx->status[i] != APPLY_PENDING)
+				continue;
+			*all_done = false;
+			for (d = 0; d < a->ndeps; d++) {
+				enum apply_status s = ctx->status[a->deps[d]];
+
+				ready &= s == APPLY_DONE;
+				doomed |=
+				    s == APPLY_FAILED || s == APPLY_SKIPPED;
+			}
+			if (doomed) {
+				ctx->status[i] = APPLY_SKIPPED;
+				ctx->finished++;
+				apply_progress(ctx,
+				    "%s: skipped: an action it needs failed",
+				    a->address);
+				strbuf_addf(&ctx->summary->failures,
+				    "%s: skipped: an action it needs failed\n",
+				    a->address);
+				progress = true;
+				continue;
+			}
+			if (ready)
+				return i;
+		}
+	}
+	return SIZE_MAX;
+}
+
+static void *
+apply_worker(void *arg)
+{
+	struct apply_ctx *ctx = arg;
+
+	pthread_mutex_lock(&ctx->mutex);
+	for (;;) {
+		bool all_done;
+		size_t i = apply_next(ctx, &all_done);
+		enum apply_status result;
+
+		if (all_done)
+			break;
+		if (i == SIZE_MAX) {
+			pthread_cond_wait(&ctx->changed, &ctx->mutex);
+			continue;
+		}
+		ctx->status[i] = APPLY_RUNNING;
+		pthread_mutex_unlock(&ctx->mutex);
+		result = apply_action(ctx, i);
+		pthread_mutex_lock(&ctx->mutex);
+		ctx->status[i] = result;
+		pthread_cond_broadcast(&ctx->changed);
+	}
+	pthread_cond_broadcast(&ctx->changed);
+	pthread_mutex_unlock(&ctx->mutex);
+	return NULL;
+}
+
+/* The action the plan has for address, or NULL. */
+static const struct plan_action *
+apply_planned(const struct plan *plan, const char *address)
+{
+	size_t i;
+
+	for (i = 0; i < plan->count; i++)
+		if (strcmp(plan->actions[i].address, address) == 0)
+			return &plan->actions[i];
+	return NULL;
+}
+
+int
+apply_resolve_intents(struct engine *engine, const struct plan *plan,
+    struct state *state, const struct apply_options *options,
+    struct strbuf *err)
+{
+	cJSON *unfinished = cJSON_Duplicate(state_unfinished(state), true);
+	const cJSON *intent;
+	int rc = 0;
+
+	cJSON_ArrayForEach (intent, unfinished) {
+		const char *id =
+		    cJSON_GetStringValue(cJSON_GetObjectItem(intent, "id"));
+		const char *address = cJSON_GetStringValue(
+		    cJSON_GetObjectItem(intent, "address"));
+		const struct observed *o;
+		const struct resource *r;
+		const char *outcome;
+
+		if (id == NULL || address == NULL)
+			continue;
+		o = observed_set_find(&engine->observed, address);
+		r = resource_set_find(&engine->desired, address);
+		if (apply_planned(plan, address) != NULL)
+			outcome = "resolved by observation: this apply does it "
+				  "again";
+		else if (o != NULL && o->owned && r != NULL) {
+			cJSON *fprs = apply_fingerprints(r);
+
+			state_set_resource(
+			    state, address, r->provider->name, r->spec, fprs);
+			cJSON_Delete(fprs);
+			outcome = "resolved by observation: it took effect";
+		} else {
+			if (o == NULL)
+				state_remove_resource(state, address);
+			outcome = "resolved by observation: nothing left to do";
+		}
+		if (options->progress != NULL)
+			fprintf(options->progress,
+			    "%s: interrupted earlier; %s\n", address,
+			    outcome + strlen("resolved by observation: "));
+		if (state_complete(state, id, true, outcome, err) != 0) {
+			rc = -1;
+			break;
+		}
+	}
+	cJSON_Delete(unfinished);
+	return rc;
+}
+
+int
+apply_run(struct engine *engine, struct plan *plan, struct state *state,
+    const struct apply_options *options, struct apply_summary *summary)
+{
+	struct apply_ctx ctx;
+	pthread_t *threads;
+	unsigned n = options->parallelism > 0 ? options->parallelism : 10, t;
+	size_t i;
+
+	memset(summary, 0, sizeof(*summary));
+	strbuf_init(&summary->failures, 0);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.engine = engine;
+	ctx.plan = plan;
+	ctx.state = state;
+	ctx.options = options;
+	ctx.summary = summary;
+	pthread_mutex_init(&ctx.mutex, NULL);
+	pthread_cond_init(&ctx.changed, NULL);
+	ctx.status = xcalloc(plan->count + 1, sizeof(*ctx.status));
+	ctx.lanes = xcalloc(plan->count + 1, sizeof(*ctx.lanes));
+	for (i = 0; i < plan->count; i++) {
+		if (apply_lane(&ctx, &plan->actions[i]) != NULL)
+			continue;
+		ctx.lanes[ctx.nlanes].provider =
+		    apply_provider(&plan->actions[i]);
+		ctx.lanes[ctx.nlanes].target = apply_target(&plan->actions[i]);
+		ctx.lanes[ctx.nlanes].tokens =
+		    ctx.lanes[ctx.nlanes].provider->burst;
+		ctx.lanes[ctx.nlanes].refilled = apply_now();
+		ctx.nlanes++;
+	}
+	if (n > plan->count && plan->count > 0)
+		n = (unsigned)plan->count;
+	threads = xcalloc(n, sizeof(*threads));
+	for (t = 0; t < n; t++)
+		if (pthread_create(&threads[t], NULL, apply_worker, &ctx) != 0)
+			break;
+	if (t == 0)
+		apply_worker(&ctx); /* no thread could start: run here */
+	while (t > 0)
+		pthread_join(threads[--t], NULL);
+	for (i = 0; i < plan->count; i++) {
+		summary->succeeded += ctx.status[i] == APPLY_DONE;
+		summary->failed += ctx.status[i] == APPLY_FAILED;
+		summary->skipped += ctx.status[i] == APPLY_SKIPPED;
+	}
+	free(threads);
+	free(ctx.status);
+	free(ctx.lanes);
+	pthread_cond_destroy(&ctx.changed);
+	pthread_mutex_destroy(&ctx.mutex);
+	return summary->failed + summary->skipped == 0 ? 0 : -1;
+}
+
+void
+apply_summary_release(struct apply_summary *summary)
+{
+	strbuf_release(&summary->failures);
+}

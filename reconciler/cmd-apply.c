@@ -1,0 +1,272 @@
+/* getbot apply: carry out a plan, made now or saved by plan -out. */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "cmd.h"
+#include "gitinfo.h"
+#include "plan-print.h"
+#include "planfile.h"
+#include "prepare.h"
+
+static const struct cmd_option cmd_apply_options[] = {
+	PREPARE_OPTIONS,
+	{ "auto-approve", 0, NULL,
+	    "apply without asking (needed when stdin is not a terminal)" },
+	{ "parallelism", 0, "N", "actions at once (default 10)" },
+	{ "lock-wait", 0, "DURATION",
+	    "wait this long for another apply's lock (30s, 5m; default 0)" },
+	{ "purge-data", 0, NULL,
+	    "deletes also remove data kept by default (volumes, buckets)" },
+	{ NULL, 0, NULL, NULL },
+};
+
+#define CMD_APPLY_JOURNAL_KEEP 500
+
+struct cmd_apply_renewer {
+	struct state_lock *lock;
+	pthread_mutex_t mutex;
+	pthread_cond_t stop_cond;
+	bool stop;
+};
+
+/* Renew the lease every third of its length until told to stop. */
+static void *
+cmd_apply_renew(void *arg)
+{
+	struct cmd_apply_renewer *r = arg;
+	struct strbuf err = STRBUF_INIT;
+	struct timespec until;
+
+	pthread_mutex_lock(&r->mutex);
+	while (!r->stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += STATE_LEASE_SECONDS / 3;
+		pthread_cond_timedwait(&r->stop_cond, &r->mutex, &until);
+		if (r->stop)
+			break;
+		strbuf_reset(&err);
+		if (state_lock_renew(r->lock, &err) != 0)
+			fprintf(stderr, "getbot: cannot renew the lock: %s\n",
+			    err.buf);
+	}
+	pthread_mutex_unlock(&r->mutex);
+	strbuf_release(&err);
+	return NULL;
+}
+
+/* "30s", "5m", "1h", "1.5" (seconds); -1 when malformed. */
+static double
+cmd_apply_duration(const char *text)
+{
+	char *end = NULL;
+	double value = strtod(text, &end);
+
+	if (end == text || value < 0)
+		return -1;
+	if (*end == '\0' || strcmp(end, "s") == 0)
+		return value;
+	if (strcmp(end, "m") == 0)
+		return value * 60;
+	if (strcmp(end, "h") == 0)
+		return value * 3600;
+	return -1;
+}
+
+/* Ask for "yes" on the terminal. */
+static bool
+cmd_apply_confirm(void)
+{
+	char answer[16];
+
+	printf("\nDo you want to apply these actions? Only 'yes' is taken "
+	       "as yes.\n  Enter a value: ");
+	fflush(stdout);
+	if (fgets(answer, sizeof(answer), stdin) == NULL)
+		return false;
+	answer[strcspn(answer, "\n")] = '\0';
+	return strcmp(answer, "yes") == 0;
+}
+
+static int
+cmd_apply_exec(const struct cmd_args *args)
+{
+	const char *plan_path =
+	    args->npositional > 0 ? args->positional[0] : NULL;
+	const char *wait_text = cmd_args_get(args, "lock-wait");
+	const char *parallel_text = cmd_args_get(args, "parallelism");
+	struct apply_options options = { 10, false, stdout, false };
+	struct apply_summary summary;
+	struct cmd_apply_renewer renewer;
+	struct state_lock *lock = NULL;
+	struct strbuf err = STRBUF_INIT;
+	struct prepared p;
+	const char **pairs = NULL;
+	cJSON *saved = NULL;
+	pthread_t renew_thread;
+	bool renewing = false;
+	double wait = 0;
+	char *commit = NULL;
+	int rc;
+
+	rc = prepare_options(args, &p);
+	if (rc != EXIT_OK)
+		goto out;
+	if (wait_text != NULL && (wait = cmd_apply_duration(wait_text)) < 0) {
+		fprintf(stderr,
+		    "getbot apply: --lock-wait: '%s' is not a "
+		    "duration (30s, 5m, 1h)\n",
+		    wait_text);
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	if (parallel_text != NULL) {
+		char *end = NULL;
+		long n = strtol(parallel_text, &end, 10);
+
+		if (end == parallel_text || *end != '\0' || n < 1 || n > 256) {
+			fprintf(stderr,
+			    "getbot apply: --parallelism: '%s' is "
+			    "not a number from 1 to 256\n",
+			    parallel_text);
+			rc = EXIT_ERROR;
+			goto out;
+		}
+		options.parallelism = (unsigned)n;
+	}
+	options.purge_data = cmd_args_has(args, "purge-data");
+	options.live = isatty(fileno(stdout));
+
+	if (plan_path != NULL) {
+		const char *config = cmd_args_get(args, "file");
+
+		if (planfile_load(plan_path,
+			config != NULL ? config : "bots.yaml", &saved,
+			&err) != 0) {
+			fprintf(stderr, "getbot apply: %s\n", err.buf);
+			rc = EXIT_ERROR;
+			goto out;
+		}
+		/* the saved plan's options, and only the objects it touches */
+		free(p.lists[0]);
+		free(p.lists[1]);
+		free(p.lists[2]);
+		planfile_options(saved, &p.options, p.lists);
+		p.nobserve_only = planfile_pairs(saved, &pairs);
+		p.observe_only = pairs;
+	}
+
+	rc = state_lock(p.state_path, "apply", wait, &lock, &err);
+	if (rc != 0) {
+		fprintf(stderr, "getbot apply: %s\n", err.buf);
+		rc = rc == STATE_LOCKED ? EXIT_LOCKED : EXIT_ERROR;
+		goto out;
+	}
+
+	rc = prepare_plan(args, args->providers, &p, false);
+	if (rc != EXIT_OK) {
+		plan_print_problems(
+		    stderr, &p.plan, plan_print_use_colour(stderr));
+		goto out;
+	}
+	if (saved != NULL &&
+	    planfile_check(saved, &p.plan, p.state, &err) != 0) {
+		fprintf(stderr, "getbot apply: %s\n", err.buf);
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	plan_print_human(stdout, &p.plan, plan_print_use_colour(stdout));
+	if (apply_resolve_intents(
+		&p.engine, &p.plan, p.state, &options, &err) != 0) {
+		fprintf(stderr, "getbot apply: %s\n", err.buf);
+		rc = EXIT_ERROR;
+		goto out;
+	}
+	if (p.plan.count == 0)
+		goto out;
+	if (saved == NULL && !cmd_args_has(args, "auto-approve")) {
+		if (!isatty(STDIN_FILENO)) {
+			fprintf(stderr,
+			    "getbot apply: not asking for approval: stdin is "
+			    "not a terminal; pass --auto-approve, or apply a "
+			    "saved plan\n");
+			rc = EXIT_ERROR;
+			goto out;
+		}
+		if (!cmd_apply_confirm()) {
+			printf("Apply cancelled.\n");
+			goto out;
+		}
+	}
+
+	commit = gitinfo_commit(p.engine.config_path);
+	state_set_commit(p.state, commit);
+	renewer.lock = lock;
+	renewer.stop = false;
+	pthread_mutex_init(&renewer.mutex, NULL);
+	pthread_cond_init(&renewer.stop_cond, NULL);
+	renewing =
+	    pthread_create(&renew_thread, NULL, cmd_apply_renew, &renewer) == 0;
+	printf("\n");
+	if (apply_run(&p.engine, &p.plan, p.state, &options, &summary) != 0)
+		rc = EXIT_PARTIAL;
+	/* keep the journal readable: the last runs' entries are enough */
+	state_journal_trim(p.state, CMD_APPLY_JOURNAL_KEEP);
+	strbuf_reset(&err);
+	if (state_save(p.state, &err) != 0)
+		fprintf(stderr, "getbot apply: %s\n", err.buf);
+	if (renewing) {
+		pthread_mutex_lock(&renewer.mutex);
+		renewer.stop = true;
+		pthread_cond_signal(&renewer.stop_cond);
+		pthread_mutex_unlock(&renewer.mutex);
+		pthread_join(renew_thread, NULL);
+	}
+	pthread_cond_destroy(&renewer.stop_cond);
+	pthread_mutex_destroy(&renewer.mutex);
+	printf("\nApply %s: %zu succeeded, %zu failed, %zu skipped.\n",
+	    rc == EXIT_OK ? "complete" : "finished with failures",
+	    summary.succeeded, summary.failed, summary.skipped);
+	if (summary.failures.len > 0)
+		fprintf(stderr, "\n%s", summary.failures.buf);
+	apply_summary_release(&summary);
+out:
+	state_unlock(lock);
+	prepare_release(&p);
+	cJSON_Delete(saved);
+	free(pairs);
+	free(commit);
+	strbuf_release(&err);
+	return rc;
+}
+
+const struct cmd_entry cmd_apply_entry = {
+	.name = "apply",
+	.args_usage = "[PLANFILE]",
+	.summary = "carry out the plan",
+	.description =
+	    "Without PLANFILE, plans as 'getbot plan' does, shows the plan and "
+	    "asks for 'yes' (it refuses to ask when stdin is not a terminal: "
+	    "pass --auto-approve). With PLANFILE (from 'getbot plan -out'), "
+	    "observes again only what that plan touches and refuses it (exit "
+	    "1, naming the object) if anything has changed since.\n"
+	    "Actions run in dependency order, several at once within each "
+	    "provider's limits; transient failures are retried with backoff, "
+	    "honouring Retry-After. A failed action skips what depends on it "
+	    "while the rest goes on; the run ends with a summary and exits 5 "
+	    "if anything failed. Each action is journaled in the state before "
+	    "its first remote call, so an interrupted apply is resumed by the "
+	    "next one, never duplicated. Only one apply runs at a time: a "
+	    "second exits 4 naming the holder of the lock.",
+	.options = cmd_apply_options,
+	.min_args = 0,
+	.max_args = 1,
+	.needs_providers = true,
+	.exec = cmd_apply_exec,
+};

@@ -1,0 +1,85 @@
+/* getbot plan: what apply would do, and why. */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cmd.h"
+#include "plan-print.h"
+#include "planfile.h"
+#include "prepare.h"
+
+static const struct cmd_option cmd_plan_options[] = {
+	PREPARE_OPTIONS,
+	{ "json", 0, NULL,
+	    "print one JSON object per line (planned_change, drift, "
+	    "diagnostic, change_summary, ...)" },
+	{ "out", 0, "FILE",
+	    "save the plan to FILE for 'getbot apply FILE' (also -out)" },
+	{ "detailed-exitcode", 0, NULL,
+	    "exit 2 when there are changes, 0 when there are none" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static int
+cmd_plan_exec(const struct cmd_args *args)
+{
+	struct prepared p;
+	bool json = cmd_args_has(args, "json");
+	const char *out = cmd_args_get(args, "out");
+	struct strbuf err = STRBUF_INIT;
+	int rc;
+
+	rc = prepare_options(args, &p);
+	if (rc == EXIT_OK)
+		rc = prepare_plan(args, args->providers, &p, json);
+	if (rc == EXIT_OK || rc == EXIT_POLICY ||
+	    (rc == EXIT_ERROR && p.plan.nerrors > 0)) {
+		if (json)
+			plan_print_json(stdout, &p.plan);
+		else if (rc != EXIT_OK)
+			plan_print_problems(
+			    stderr, &p.plan, plan_print_use_colour(stderr));
+		else
+			plan_print_human(
+			    stdout, &p.plan, plan_print_use_colour(stdout));
+	}
+	if (rc == EXIT_OK && out != NULL) {
+		if (planfile_save(out, &p.plan, &p.options,
+			p.engine.config_path, p.state, &err) != 0) {
+			fprintf(stderr, "getbot: %s\n", err.buf);
+			rc = EXIT_ERROR;
+		} else if (!json)
+			printf("\nSaved the plan to %s; 'getbot apply %s' "
+			       "applies exactly it.\n",
+			    out, out);
+	}
+	if (rc == EXIT_OK && cmd_args_has(args, "detailed-exitcode") &&
+	    p.plan.count > 0)
+		rc = EXIT_CHANGES;
+	prepare_release(&p);
+	strbuf_release(&err);
+	return rc;
+}
+
+const struct cmd_entry cmd_plan_entry = {
+	.name = "plan",
+	.args_usage = "",
+	.summary = "show what apply would change, and why",
+	.description =
+	    "Observes what exists (one bulk call per kind of object and "
+	    "target), compares it with bots.yaml and the state, and prints "
+	    "the actions that would close the gap: + create, ~ update, "
+	    "update-secret or re-register, -/+ replace, - delete, each with "
+	    "its reason. Changes made outside getbot are labelled drift. "
+	    "Secrets appear only as fingerprints.\n"
+	    "A change of persona or instructions is refused (exit 3) unless "
+	    "--replace names the bot; so is a plan that deletes more than 10 "
+	    "resources and more than a third of those managed, unless "
+	    "--allow-deletes. Nothing is changed.",
+	.options = cmd_plan_options,
+	.min_args = 0,
+	.max_args = 0,
+	.needs_providers = true,
+	.exec = cmd_plan_exec,
+};

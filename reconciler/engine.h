@@ -1,0 +1,65 @@
+/*
+ * The engine: from bots.yaml to desired resources (through each provider's
+ * expand), secrets resolved into locked memory, and what exists observed in
+ * bulk, one call per provider and target. It names no system.
+ */
+#ifndef GETBOT_ENGINE_H
+#define GETBOT_ENGINE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "bots.h"
+#include "provider.h"
+#include "resource.h"
+#include "strbuf.h"
+
+struct engine_session {
+	const struct provider *provider;
+	const struct bots_target *target;
+	void *session;
+	bool opened;
+};
+
+struct engine {
+	const struct provider *const *providers;
+	struct bots *bots; /* owned */
+	char *config_path; /* owned */
+	char *base_dir;    /* owned: bots.yaml's directory */
+	struct resource_set desired;
+	struct observed_set observed;
+	struct engine_session *sessions;
+	size_t nsessions;
+	pthread_mutex_t lock; /* sessions, during apply */
+	/* When set: observe only these "PROVIDER TARGET" pairs (a saved plan
+	 * re-observes only what it touches). Borrowed. */
+	const char *const *observe_only;
+	size_t nobserve_only;
+};
+
+/* Load and validate config_path (problems go to diags). */
+int engine_init(struct engine *engine, const struct provider *const *providers,
+    const char *config_path, struct diag_list *diags);
+void engine_release(struct engine *engine);
+/* Desired resources from every provider serving each target, with their
+ * secrets resolved and fingerprinted. */
+int engine_expand(struct engine *engine, struct strbuf *err);
+/* Observe every (provider, target) pair that has a desired resource. */
+int engine_observe(struct engine *engine, struct strbuf *err);
+/* One bulk observation of provider on target into out, retried while the
+ * remote says the failure is transient. */
+int engine_observe_pair(struct engine *engine, const struct provider *provider,
+    const struct bots_target *target, struct observed_set *out,
+    struct strbuf *err);
+/* The session of provider on target, opened on first use. */
+int engine_session(struct engine *engine, const struct provider *provider,
+    const struct bots_target *target, void **session, struct strbuf *err);
+
+/* Retry policy shared by observation and apply. */
+#define ENGINE_MAX_ATTEMPTS 5
+/* Seconds to wait before attempt (1-based) given a Retry-After (or 0):
+ * exponential from 0.5 s with jitter, never less than Retry-After. */
+double engine_backoff(unsigned attempt, double retry_after);
+void engine_sleep(double seconds);
+
+#endif

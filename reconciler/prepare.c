@@ -1,0 +1,140 @@
+/* From bots.yaml to a plan: the part plan, apply and graph share. */
+#include "config.h"
+
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prepare.h"
+#include "plan-print.h"
+#include "xmalloc.h"
+
+char *
+prepare_state_path(const char *config_path, const char *state_option)
+{
+	char *copy, *path;
+
+	if (state_option != NULL)
+		return xstrdup(state_option);
+	copy = xstrdup(config_path);
+	path = xasprintf("%s/.getbot/state.json", dirname(copy));
+	free(copy);
+	return path;
+}
+
+int
+prepare_options(const struct cmd_args *args, struct prepared *p)
+{
+	const char *only = cmd_args_get(args, "only");
+	const char *config = cmd_args_get(args, "file");
+
+	memset(p, 0, sizeof(*p));
+	if (config == NULL)
+		config = "bots.yaml";
+	p->state_path = prepare_state_path(config, cmd_args_get(args, "state"));
+	p->options.nreplace = cmd_args_all(args, "replace", &p->lists[0]);
+	p->options.replace = p->lists[0];
+	p->options.norgs = cmd_args_all(args, "org", &p->lists[1]);
+	p->options.orgs = p->lists[1];
+	p->options.nexcludes = cmd_args_all(args, "exclude", &p->lists[2]);
+	p->options.excludes = p->lists[2];
+	p->options.allow_deletes = cmd_args_has(args, "allow-deletes");
+	while (only != NULL && *only != '\0') {
+		size_t len = strcspn(only, ",");
+		char *word = xstrndup(only, len);
+		int kind = action_kind_parse(word);
+
+		if (strcmp(word, "drift") == 0)
+			p->options.only_drift = true;
+		else if (kind < 0) {
+			fprintf(stderr,
+			    "getbot: --only: unknown action '%s' (create, "
+			    "update, update-secret, re-register, replace, "
+			    "delete or drift)\n",
+			    word);
+			free(word);
+			return EXIT_ERROR;
+		} else
+			p->options.only |= 1u << kind;
+		free(word);
+		only += len + (only[len] == ',');
+	}
+	return EXIT_OK;
+}
+
+static void
+prepare_error(bool json, const char *message)
+{
+	if (json) {
+		cJSON *o = cJSON_CreateObject();
+		char *text;
+
+		cJSON_AddStringToObject(o, "type", "diagnostic");
+		cJSON_AddStringToObject(o, "severity", "error");
+		cJSON_AddStringToObject(o, "message", message);
+		text = cJSON_PrintUnformatted(o);
+		printf("%s\n", text);
+		free(text);
+		cJSON_Delete(o);
+	} else
+		fprintf(stderr, "getbot: %s\n", message);
+}
+
+int
+prepare_plan(const struct cmd_args *args,
+    const struct provider *const *providers, struct prepared *p, bool json)
+{
+	struct diag_list diags = DIAG_LIST_INIT;
+	struct strbuf err = STRBUF_INIT;
+	const char *config = cmd_args_get(args, "file");
+	size_t i;
+	int rc = EXIT_ERROR;
+
+	if (config == NULL)
+		config = "bots.yaml";
+	if (engine_init(&p->engine, providers, config, &diags) != 0) {
+		for (i = 0; i < diags.count; i++) {
+			if (json) {
+				diag_print_json(stdout, &diags.items[i]);
+				putchar('\n');
+			} else
+				diag_print(stderr, &diags.items[i]);
+		}
+		goto out;
+	}
+	p->engine.observe_only = p->observe_only;
+	p->engine.nobserve_only = p->nobserve_only;
+	if (state_load(p->state_path, &p->state, &err) != 0 ||
+	    engine_expand(&p->engine, &err) != 0 ||
+	    engine_observe(&p->engine, &err) != 0) {
+		prepare_error(json, err.buf);
+		goto out;
+	}
+	plan_make(&p->engine.desired, &p->engine.observed, p->state,
+	    &p->options, &p->plan);
+	if (p->plan.nerrors > 0)
+		rc = EXIT_ERROR;
+	else if (p->plan.nrefusals > 0)
+		rc = EXIT_POLICY;
+	else
+		rc = EXIT_OK;
+out:
+	diag_list_clear(&diags);
+	strbuf_release(&err);
+	return rc;
+}
+
+void
+prepare_release(struct prepared *p)
+{
+	size_t i;
+
+	plan_release(&p->plan);
+	engine_release(&p->engine);
+	state_free(p->state);
+	free(p->state_path);
+	for (i = 0; i < 4; i++)
+		free(p->lists[i]);
+	memset(p, 0, sizeof(*p));
+}

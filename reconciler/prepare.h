@@ -1,0 +1,64 @@
+/*
+ * What plan, apply and graph share: the options that shape a plan, and the
+ * run from bots.yaml to a plan (load, expand, resolve secrets, observe,
+ * read the state, diff).
+ */
+#ifndef GETBOT_PREPARE_H
+#define GETBOT_PREPARE_H
+
+#include "cmd.h"
+#include "engine.h"
+#include "plan.h"
+#include "state.h"
+
+/* Rows for the option tables of plan, apply and graph. */
+#define PREPARE_OPTIONS                                                        \
+	{ "file", 'f', "FILE", "the config (default: bots.yaml)" },            \
+	    { "state", 0, "PATH",                                              \
+		    "the state file (default: .getbot/state.json beside the "  \
+		    "config)" },                                               \
+	    { "replace", 0, "ADDR",                                            \
+		    "rebuild ADDR (delete and create), also when its persona " \
+		    "or "                                                      \
+		    "instructions changed; repeatable" },                      \
+	    { "only", 0, "KIND[,KIND]",                                        \
+		    "only these actions: create, update, update-secret, "      \
+		    "re-register, replace, delete, or drift (repairs of "      \
+		    "drift, "                                                  \
+		    "never deletes)" },                                        \
+	    { "org", 0, "ORG[/TEAM]",                                          \
+		    "only this org or bot (and what it needs); repeatable" },  \
+	    { "exclude", 0, "ORG[/TEAM]",                                      \
+		    "leave this org or bot out; repeatable" },                 \
+	{                                                                      \
+		"allow-deletes", 0, NULL,                                      \
+		    "allow a plan that deletes more than 10 resources and "    \
+		    "more than a third of those managed"                       \
+	}
+
+struct prepared {
+	struct engine engine;
+	struct state *state;
+	struct plan plan;
+	struct plan_options options;
+	char *state_path;                /* owned */
+	const char *const *observe_only; /* see struct engine; borrowed */
+	size_t nobserve_only;
+	const char **lists[4]; /* option value arrays, owned */
+};
+
+/* Parse the PREPARE_OPTIONS of args into p->options (and the paths).
+ * Returns an exit code: EXIT_OK to go on. */
+int prepare_options(const struct cmd_args *args, struct prepared *p);
+/*
+ * Load the config and state, expand, observe and plan. Problems are
+ * printed on stderr (or as JSON lines when json). Returns EXIT_OK, or the
+ * exit code to end with (1 for errors, 3 for refusals).
+ */
+int prepare_plan(const struct cmd_args *args,
+    const struct provider *const *providers, struct prepared *p, bool json);
+void prepare_release(struct prepared *p);
+/* bots.yaml's directory + /.getbot/state.json, or --state. */
+char *prepare_state_path(const char *config_path, const char *state_option);
+
+#endif

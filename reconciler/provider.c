@@ -1,0 +1,29 @@
+/* The provider table of this build. */
+#include "config.h"
+
+#include <string.h>
+
+#include "provider.h"
+
+/* Providers land with their targets: the self-hosted and edge issues. */
+const struct provider *const provider_table[] = {
+	NULL,
+};
+
+const struct resource_kind *
+provider_kind(const struct provider *provider, const char *kind_name)
+{
+	size_t i;
+
+	for (i = 0; provider->kinds != NULL && provider->kinds[i] != NULL; i++)
+		if (strcmp(provider->kinds[i]->name, kind_name) == 0)
+			return provider->kinds[i];
+	return NULL;
+}
+
+void
+provider_throttle(struct provider_call *call)
+{
+	if (call->throttle != NULL)
+		call->throttle(call);
+}

@@ -1,0 +1,145 @@
+/*
+ * getbot's state: what it last applied, per resource, and the intent
+ * journal, in one JSON file (default .getbot/state.json beside bots.yaml),
+ * mode 0600, written atomically (temp file, fsync, rename, fsync dir). It
+ * holds no secret values, only fingerprints.
+ *
+ * File format (version 1), written pretty-printed with its keys in this
+ * order, resources sorted by address and every object in a spec or in
+ * fingerprints sorted by key, so that diffs of it are readable:
+ *   {"version": 1, "lineage": "UUID", "serial": N, "commit": "GIT SHA"|null,
+ *    "resources": {"ADDR": {"provider": "NAME", "spec": {...},
+ *                           "fingerprints": {"NAME": "HEX", ...},
+ *                           "serial": N}},
+ *    "journal": [{"id": "UUID", "address": "ADDR", "action": "create",
+ *                 "status": "intended"|"done"|"failed", "started": UNIX,
+ *                 "ended": UNIX|null, "error": "..."|null}]}
+ * A resource's "serial" is that of the first file it was saved in with its
+ * current contents. Fields other than these are refused at load.
+ *
+ * Lineages and ids are random UUIDs from libsodium: call sodium_init()
+ * first. None of this is thread-safe except where said.
+ *
+ * Ownership: struct state owns every cJSON it holds; getters return
+ * borrowed pointers valid until the next call that changes the state.
+ */
+#ifndef GETBOT_STATE_H
+#define GETBOT_STATE_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "strbuf.h"
+
+#define STATE_VERSION 1
+
+struct state;
+
+/*
+ * Load path. A missing file gives an empty state (new lineage, serial 0)
+ * and returns 0; nothing is written until state_save. Returns -1 with err
+ * for a file that cannot be read or parsed, was written by a newer getbot,
+ * has a field missing, unknown or of the wrong type (err names it), or is
+ * readable or writable by group or others (err says how to fix it; the
+ * file is never "fixed" here).
+ */
+int state_load(const char *path, struct state **out, struct strbuf *err);
+/*
+ * Write atomically as serial + 1: PATH.tmp.PID in the same directory
+ * (created exclusively, mode 0600), fsync, rename over PATH, fsync the
+ * directory. Creates the directory (mode 0700, one level only) if it is
+ * missing. On failure the file on disk is the old one, unless err says
+ * only the directory could not be synced (the new file is in place).
+ * The caller holds the lock (state_lock).
+ */
+int state_save(struct state *state, struct strbuf *err);
+void state_free(struct state *state);
+
+const char *state_path(const struct state *state);
+const char *state_lineage(const struct state *state);
+/* The serial of the file loaded or last saved (0: never saved). */
+long state_serial(const struct state *state);
+const char *state_commit(const struct state *state); /* NULL when unknown */
+/* Copies commit; NULL makes it unknown. */
+void state_set_commit(struct state *state, const char *commit);
+
+/* The last applied snapshot of addr ({"provider", "spec", "fingerprints",
+ * "serial"}), or NULL. */
+const cJSON *state_resource(const struct state *state, const char *addr);
+/*
+ * Record what was applied to addr, replacing what was there. spec (any
+ * JSON value; NULL for {}) and fingerprints (an object of strings; other
+ * members are left out; NULL for {}) are copied, with object keys sorted.
+ */
+void state_set_resource(struct state *state, const char *addr,
+    const char *provider, const cJSON *spec, const cJSON *fingerprints);
+void state_remove_resource(struct state *state, const char *addr);
+/* Addresses in the state, sorted, NULL-terminated; *n set. Borrowed array
+ * and strings, valid until state_free, the next call or the next change to
+ * the resources. */
+const char *const *state_addresses(struct state *state, size_t *n);
+
+/*
+ * Intent journal. state_intend records (and saves) an intended action
+ * before its first remote call and sets *id to its id (the caller frees
+ * it); if the save fails the intent is dropped again, *id is NULL and the
+ * action must not start. state_complete marks it done or failed (error:
+ * the remote's message, cut to 4 KiB, or NULL) and saves; an entry that
+ * is not "intended" any more is refused. If that save fails the entry
+ * stays resolved in memory and the next save writes it. Both save the
+ * file at once, so a kill -9 at any point leaves a journal that says what
+ * may have happened.
+ */
+int state_intend(struct state *state, const char *addr, const char *action,
+    char **id, struct strbuf *err);
+int state_complete(struct state *state, const char *id, bool ok,
+    const char *error, struct strbuf *err);
+/* Intents still "intended" (an interrupted apply), oldest first: a cJSON
+ * array of copies, borrowed until state_free or the next call. */
+const cJSON *state_unfinished(struct state *state);
+/* Keep only the keep newest resolved ("done"/"failed") journal entries;
+ * "intended" ones are never dropped. Does not save. */
+void state_journal_trim(struct state *state, size_t keep);
+
+/*
+ * Lock with a lease, in PATH.lock beside the state file:
+ *   {"id": "UUID", "owner": "user", "host": "...", "pid": N,
+ *    "started": UNIX, "expires": UNIX, "operation": "apply"}
+ * state_lock takes it if free or expired (a stale lease is taken over,
+ * atomically); otherwise it polls every 200 ms for up to wait_seconds (0:
+ * one try) and then returns STATE_LOCKED with the holder described in err
+ * ("state is locked by alice@ci-runner pid 4242 (apply) since ...; lease
+ * expires in 42 s; lock id ...; run 'getbot state unlock ...' if that
+ * process is gone"). A lock file that does not parse is reported (-1),
+ * never removed. It creates the state's directory like state_save.
+ *
+ * Every change to PATH.lock is made under an flock(2) of PATH.lock.guard,
+ * a file that is created once and then left in place (see state-lock.c).
+ *
+ * state_lock_renew extends the lease to now + STATE_LEASE_SECONDS; it
+ * fails if the lock file no longer carries our id. A thread may call it
+ * while the caller works, but never at the same time as state_unlock.
+ */
+#define STATE_LOCKED        (-4)
+#define STATE_LEASE_SECONDS 60
+
+struct state_lock;
+
+int state_lock(const char *state_path, const char *operation,
+    double wait_seconds, struct state_lock **out, struct strbuf *err);
+int state_lock_renew(struct state_lock *lock, struct strbuf *err);
+/* Release (only if still ours) and free; NULL is allowed. */
+void state_unlock(struct state_lock *lock);
+const char *state_lock_id(const struct state_lock *lock);
+/* When state_lock took over an expired lease: its holder, described for a
+ * warning ("alice@host pid 42 (apply) since ..., expired 30 s ago, lock id
+ * ..."); otherwise NULL. Borrowed from lock. */
+const char *state_lock_taken_over(const struct state_lock *lock);
+/* Remove the lock file if its id is lock_id (getbot state unlock); err
+ * names the holder and the actual id when it is not. */
+int state_force_unlock(
+    const char *state_path, const char *lock_id, struct strbuf *err);
+
+#endif
