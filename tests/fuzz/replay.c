@@ -15,6 +15,14 @@
 #include "strbuf.h"
 #include "xmalloc.h"
 
+/* The corpus directories under $top_srcdir; a driver for another target
+ * defines its own. */
+#ifndef REPLAY_CORPUS
+#define REPLAY_CORPUS                                                         \
+	"tests/fuzz/corpus/config", "tests/configs/invalid",                  \
+	    "tests/configs/valid", "examples"
+#endif
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int replay_count;
@@ -68,8 +76,7 @@ replay_dir(const char *dir)
 int
 main(int argc, char **argv)
 {
-	static const char *const defaults[] = { "tests/fuzz/corpus/config",
-		"tests/configs/invalid", "tests/configs/valid", "examples" };
+	static const char *const defaults[] = { REPLAY_CORPUS };
 	const char *top = getenv("top_srcdir");
 	int rc = 0, i;
 	size_t d;
