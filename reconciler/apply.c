@@ -286,6 +286,21 @@ apply_progress(struct apply_ctx *ctx, const char *fmt, ...)
 	fflush(ctx->options->progress);
 }
 
+static const char *
+apply_doing(enum action_kind kind)
+{
+	static const char *const doing[ACTION_KIND_COUNT] = {
+		[ACTION_CREATE] = "creating",
+		[ACTION_UPDATE] = "updating",
+		[ACTION_UPDATE_SECRET] = "updating secrets",
+		[ACTION_REREGISTER] = "re-registering",
+		[ACTION_REPLACE] = "replacing",
+		[ACTION_DELETE] = "deleting",
+	};
+
+	return doing[kind];
+}
+
 /* Journal, run and record one action; returns its final status. */
 static enum apply_status
 apply_action(struct apply_ctx *ctx, size_t i)
@@ -297,7 +312,7 @@ apply_action(struct apply_ctx *ctx, size_t i)
 	int rc;
 
 	pthread_mutex_lock(&ctx->mutex);
-	apply_progress(ctx, "%s: %s...", a->address, action_kind_name(a->kind));
+	apply_progress(ctx, "%s: %s...", a->address, apply_doing(a->kind));
 	rc = state_intend(
 	    ctx->state, a->address, action_kind_name(a->kind), &intent, &err);
 	pthread_mutex_unlock(&ctx->mutex);

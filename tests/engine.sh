@@ -309,6 +309,24 @@ run "$GETBOT_MEM" state show mem.bot.acme/marketing
 [ "$rc" -eq 0 ] && grep -q '"ANTHROPIC_API_KEY"' out && ! grep -q CANARY out
 tap_ok $? "state show prints the snapshot, fingerprints only"
 
+# ---- the state: lost, and the commit it came from ----
+mv .getbot/state.json state.saved
+run "$GETBOT_MEM" plan --detailed-exitcode
+[ "$rc" -eq 0 ]; tap_ok $? "with the state file gone, plan works from observation and markers"
+mv state.saved .getbot/state.json
+git init -q . && git add bots.yaml && git -c user.name=t -c user.email=t@example.com commit -q -m config
+head=$(git rev-parse HEAD)
+RUNTIME=v6; write_config
+git -c user.name=t -c user.email=t@example.com commit -q -am runtime
+head=$(git rev-parse HEAD)
+run "$GETBOT_MEM" apply --auto-approve
+python3 -c "import json,sys; sys.exit(0 if json.load(open('.getbot/state.json'))['commit'] == '$head' else 1)"
+tap_ok $? "the state records the git commit the applied config came from"
+RUNTIME=v7; write_config
+run "$GETBOT_MEM" apply --auto-approve
+python3 -c "import json,sys; sys.exit(0 if json.load(open('.getbot/state.json'))['commit'] == '$head-dirty' else 1)"
+tap_ok $? "and says when bots.yaml differed from that commit"
+
 # ---- the canary ----
 ! grep -q CANARY all.log; tap_ok $? "no secret value in any output"
 ! grep -q CANARY .getbot/state.json plan.bin plan2.bin plan3.bin; tap_ok $? "nor in the state or saved plans"

@@ -67,7 +67,7 @@ static const struct resource_kind mem_network = { "network", mem_network_fields,
 static const struct resource_kind mem_container = { "container",
 	mem_container_fields, "the org's container and everything in it", 1 };
 static const struct resource_kind mem_bot = { "bot", mem_bot_fields,
-	"the bot's volumes (its conversation history and workspace)", 2 };
+	"the bot's volumes, its conversation history and workspace", 2 };
 static const struct resource_kind mem_card = { "card", mem_card_fields, NULL,
 	3 };
 static const struct resource_kind mem_allowlist = { "allowlist",
