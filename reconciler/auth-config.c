@@ -84,33 +84,6 @@ auth_config_lower(const char *s)
 	return copy;
 }
 
-/* A host name: LDH labels of 1 to 63 characters, at least two of them. */
-static bool
-auth_config_is_hostname(const char *s)
-{
-	size_t len = strlen(s), i, label = 0, labels = 1;
-
-	if (len == 0 || len > 253)
-		return false;
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (c == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return false;
-			label = 0;
-			labels++;
-		} else if (isalnum((unsigned char)c) || c == '-') {
-			if (label == 0 && c == '-')
-				return false;
-			if (++label > 63)
-				return false;
-		} else
-			return false;
-	}
-	return label > 0 && s[len - 1] != '-' && labels >= 2;
-}
-
 /* Decode standard base64 (padded or not) of min to max bytes into out. */
 static int
 auth_config_base64(const char *text, unsigned char *out, size_t min, size_t max,
@@ -213,7 +186,7 @@ auth_config_url(struct auth_config *cfg, const cJSON *item, struct strbuf *err)
 		port = memchr(host, ':', (size_t)(path - host));
 		host_len = (size_t)((port != NULL ? port : path) - host);
 		name = xstrndup(host, host_len);
-		good = auth_config_is_hostname(name) ||
+		good = identity_is_hostname(name) ||
 		       strcmp(name, "localhost") == 0 ||
 		       inet_pton(AF_INET, name, &v4) == 1;
 		free(name);
@@ -439,7 +412,7 @@ auth_config_orgs(struct auth_config *cfg, const cJSON *item, struct strbuf *err)
 			goto out;
 		domain = cJSON_GetObjectItemCaseSensitive(org, "domain");
 		if (!cJSON_IsString(domain) ||
-		    !auth_config_is_hostname(domain->valuestring)) {
+		    !identity_is_hostname(domain->valuestring)) {
 			strbuf_addf(
 			    err, "%s.domain: required, a host name", path.buf);
 			goto out;

@@ -1,11 +1,15 @@
 /* The command table and the argument parser every command shares. */
 #include "config.h"
 
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cmd.h"
 #include "jsonschema.h"
@@ -221,6 +225,28 @@ cmd_main_help(int argc, char **argv)
 	return rc;
 }
 
+/* What every run needs before a command: no core dumps (secrets pass
+ * through this process), allocation failure ends the program in cJSON too,
+ * and libcurl and libsodium are ready before any thread starts. */
+static int
+cmd_start(void)
+{
+	static cJSON_Hooks json_hooks = { xmalloc, free };
+	struct rlimit no_core = { 0, 0 };
+
+	(void)setrlimit(RLIMIT_CORE, &no_core);
+	cJSON_InitHooks(&json_hooks);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "getbot: libcurl failed to initialise\n");
+		return -1;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "getbot: libsodium failed to initialise\n");
+		return -1;
+	}
+	return 0;
+}
+
 int
 cmd_main(int argc, char **argv, const struct provider *const *providers)
 {
@@ -229,6 +255,8 @@ cmd_main(int argc, char **argv, const struct provider *const *providers)
 	const char *name;
 	int rc, i;
 
+	if (cmd_start() != 0)
+		return EXIT_ERROR;
 	cmd_providers = providers;
 	if (argc < 2) {
 		char *help_argv[] = { NULL };

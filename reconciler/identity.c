@@ -46,10 +46,10 @@ identity_is_atext(char c)
 	return isalnum((unsigned char)c) || strchr("!#$%&'*+/=?^_`{|}~-", c);
 }
 
-static bool
-identity_is_hostname(const char *s, size_t len)
+bool
+identity_is_hostname(const char *s)
 {
-	size_t i, label = 0, labels = 1;
+	size_t len = strlen(s), i, label = 0, labels = 1;
 	const char *last_label = s;
 
 	if (len == 0 || len > 253)
@@ -96,7 +96,7 @@ identity_is_email(const char *s)
 		if (s[i] != '.' && !identity_is_atext(s[i]))
 			return false;
 	}
-	return identity_is_hostname(at + 1, strlen(at + 1));
+	return identity_is_hostname(at + 1);
 }
 
 int

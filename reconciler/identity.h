@@ -17,6 +17,9 @@
 
 /* Is s a DNS label: ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ */
 bool identity_is_dns_label(const char *s);
+/* Is s a host name: LDH labels of 1 to 63 characters, at least two, the
+ * last not all digits, 253 characters at most? */
+bool identity_is_hostname(const char *s);
 /* Is s an email address getbot accepts (dot-atom local part, LDH domain
  * with at least two labels)? */
 bool identity_is_email(const char *s);

@@ -91,6 +91,9 @@ bots_read_target(struct bots_target *target, const struct node_pair *pair)
 	if (target->domain == NULL)
 		target->domain = IDENTITY_DEFAULT_DOMAIN;
 	target->image = node_str(node_get(t, "image"));
+	if (target->image == NULL)
+		target->image = BOTS_DEFAULT_IMAGE;
+	target->profiles = node_get(t, "profiles");
 	target->auth_url = node_str(node_get(t, "auth_url"));
 	target->account_id = node_str(node_get(t, "account_id"));
 	bots_read_secret(&target->api_token, node_get(t, "api_token"));

@@ -26,6 +26,8 @@ struct bots_secret {
 	const struct node *node;
 };
 
+#define BOTS_DEFAULT_IMAGE "debian/12"
+
 enum bots_target_kind {
 	BOTS_TARGET_UNKNOWN, /* malformed: the schema has said why */
 	BOTS_TARGET_INCUS,
@@ -40,7 +42,8 @@ struct bots_target {
 	const char *connect;
 	const char *known_hosts;
 	const char *domain; /* IDENTITY_DEFAULT_DOMAIN when unset */
-	const char *image;
+	const char *image; /* "debian/12" when unset */
+	const struct node *profiles; /* sequence of names, or NULL */
 	const char *auth_url;
 	/* cloudflare */
 	const char *account_id;

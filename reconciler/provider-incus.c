@@ -1,0 +1,608 @@
+/*
+ * The incus provider: the server's bridge network and one container per
+ * org, through the Incus REST API on its unix socket (LXD 5.0 speaks the
+ * same API and stands in for it in tests). Everything it makes carries
+ * user.getbot.* keys; what lacks them is observed as not owned and never
+ * touched.
+ *
+ *   incus.network.getbot-br0   10.199.0.0/24 with NAT, shared by the orgs
+ *   incus.container.ORG        security.nesting, limits, a NIC on the
+ *                              bridge, and a proxy device that exposes the
+ *                              org's Docker socket on the host at
+ *                              /run/getbot/docker-ORG.sock
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "provider-incus.h"
+#include "rest.h"
+#include "xmalloc.h"
+
+#define INCUS_NETWORK         "getbot-br0"
+#define INCUS_NETWORK_ADDRESS "10.199.0.1/24"
+#define INCUS_SOCKET_DIR      "/run/getbot"
+#define INCUS_WAIT_SECONDS    120
+#define INCUS_MARK            "user.getbot.managed"
+#define INCUS_MARK_ORG        "user.getbot.org"
+#define INCUS_MARK_IMAGE      "user.getbot.image"
+#define INCUS_MARK_PROFILES   "user.getbot.profiles"
+
+static const struct field_def incus_network_fields[] = {
+	{ "ipv4.address", FIELD_INPLACE },
+	{ "ipv4.nat", FIELD_INPLACE },
+	{ "ipv6.address", FIELD_INPLACE },
+	{ NULL, 0 },
+};
+
+static const struct field_def incus_container_fields[] = {
+	{ "image", FIELD_IMMUTABLE },
+	{ "profiles", FIELD_INPLACE },
+	{ "limits.cpu", FIELD_INPLACE },
+	{ "limits.memory", FIELD_INPLACE },
+	{ "status", FIELD_INPLACE },
+	{ NULL, 0 },
+};
+
+static const struct resource_kind incus_network = { "network",
+	incus_network_fields, NULL, 0 };
+static const struct resource_kind incus_container = { "container",
+	incus_container_fields,
+	"the org's container with its Docker, images and every bot's volumes",
+	1 };
+
+static const struct resource_kind *const incus_kinds[] = { &incus_network,
+	&incus_container, NULL };
+
+struct incus_session {
+	struct rest_client client;
+	char *socket;
+	bool lxd; /* the server is LXD, not Incus */
+};
+
+/* The first of the usual sockets that exists ($INCUS_SOCKET first). */
+static char *
+incus_find_socket(void)
+{
+	static const char *const paths[] = { "/run/incus/unix.socket",
+		"/var/lib/incus/unix.socket", "/var/lib/lxd/unix.socket" };
+	const char *env = getenv("INCUS_SOCKET");
+	size_t i;
+
+	if (env != NULL && *env != '\0')
+		return xstrdup(env);
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (access(paths[i], F_OK) == 0)
+			return xstrdup(paths[i]);
+	return xstrdup(paths[0]);
+}
+
+/* The remote's own words from an error envelope (or the HTTP status). */
+static void
+incus_error_text(const struct rest_response *resp, struct strbuf *err)
+{
+	const char *message =
+	    cJSON_GetStringValue(cJSON_GetObjectItem(resp->json, "error"));
+
+	if (message != NULL && *message != '\0')
+		strbuf_addstr(err, message);
+	else
+		strbuf_addf(err, "HTTP %ld", resp->status);
+}
+
+/* PROVIDER_TRANSIENT for answers that may succeed later. */
+static int
+incus_status_class(long status)
+{
+	return status == 429 || status == 502 || status == 503 || status == 504
+		   ? PROVIDER_TRANSIENT
+		   : PROVIDER_ERROR;
+}
+
+/*
+ * Wait for an operation and hand back its metadata. The wait answer is a
+ * sync envelope whose metadata is the operation (new Incus: failure is
+ * metadata.status_code 400 with err) or, on Incus <= 6.0.4 and LXD, an
+ * error envelope inside HTTP 200.
+ */
+static int
+incus_wait(struct incus_session *s, const char *operation, cJSON **metadata,
+    struct strbuf *err)
+{
+	struct rest_response resp;
+	char *path =
+	    xasprintf("%s/wait?timeout=%d", operation, INCUS_WAIT_SECONDS);
+	const char *type;
+	const cJSON *md;
+	int rc;
+
+	rc = rest_request(
+	    &s->client, "GET", path, NULL, NULL, 0, NULL, &resp, err);
+	free(path);
+	if (rc != PROVIDER_OK)
+		goto out;
+	type = cJSON_GetStringValue(cJSON_GetObjectItem(resp.json, "type"));
+	md = cJSON_GetObjectItem(resp.json, "metadata");
+	if (type != NULL && strcmp(type, "error") == 0) {
+		incus_error_text(&resp, err);
+		rc = incus_status_class(resp.status);
+		goto out;
+	}
+	if (resp.status != 200 || !cJSON_IsObject(md)) {
+		incus_error_text(&resp, err);
+		rc = incus_status_class(resp.status);
+		goto out;
+	}
+	if (cJSON_GetNumberValue(cJSON_GetObjectItem(md, "status_code")) !=
+	    200) {
+		const char *why =
+		    cJSON_GetStringValue(cJSON_GetObjectItem(md, "err"));
+
+		strbuf_addstr(
+		    err, why != NULL && *why ? why : "operation failed");
+		rc = PROVIDER_ERROR;
+		goto out;
+	}
+	if (metadata != NULL)
+		*metadata = cJSON_Duplicate(md, true);
+	rc = PROVIDER_OK;
+out:
+	rest_response_release(&resp);
+	return rc;
+}
+
+/*
+ * One API call: sync answers give their metadata, async ones are waited
+ * for (their operation's metadata), errors give the remote's words.
+ */
+static int
+incus_call(struct provider_call *call, const char *method, const char *path,
+    const cJSON *body, cJSON **metadata)
+{
+	struct incus_session *s = call->session;
+	struct rest_response resp;
+	char *text = body != NULL ? cJSON_PrintUnformatted(body) : NULL;
+	const char *type;
+	int rc;
+
+	if (metadata != NULL)
+		*metadata = NULL;
+	provider_throttle(call);
+	rc = rest_request(&s->client, method, path,
+	    text != NULL ? "application/json" : NULL, text,
+	    text != NULL ? strlen(text) : 0, NULL, &resp, &call->err);
+	free(text);
+	if (rc != PROVIDER_OK)
+		return rc;
+	type = cJSON_GetStringValue(cJSON_GetObjectItem(resp.json, "type"));
+	if (resp.status >= 400 ||
+	    (type != NULL && strcmp(type, "error") == 0)) {
+		strbuf_addf(&call->err, "%s %s: ", method, path);
+		incus_error_text(&resp, &call->err);
+		rc = incus_status_class(resp.status);
+	} else if (type != NULL && strcmp(type, "async") == 0) {
+		const char *op = cJSON_GetStringValue(
+		    cJSON_GetObjectItem(resp.json, "operation"));
+
+		if (op == NULL) {
+			strbuf_addf(&call->err,
+			    "%s %s: no operation in an async "
+			    "answer",
+			    method, path);
+			rc = PROVIDER_ERROR;
+		} else
+			rc = incus_wait(s, op, metadata, &call->err);
+	} else if (metadata != NULL)
+		*metadata = cJSON_Duplicate(
+		    cJSON_GetObjectItem(resp.json, "metadata"), true);
+	rest_response_release(&resp);
+	return rc;
+}
+
+static int
+incus_open(const struct bots_target *target, const char *base_dir,
+    void **session, struct strbuf *err)
+{
+	struct incus_session *s = xcalloc(1, sizeof(*s));
+	struct provider_call call = { s, STRBUF_INIT, 0, NULL, NULL };
+	cJSON *server = NULL;
+	const char *kind;
+	int rc;
+
+	(void)base_dir;
+	*session = NULL;
+	if (target->connect == NULL || strcmp(target->connect, "local") != 0) {
+		strbuf_addf(err,
+		    "target '%s': connect: %s is not supported yet; this "
+		    "getbot "
+		    "manages a server it runs on (connect: local)",
+		    target->name, target->connect ? target->connect : "(none)");
+		free(s);
+		return -1;
+	}
+	s->socket = incus_find_socket();
+	s->client.endpoint = s->socket;
+	s->client.base_url = "http://incus";
+	s->client.unix_socket = s->socket;
+	s->client.timeout_seconds = INCUS_WAIT_SECONDS + 30;
+	rc = incus_call(&call, "GET", "/1.0", NULL, &server);
+	if (rc != PROVIDER_OK) {
+		strbuf_addf(err, "target '%s': %s", target->name, call.err.buf);
+		strbuf_release(&call.err);
+		free(s->socket);
+		free(s);
+		return -1;
+	}
+	kind = cJSON_GetStringValue(cJSON_GetObjectItem(
+	    cJSON_GetObjectItem(server, "environment"), "server"));
+	s->lxd = kind != NULL && strcmp(kind, "lxd") == 0;
+	cJSON_Delete(server);
+	strbuf_release(&call.err);
+	*session = s;
+	return 0;
+}
+
+static void
+incus_close(void *session)
+{
+	struct incus_session *s = session;
+
+	if (s == NULL)
+		return;
+	free(s->socket);
+	free(s);
+}
+
+static char *
+incus_profiles_text(const struct bots_target *target)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const struct node *list = target->profiles;
+	size_t i;
+
+	for (i = 0;
+	     list != NULL && list->kind == NODE_SEQUENCE && i < list->nitems;
+	     i++)
+		strbuf_addf(&sb, "%s%s", i ? "," : "",
+		    node_str(list->items[i]) ? node_str(list->items[i]) : "");
+	return strbuf_detach(&sb, NULL);
+}
+
+static int
+incus_expand(const struct bots *bots, const struct bots_target *target,
+    struct resource_set *out, struct strbuf *err)
+{
+	const struct provider *self = &provider_incus;
+	struct resource *net, *r;
+	cJSON *spec;
+	size_t o;
+
+	(void)err;
+	spec = cJSON_CreateObject();
+	cJSON_AddStringToObject(spec, "ipv4.address", INCUS_NETWORK_ADDRESS);
+	cJSON_AddStringToObject(spec, "ipv4.nat", "true");
+	cJSON_AddStringToObject(spec, "ipv6.address", "none");
+	net =
+	    resource_new(self, &incus_network, INCUS_NETWORK, NULL, NULL, spec);
+	net->target = target;
+	resource_set_add(out, net);
+	for (o = 0; o < bots->norgs; o++) {
+		const struct bots_org *org = &bots->orgs[o];
+		char *profiles, *number;
+
+		if (org->target != target)
+			continue;
+		spec = cJSON_CreateObject();
+		cJSON_AddStringToObject(spec, "image", target->image);
+		profiles = incus_profiles_text(target);
+		cJSON_AddStringToObject(spec, "profiles", profiles);
+		free(profiles);
+		if (org->cpu > 0) {
+			number = xasprintf("%ld", org->cpu);
+			cJSON_AddStringToObject(spec, "limits.cpu", number);
+			free(number);
+		} else
+			cJSON_AddStringToObject(spec, "limits.cpu", "");
+		cJSON_AddStringToObject(spec, "limits.memory",
+		    org->memory != NULL ? org->memory : "");
+		cJSON_AddStringToObject(spec, "status", "Running");
+		/* the container is named as identity_container_name() says:
+		 * the org's name */
+		r = resource_new(
+		    self, &incus_container, org->name, org->name, NULL, spec);
+		r->target = target;
+		resource_add_dep(r, net->address);
+		resource_set_add(out, r);
+	}
+	return 0;
+}
+
+static const char *
+incus_config(const cJSON *item, const char *key)
+{
+	const char *v = cJSON_GetStringValue(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(item, "config"), key));
+
+	return v != NULL ? v : "";
+}
+
+static int
+incus_observe(struct provider_call *call, const struct bots_target *target,
+    struct observed_set *out)
+{
+	cJSON *networks = NULL, *instances = NULL;
+	const cJSON *item;
+	int rc;
+
+	(void)target;
+	/* two bulk calls: every network, every instance */
+	rc = incus_call(
+	    call, "GET", "/1.0/networks?recursion=1", NULL, &networks);
+	if (rc == PROVIDER_OK)
+		rc = incus_call(call, "GET", "/1.0/instances?recursion=1", NULL,
+		    &instances);
+	if (rc != PROVIDER_OK)
+		goto out;
+	cJSON_ArrayForEach (item, networks) {
+		const char *name =
+		    cJSON_GetStringValue(cJSON_GetObjectItem(item, "name"));
+		struct observed *o;
+		size_t f;
+
+		if (name == NULL || strcmp(name, INCUS_NETWORK) != 0)
+			continue;
+		o = observed_new(&provider_incus, &incus_network, name);
+		o->owned = strcmp(incus_config(item, INCUS_MARK), "true") == 0;
+		for (f = 0; incus_network_fields[f].name != NULL; f++)
+			cJSON_AddStringToObject(o->spec,
+			    incus_network_fields[f].name,
+			    incus_config(item, incus_network_fields[f].name));
+		observed_set_add(out, o);
+	}
+	cJSON_ArrayForEach (item, instances) {
+		const char *name =
+		    cJSON_GetStringValue(cJSON_GetObjectItem(item, "name"));
+		const char *status =
+		    cJSON_GetStringValue(cJSON_GetObjectItem(item, "status"));
+		struct observed *o;
+
+		if (name == NULL)
+			continue;
+		o = observed_new(&provider_incus, &incus_container, name);
+		o->owned = strcmp(incus_config(item, INCUS_MARK), "true") == 0;
+		if (o->owned)
+			o->org = xstrdup(incus_config(item, INCUS_MARK_ORG));
+		cJSON_AddStringToObject(
+		    o->spec, "image", incus_config(item, INCUS_MARK_IMAGE));
+		cJSON_AddStringToObject(o->spec, "profiles",
+		    incus_config(item, INCUS_MARK_PROFILES));
+		cJSON_AddStringToObject(
+		    o->spec, "limits.cpu", incus_config(item, "limits.cpu"));
+		cJSON_AddStringToObject(o->spec, "limits.memory",
+		    incus_config(item, "limits.memory"));
+		cJSON_AddStringToObject(
+		    o->spec, "status", status != NULL ? status : "");
+		observed_set_add(out, o);
+	}
+out:
+	cJSON_Delete(networks);
+	cJSON_Delete(instances);
+	return rc;
+}
+
+static const char *
+incus_spec(const struct resource *r, const char *key)
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(r->spec, key));
+
+	return v != NULL ? v : "";
+}
+
+/* Add limits to config, leaving out the unset ones. */
+static void
+incus_add_limits(cJSON *config, const struct resource *r)
+{
+	if (*incus_spec(r, "limits.cpu") != '\0')
+		cJSON_AddStringToObject(
+		    config, "limits.cpu", incus_spec(r, "limits.cpu"));
+	if (*incus_spec(r, "limits.memory") != '\0')
+		cJSON_AddStringToObject(
+		    config, "limits.memory", incus_spec(r, "limits.memory"));
+}
+
+static int
+incus_create_network(struct provider_call *call, const struct resource *r)
+{
+	cJSON *body = cJSON_CreateObject(), *config;
+	int rc;
+
+	cJSON_AddStringToObject(body, "name", r->name);
+	cJSON_AddStringToObject(body, "type", "bridge");
+	config = cJSON_AddObjectToObject(body, "config");
+	cJSON_AddStringToObject(
+	    config, "ipv4.address", incus_spec(r, "ipv4.address"));
+	cJSON_AddStringToObject(config, "ipv4.nat", incus_spec(r, "ipv4.nat"));
+	cJSON_AddStringToObject(
+	    config, "ipv6.address", incus_spec(r, "ipv6.address"));
+	cJSON_AddStringToObject(config, INCUS_MARK, "true");
+	rc = incus_call(call, "POST", "/1.0/networks", body, NULL);
+	cJSON_Delete(body);
+	return rc;
+}
+
+/* The host directory the Docker proxy sockets live in. */
+static int
+incus_socket_dir(struct provider_call *call)
+{
+	if (mkdir(INCUS_SOCKET_DIR, 0750) != 0 && errno != EEXIST) {
+		strbuf_addf(&call->err, "cannot create %s: %s",
+		    INCUS_SOCKET_DIR, strerror(errno));
+		return PROVIDER_ERROR;
+	}
+	return PROVIDER_OK;
+}
+
+static int
+incus_create_container(struct provider_call *call, const struct resource *r)
+{
+	cJSON *body = cJSON_CreateObject(), *config, *devices, *dev, *source;
+	cJSON *profiles;
+	char *listen =
+	    xasprintf("unix:%s/docker-%s.sock", INCUS_SOCKET_DIR, r->name);
+	const char *list = incus_spec(r, "profiles");
+	int rc;
+
+	rc = incus_socket_dir(call);
+	if (rc != PROVIDER_OK)
+		goto out;
+	cJSON_AddStringToObject(body, "name", r->name);
+	cJSON_AddStringToObject(body, "type", "container");
+	cJSON_AddBoolToObject(body, "start", true);
+	source = cJSON_AddObjectToObject(body, "source");
+	cJSON_AddStringToObject(source, "type", "image");
+	cJSON_AddStringToObject(source, "alias", incus_spec(r, "image"));
+	profiles = cJSON_AddArrayToObject(body, "profiles");
+	cJSON_AddItemToArray(profiles, cJSON_CreateString("default"));
+	while (*list != '\0') {
+		size_t len = strcspn(list, ",");
+		char *name = xstrndup(list, len);
+
+		cJSON_AddItemToArray(profiles, cJSON_CreateString(name));
+		free(name);
+		list += len + (list[len] == ',');
+	}
+	config = cJSON_AddObjectToObject(body, "config");
+	cJSON_AddStringToObject(config, "security.nesting", "true");
+	incus_add_limits(config, r);
+	cJSON_AddStringToObject(config, INCUS_MARK, "true");
+	cJSON_AddStringToObject(config, INCUS_MARK_ORG, r->org);
+	cJSON_AddStringToObject(
+	    config, INCUS_MARK_IMAGE, incus_spec(r, "image"));
+	cJSON_AddStringToObject(
+	    config, INCUS_MARK_PROFILES, incus_spec(r, "profiles"));
+	devices = cJSON_AddObjectToObject(body, "devices");
+	dev = cJSON_AddObjectToObject(devices, "eth0");
+	cJSON_AddStringToObject(dev, "type", "nic");
+	cJSON_AddStringToObject(dev, "network", INCUS_NETWORK);
+	cJSON_AddStringToObject(dev, "name", "eth0");
+	dev = cJSON_AddObjectToObject(devices, "docker");
+	cJSON_AddStringToObject(dev, "type", "proxy");
+	cJSON_AddStringToObject(dev, "listen", listen);
+	cJSON_AddStringToObject(dev, "connect", "unix:/var/run/docker.sock");
+	cJSON_AddStringToObject(dev, "bind", "host");
+	cJSON_AddStringToObject(dev, "mode", "0660");
+	rc = incus_call(call, "POST", "/1.0/instances", body, NULL);
+out:
+	cJSON_Delete(body);
+	free(listen);
+	return rc;
+}
+
+static int
+incus_create(struct provider_call *call, const struct resource *desired)
+{
+	if (desired->kind == &incus_network)
+		return incus_create_network(call, desired);
+	return incus_create_container(call, desired);
+}
+
+static int
+incus_set_state(
+    struct provider_call *call, const char *name, const char *action)
+{
+	cJSON *body = cJSON_CreateObject();
+	struct strbuf path = STRBUF_INIT;
+	int rc;
+
+	strbuf_addstr(&path, "/1.0/instances/");
+	rest_escape(&path, name);
+	strbuf_addstr(&path, "/state");
+	cJSON_AddStringToObject(body, "action", action);
+	cJSON_AddNumberToObject(body, "timeout", 30);
+	cJSON_AddBoolToObject(body, "force", strcmp(action, "stop") == 0);
+	rc = incus_call(call, "PUT", path.buf, body, NULL);
+	cJSON_Delete(body);
+	strbuf_release(&path);
+	return rc;
+}
+
+static int
+incus_update(struct provider_call *call, const struct resource *desired,
+    const struct observed *current)
+{
+	cJSON *body = cJSON_CreateObject(), *config;
+	struct strbuf path = STRBUF_INIT;
+	const char *status;
+	int rc;
+
+	config = cJSON_AddObjectToObject(body, "config");
+	if (desired->kind == &incus_network) {
+		strbuf_addstr(&path, "/1.0/networks/");
+		cJSON_AddStringToObject(config, "ipv4.address",
+		    incus_spec(desired, "ipv4.address"));
+		cJSON_AddStringToObject(
+		    config, "ipv4.nat", incus_spec(desired, "ipv4.nat"));
+		cJSON_AddStringToObject(config, "ipv6.address",
+		    incus_spec(desired, "ipv6.address"));
+	} else {
+		strbuf_addstr(&path, "/1.0/instances/");
+		incus_add_limits(config, desired);
+	}
+	rest_escape(&path, desired->name);
+	rc = incus_call(call, "PATCH", path.buf, body, NULL);
+	status =
+	    cJSON_GetStringValue(cJSON_GetObjectItem(current->spec, "status"));
+	if (rc == PROVIDER_OK && desired->kind == &incus_container &&
+	    (status == NULL || strcmp(status, "Running") != 0))
+		rc = incus_set_state(call, desired->name, "start");
+	cJSON_Delete(body);
+	strbuf_release(&path);
+	return rc;
+}
+
+static int
+incus_delete(
+    struct provider_call *call, const struct observed *current, bool purge)
+{
+	struct strbuf path = STRBUF_INIT;
+	const char *status;
+	int rc = PROVIDER_OK;
+
+	(void)purge; /* a container holds the org's data: it goes whole */
+	if (current->kind == &incus_network)
+		strbuf_addstr(&path, "/1.0/networks/");
+	else {
+		strbuf_addstr(&path, "/1.0/instances/");
+		status = cJSON_GetStringValue(
+		    cJSON_GetObjectItem(current->spec, "status"));
+		if (status != NULL && strcmp(status, "Stopped") != 0)
+			rc = incus_set_state(call, current->name, "stop");
+	}
+	rest_escape(&path, current->name);
+	if (rc == PROVIDER_OK)
+		rc = incus_call(call, "DELETE", path.buf, NULL, NULL);
+	strbuf_release(&path);
+	return rc;
+}
+
+const struct provider provider_incus = {
+	.name = "incus",
+	.target_kind = "incus",
+	.kinds = incus_kinds,
+	.max_concurrency = 4,
+	.max_rate = 0,
+	.burst = 0,
+	.open = incus_open,
+	.close = incus_close,
+	.expand = incus_expand,
+	.observe = incus_observe,
+	.create = incus_create,
+	.update = incus_update,
+	.update_secret = NULL,
+	.reregister = NULL,
+	.delete = incus_delete,
+};
