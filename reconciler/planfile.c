@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "planfile.h"
 #include "provider.h"
 #include "xmalloc.h"
@@ -18,34 +19,16 @@
 #define PLANFILE_VERSION  1
 #define PLANFILE_MAX_SIZE (16 * 1024 * 1024)
 
-/* Read a whole file (at most max bytes) into sb. */
+/* A whole file, where a missing one is an error too. */
 static int
-planfile_read(
-    const char *path, size_t max, struct strbuf *sb, struct strbuf *err)
+planfile_read(const char *path, struct strbuf *content, struct strbuf *err)
 {
-	char chunk[65536];
-	ssize_t got;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc = file_read(path, PLANFILE_MAX_SIZE, content, NULL, err);
 
-	if (fd < 0) {
-		strbuf_addf(err, "cannot open '%s': %s", path, strerror(errno));
-		return -1;
-	}
-	while ((got = read(fd, chunk, sizeof(chunk))) > 0) {
-		strbuf_add(sb, chunk, (size_t)got);
-		if (sb->len > max) {
-			strbuf_addf(
-			    err, "'%s' is larger than %zu bytes", path, max);
-			close(fd);
-			return -1;
-		}
-	}
-	close(fd);
-	if (got < 0) {
-		strbuf_addf(err, "cannot read '%s': %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	if (rc == FILE_MISSING)
+		strbuf_addf(
+		    err, "cannot open '%s': %s", path, strerror(ENOENT));
+	return rc == 0 ? 0 : -1;
 }
 
 static int
@@ -55,7 +38,7 @@ planfile_config_digest(
 	struct strbuf content = STRBUF_INIT;
 	unsigned char digest[crypto_hash_sha256_BYTES];
 
-	if (planfile_read(config_path, PLANFILE_MAX_SIZE, &content, err) != 0) {
+	if (planfile_read(config_path, &content, err) != 0) {
 		strbuf_release(&content);
 		return -1;
 	}
@@ -190,7 +173,7 @@ planfile_load(
 	int rc = -1;
 
 	*out = NULL;
-	if (planfile_read(path, PLANFILE_MAX_SIZE, &content, err) != 0)
+	if (planfile_read(path, &content, err) != 0)
 		goto out;
 	root = cJSON_ParseWithLength(content.buf, content.len);
 	format = cJSON_GetObjectItemCaseSensitive(root, "format");

@@ -414,6 +414,9 @@ incus_add_limits(cJSON *config, const struct resource *r)
 		    config, "limits.memory", incus_spec(r, "limits.memory"));
 }
 
+static int incus_set_state(struct provider_call *call, const char *name,
+    const char *action);
+
 static int
 incus_create_network(struct provider_call *call, const struct resource *r)
 {
@@ -461,7 +464,6 @@ incus_create_container(struct provider_call *call, const struct resource *r)
 		goto out;
 	cJSON_AddStringToObject(body, "name", r->name);
 	cJSON_AddStringToObject(body, "type", "container");
-	cJSON_AddBoolToObject(body, "start", true);
 	source = cJSON_AddObjectToObject(body, "source");
 	cJSON_AddStringToObject(source, "type", "image");
 	cJSON_AddStringToObject(source, "alias", incus_spec(r, "image"));
@@ -496,6 +498,9 @@ incus_create_container(struct provider_call *call, const struct resource *r)
 	cJSON_AddStringToObject(dev, "bind", "host");
 	cJSON_AddStringToObject(dev, "mode", "0660");
 	rc = incus_call(call, "POST", "/1.0/instances", body, NULL);
+	/* started apart: LXD 5.0 lacks "start" in the create request */
+	if (rc == PROVIDER_OK)
+		rc = incus_set_state(call, r->name, "start");
 out:
 	cJSON_Delete(body);
 	free(listen);

@@ -10,10 +10,8 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
+#include "file.h"
 #include "strbuf.h"
-
-/* state_file_read: the file does not exist (err is left alone). */
-#define STATE_FILE_MISSING (-2)
 
 /* A UUID as text, with its NUL. */
 #define STATE_UUID_SIZE 37
@@ -21,10 +19,6 @@
 /* A new random (version 4) UUID, lower-case. */
 void state_uuid(char out[STATE_UUID_SIZE]);
 
-/* Read path, at most max bytes, into content; *st is its fstat. Returns
- * STATE_FILE_MISSING if it does not exist. */
-int state_file_read(const char *path, size_t max, struct strbuf *content,
-    struct stat *st, struct strbuf *err);
 /* The temporary name state_file_replace writes first: PATH.tmp.PID. The
  * caller frees it. */
 char *state_file_tmp_name(const char *path);

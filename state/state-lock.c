@@ -168,7 +168,7 @@ out:
 	return rc;
 }
 
-/* Read the lease in lock_path; STATE_FILE_MISSING if there is none. */
+/* Read the lease in lock_path; FILE_MISSING if there is none. */
 static int
 state_lease_read(
     const char *lock_path, struct state_lease *lease, struct strbuf *err)
@@ -177,8 +177,7 @@ state_lease_read(
 	struct stat st;
 	int rc;
 
-	rc =
-	    state_file_read(lock_path, STATE_LOCK_MAX_SIZE, &content, &st, err);
+	rc = file_read(lock_path, STATE_LOCK_MAX_SIZE, &content, &st, err);
 	if (rc == 0 && state_lease_parse(lock_path, content.buf, content.len,
 			   lease, err) < 0) {
 		strbuf_addstr(err, "; it is left in place: if no getbot is "
@@ -361,7 +360,7 @@ state_lock_try(struct state_lock *lock, struct strbuf *held, struct strbuf *err)
 	if (state_lock_guard(lock->guard_path, &guard, err) < 0)
 		goto out;
 	got = state_lease_read(lock->lock_path, &current, err);
-	if (got < 0 && got != STATE_FILE_MISSING)
+	if (got < 0 && got != FILE_MISSING)
 		goto out;
 	now = (long long)time(NULL);
 	if (got == 0 && current.expires >= now &&
@@ -472,7 +471,7 @@ state_lock_renew(struct state_lock *lock, struct strbuf *err)
 	if (state_lock_guard(lock->guard_path, &guard, err) < 0)
 		goto out;
 	got = state_lease_read(lock->lock_path, &current, err);
-	if (got == STATE_FILE_MISSING) {
+	if (got == FILE_MISSING) {
 		strbuf_addf(err,
 		    "lock %s was released by someone else: '%s' is gone",
 		    lock->lease.id, lock->lock_path);
@@ -550,7 +549,7 @@ state_force_unlock(
 	if (state_lock_guard(guard_path, &guard, err) < 0)
 		goto out;
 	got = state_lease_read(lock_path, &current, err);
-	if (got == STATE_FILE_MISSING) {
+	if (got == FILE_MISSING) {
 		strbuf_addf(err, "state '%s' is not locked", state_path);
 		goto out;
 	}

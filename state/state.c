@@ -331,8 +331,8 @@ state_load(const char *path, struct state **out, struct strbuf *err)
 	int rc = -1, got;
 
 	*out = NULL;
-	got = state_file_read(path, STATE_MAX_SIZE, &content, &st, err);
-	if (got == STATE_FILE_MISSING) {
+	got = file_read(path, STATE_MAX_SIZE, &content, &st, err);
+	if (got == FILE_MISSING) {
 		state_uuid(lineage);
 		state->lineage = xstrdup(lineage);
 		rc = 0;
