@@ -6,6 +6,10 @@ GETBOT_BUILD_PACKAGES="build-essential autoconf automake pkg-config clang
  libgit2-dev libpsl-dev publicsuffix python3 git"
 # getbot-auth: its HTTP server, and the real Caddy and curl its tests drive.
 GETBOT_BUILD_PACKAGES="$GETBOT_BUILD_PACKAGES libmicrohttpd-dev caddy curl"
+# The self-hosted target's tests: a real LXD (the Incus API), Docker inside
+# its containers, and busybox for FROM-scratch bot images (tests/services.sh).
+GETBOT_BUILD_PACKAGES="$GETBOT_BUILD_PACKAGES lxd docker.io busybox-static
+ util-linux tar gzip"
 
 ci_install() {
 	missing=""

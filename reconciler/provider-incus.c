@@ -414,8 +414,8 @@ incus_add_limits(cJSON *config, const struct resource *r)
 		    config, "limits.memory", incus_spec(r, "limits.memory"));
 }
 
-static int incus_set_state(struct provider_call *call, const char *name,
-    const char *action);
+static int incus_set_state(
+    struct provider_call *call, const char *name, const char *action);
 
 static int
 incus_create_network(struct provider_call *call, const struct resource *r)

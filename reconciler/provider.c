@@ -4,9 +4,10 @@
 #include <string.h>
 
 #include "provider.h"
+#include "provider-incus.h"
 
-/* Providers land with their targets: the self-hosted and edge issues. */
 const struct provider *const provider_table[] = {
+	&provider_incus,
 	NULL,
 };
 
