@@ -310,99 +310,143 @@ plan_mark_needed(
 			}
 }
 
-/* The order actions may run in, and who waits for whom. */
+/* An action's address, with its index, for lookups by address. */
+struct plan_index {
+	const char *address;
+	size_t action;
+};
+
+static int
+plan_index_compare(const void *a, const void *b)
+{
+	return strcmp(((const struct plan_index *)a)->address,
+	    ((const struct plan_index *)b)->address);
+}
+
+/* Does delete action b have to finish before delete action a (objects of
+ * a higher order go first, within a's org and team, or everywhere when a
+ * is shared)? */
+static bool
+plan_delete_waits(const struct plan_action *a, const struct plan_action *b)
+{
+	const struct observed *x = a->observed, *y = b->observed;
+
+	if (b->rank <= a->rank)
+		return false;
+	if (x->org == NULL)
+		return true;
+	if (y->org == NULL || strcmp(x->org, y->org) != 0)
+		return false;
+	return x->team == NULL ||
+	       (y->team != NULL && strcmp(x->team, y->team) == 0);
+}
+
+static void
+plan_add_dep(struct plan_action *a, size_t on)
+{
+	a->deps = xreallocarray(a->deps, a->ndeps + 1, sizeof(*a->deps));
+	a->deps[a->ndeps++] = on;
+}
+
+/* Order keys: everything else before deletes, then by address. */
+static int
+plan_order_compare(const void *a, const void *b)
+{
+	const struct plan_action *x = *(const struct plan_action *const *)a;
+	const struct plan_action *y = *(const struct plan_action *const *)b;
+	bool xd = x->kind == ACTION_DELETE, yd = y->kind == ACTION_DELETE;
+
+	if (xd != yd)
+		return xd ? 1 : -1;
+	return strcmp(x->address, y->address);
+}
+
+/*
+ * The order actions may run in, and who waits for whom: an action waits
+ * for the actions on the resources it needs; a delete waits for the
+ * deletes of higher order in its scope. Kahn's algorithm in rounds, each
+ * round in (non-delete first, address) order; cycles, which expand never
+ * makes, keep their members at the end.
+ */
 static void
 plan_link(struct plan *plan)
 {
-	size_t i, j, k, placed = 0;
-	bool *done = xcalloc(plan->count + 1, sizeof(*done));
-	struct plan_action *ordered =
-	    xcalloc(plan->count + 1, sizeof(*ordered));
-	size_t *index = xcalloc(plan->count + 1, sizeof(*index));
+	size_t n = plan->count, i, j, k, placed = 0;
+	struct plan_index *index = xcalloc(n + 1, sizeof(*index));
+	size_t *waiting = xcalloc(n + 1, sizeof(*waiting));
+	size_t *new_index = xcalloc(n + 1, sizeof(*new_index));
+	struct plan_action **ready = xcalloc(n + 1, sizeof(*ready));
+	struct plan_action *ordered = xcalloc(n + 1, sizeof(*ordered));
+	bool *done = xcalloc(n + 1, sizeof(*done));
 
-	/* Kahn's algorithm over desired dependencies, then deletes from the
-	 * highest order down; ties keep address order. */
-	while (placed < plan->count) {
-		size_t best = SIZE_MAX;
-
-		for (i = 0; i < plan->count; i++) {
-			struct plan_action *a = &plan->actions[i];
-			bool ready = true;
-
-			if (done[i])
-				continue;
-			if (a->kind == ACTION_DELETE) {
-				/* after everything else, highest order first */
-				for (j = 0; j < plan->count && ready; j++)
-					ready = done[j] || j == i ||
-						(plan->actions[j].kind ==
-							ACTION_DELETE &&
-						    plan->actions[j].rank <=
-							a->rank);
-			} else {
-				for (j = 0; j < a->desired->ndeps && ready; j++)
-					for (k = 0; k < plan->count; k++)
-						if (!done[k] &&
-						    plan->actions[k].kind !=
-							ACTION_DELETE &&
-						    strcmp(plan->actions[k]
-							       .address,
-							a->desired->deps[j]) ==
-							0)
-							ready = false;
-			}
-			if (!ready)
-				continue;
-			if (best == SIZE_MAX ||
-			    (plan->actions[best].kind == ACTION_DELETE) >
-				(a->kind == ACTION_DELETE) ||
-			    ((plan->actions[best].kind == ACTION_DELETE) ==
-				    (a->kind == ACTION_DELETE) &&
-				strcmp(a->address,
-				    plan->actions[best].address) < 0))
-				best = i;
-		}
-		if (best == SIZE_MAX) /* a cycle: keep the rest as they are */
-			for (i = 0; i < plan->count; i++)
-				if (!done[i]) {
-					best = i;
-					break;
-				}
-		done[best] = true;
-		index[best] = placed;
-		ordered[placed++] = plan->actions[best];
+	for (i = 0; i < n; i++) {
+		index[i].address = plan->actions[i].address;
+		index[i].action = i;
 	}
-	free(plan->actions);
-	plan->actions = ordered;
-
-	/* dependencies, as indices in the new order */
-	for (i = 0; i < plan->count; i++) {
+	qsort(index, n, sizeof(*index), plan_index_compare);
+	for (i = 0; i < n; i++) {
 		struct plan_action *a = &plan->actions[i];
 
-		for (j = 0; j < plan->count; j++) {
-			const struct plan_action *b = &plan->actions[j];
-			bool needs = false;
+		if (a->kind != ACTION_DELETE) {
+			for (k = 0; k < a->desired->ndeps; k++) {
+				struct plan_index key = { a->desired->deps[k],
+					0 };
+				const struct plan_index *hit =
+				    bsearch(&key, index, n, sizeof(*index),
+					plan_index_compare);
 
-			if (i == j)
-				continue;
-			if (a->kind != ACTION_DELETE &&
-			    b->kind != ACTION_DELETE)
-				for (k = 0; k < a->desired->ndeps && !needs;
-				     k++)
-					needs = strcmp(a->desired->deps[k],
-						    b->address) == 0;
-			if (a->kind == ACTION_DELETE &&
-			    b->kind == ACTION_DELETE && b->rank > a->rank)
-				needs = true;
-			if (needs) {
-				a->deps = xreallocarray(
-				    a->deps, a->ndeps + 1, sizeof(*a->deps));
-				a->deps[a->ndeps++] = j;
+				if (hit != NULL &&
+				    plan->actions[hit->action].kind !=
+					ACTION_DELETE)
+					plan_add_dep(a, hit->action);
 			}
+			continue;
 		}
+		for (j = 0; j < n; j++)
+			if (j != i && plan->actions[j].kind == ACTION_DELETE &&
+			    plan_delete_waits(a, &plan->actions[j]))
+				plan_add_dep(a, j);
 	}
-	free(done);
+	for (i = 0; i < n; i++)
+		waiting[i] = plan->actions[i].ndeps;
+
+	while (placed < n) {
+		size_t nready = 0;
+
+		for (i = 0; i < n; i++)
+			if (!done[i] && waiting[i] == 0)
+				ready[nready++] = &plan->actions[i];
+		if (nready == 0) /* a cycle: release it whole */
+			for (i = 0; i < n; i++)
+				if (!done[i])
+					ready[nready++] = &plan->actions[i];
+		qsort(ready, nready, sizeof(*ready), plan_order_compare);
+		for (k = 0; k < nready; k++) {
+			size_t at = (size_t)(ready[k] - plan->actions);
+
+			done[at] = true;
+			new_index[at] = placed;
+			ordered[placed++] = *ready[k];
+		}
+		for (i = 0; i < n; i++)
+			for (j = 0; !done[i] && j < plan->actions[i].ndeps; j++)
+				if (done[plan->actions[i].deps[j]] &&
+				    waiting[i] > 0 &&
+				    new_index[plan->actions[i].deps[j]] >=
+					placed - nready)
+					waiting[i]--;
+	}
+	/* dependencies, as indices in the new order */
+	for (i = 0; i < n; i++)
+		for (j = 0; j < ordered[i].ndeps; j++)
+			ordered[i].deps[j] = new_index[ordered[i].deps[j]];
+	free(plan->actions);
+	plan->actions = ordered;
 	free(index);
+	free(waiting);
+	free(new_index);
+	free(ready);
+	free(done);
 }
 
 void
