@@ -4,9 +4,16 @@
 #include <string.h>
 
 #include "provider.h"
+/* edge */
+#include "provider-cloudflare.h"
 
-/* Providers land with their targets: the self-hosted and edge issues. */
+/* Providers land with their targets: the self-hosted and edge issues.
+ * Order matters within a target: observation follows it. */
 const struct provider *const provider_table[] = {
+	/* edge: Cloudflare before the router, whose cards carry the digest
+	 * of a token the Cloudflare provider observes */
+	&provider_cloudflare,
+	&provider_router,
 	NULL,
 };
 
