@@ -108,6 +108,10 @@ class Handler(fakebase.Handler):
                              if b["type"].startswith("secret") else b
                              for b in s["bindings"]],
                 "secrets": sorted(s["secrets"]),
+                # digests, never values: tests compare them with what
+                # they expect without the fake handing a secret out
+                "secret_sha256": {k: hashlib.sha256(v.encode()).hexdigest()
+                                  for k, v in s["secrets"].items()},
                 "modules": {m: d.decode("utf-8", "replace")
                             for m, d in s["modules"].items()},
                 "main_module": s["main_module"],
@@ -115,7 +119,8 @@ class Handler(fakebase.Handler):
         for n, b in WORLD["buckets"].items():
             out["buckets"][n] = {"objects": sorted(b["objects"])}
         for i, t in WORLD["tokens"].items():
-            out["tokens"][i] = {"name": t["name"], "policies": t["policies"]}
+            out["tokens"][i] = {"name": t["name"], "policies": t["policies"],
+                                "value_sha256": t["value_sha256"]}
         return out
 
     def world_change(self, change):

@@ -70,6 +70,8 @@ class Fake:
             self.recent = [t for t in self.recent if t > now - self.window]
             self.recent.append(now)
             if len(self.recent) > self.limit:
+                # a block, then a fresh window
+                self.recent = []
                 self.blocked_until = now + self.block
                 self.blocks += 1
                 self.rate_limited += 1
