@@ -79,8 +79,9 @@ run "$GETBOT" --version; tap_ok "$rc" "getbot --version"
 run "$GETBOT" help
 [ "$rc" -eq 0 ]; tap_ok $? "getbot help"
 cmds=$(sed -n 's/^  \([a-z]*\) .*/\1/p' "$tap_tmp/out" | tr '\n' ' ')
-[ "$cmds" = "validate schema version help " ]; tap_ok $? "help lists validate, schema, version, help (got: $cmds)"
-for c in validate schema version help; do
+[ "$cmds" = "validate plan apply graph state status schema version help " ]
+tap_ok $? "help lists every command of a build with providers (got: $cmds)"
+for c in validate plan apply graph state status schema version help; do
 	run "$GETBOT" help "$c"
 	[ "$rc" -eq 0 ] && grep -q "^usage: getbot $c" "$tap_tmp/out"
 	tap_ok $? "getbot help $c"
@@ -91,12 +92,14 @@ tap_ok $? "getbot validate --help shows its usage"
 run "$GETBOT"
 [ "$rc" -eq 0 ] && grep -q '^commands:' "$tap_tmp/out"; tap_ok $? "getbot alone shows help"
 
-# Commands that do not exist yet are not offered.
-for c in plan apply; do
-	run "$GETBOT" "$c"
-	[ "$rc" -eq 1 ] && grep -q "unknown command '$c'" "$tap_tmp/err"
-	tap_ok $? "'getbot $c' is not a command yet"
-done
+# The product has providers (the edge's), so plan and apply exist; a
+# command that does not exist is refused.
+run "$GETBOT" bogus
+[ "$rc" -eq 1 ] && grep -q "unknown command 'bogus'" "$tap_tmp/err"
+tap_ok $? "an unknown command is refused"
+run "$GETBOT" plan --help
+[ "$rc" -eq 0 ] && grep -q '^usage: getbot plan' "$tap_tmp/out"
+tap_ok $? "'getbot plan' is a command of the product"
 run "$GETBOT" valdate
 grep -q "did you mean 'validate'" "$tap_tmp/err"; tap_ok $? "a typo gets a suggestion"
 run "$GETBOT" validate --bogus
