@@ -5,9 +5,17 @@
 
 #include "provider.h"
 #include "provider-incus.h"
+/* edge */
+#include "provider-cloudflare.h"
 
+/* Order matters within a target: observation follows it. */
 const struct provider *const provider_table[] = {
+	/* self-hosted */
 	&provider_incus,
+	/* edge: Cloudflare before the router, whose cards carry the digest
+	 * of a token the Cloudflare provider observes */
+	&provider_cloudflare,
+	&provider_router,
 	NULL,
 };
 

@@ -613,6 +613,12 @@ state_unfinished(struct state *state)
 	return state->unfinished;
 }
 
+const cJSON *
+state_journal(const struct state *state)
+{
+	return state->journal;
+}
+
 void
 state_journal_trim(struct state *state, size_t keep)
 {

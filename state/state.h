@@ -99,6 +99,8 @@ int state_complete(struct state *state, const char *id, bool ok,
 /* Intents still "intended" (an interrupted apply), oldest first: a cJSON
  * array of copies, borrowed until state_free or the next call. */
 const cJSON *state_unfinished(struct state *state);
+/* The whole journal, oldest first (borrowed; getbot status reads it). */
+const cJSON *state_journal(const struct state *state);
 /* Keep only the keep newest resolved ("done"/"failed") journal entries;
  * "intended" ones are never dropped. Does not save. */
 void state_journal_trim(struct state *state, size_t keep);

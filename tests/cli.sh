@@ -79,9 +79,9 @@ run "$GETBOT" --version; tap_ok "$rc" "getbot --version"
 run "$GETBOT" help
 [ "$rc" -eq 0 ]; tap_ok $? "getbot help"
 cmds=$(sed -n 's/^  \([a-z]*\) .*/\1/p' "$tap_tmp/out" | tr '\n' ' ')
-[ "$cmds" = "validate plan apply graph state schema version help " ]
-tap_ok $? "help lists the commands of the table, in order (got: $cmds)"
-for c in validate plan apply graph state schema version help; do
+[ "$cmds" = "validate plan apply graph state status schema version help " ]
+tap_ok $? "help lists every command of a build with providers (got: $cmds)"
+for c in validate plan apply graph state status schema version help; do
 	run "$GETBOT" help "$c"
 	[ "$rc" -eq 0 ] && grep -q "^usage: getbot $c" "$tap_tmp/out"
 	tap_ok $? "getbot help $c"
@@ -96,6 +96,14 @@ run "$GETBOT"
 (cd "$tap_tmp" && mkdir -p empty && cd empty && "$GETBOT" plan >out 2>err); rc=$?
 [ "$rc" -eq 1 ] && grep -q 'bots.yaml: cannot open: No such file or directory' "$tap_tmp/empty/err"
 tap_ok $? "plan without bots.yaml says so and exits 1"
+# The product has providers (the edge's), so plan and apply exist; a
+# command that does not exist is refused.
+run "$GETBOT" bogus
+[ "$rc" -eq 1 ] && grep -q "unknown command 'bogus'" "$tap_tmp/err"
+tap_ok $? "an unknown command is refused"
+run "$GETBOT" plan --help
+[ "$rc" -eq 0 ] && grep -q '^usage: getbot plan' "$tap_tmp/out"
+tap_ok $? "'getbot plan' is a command of the product"
 run "$GETBOT" valdate
 grep -q "did you mean 'validate'" "$tap_tmp/err"; tap_ok $? "a typo gets a suggestion"
 run "$GETBOT" validate --bogus
