@@ -1,6 +1,7 @@
 /* HTTP for providers: libcurl, bounded answers, errors in remote words. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <curl/curl.h>
 #include <pthread.h>
@@ -142,6 +143,18 @@ http_add_path(struct strbuf *sb, const char *url)
 	strbuf_add(sb, p, strcspn(p, "?"));
 }
 
+/* Is host a loopback name or address? */
+static bool
+http_is_loopback(const char *host)
+{
+	struct in_addr v4;
+
+	if (strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0)
+		return true;
+	return inet_pton(AF_INET, host, &v4) == 1 &&
+	       (ntohl(v4.s_addr) >> 24) == 127;
+}
+
 int
 http_check_url(const char *url, struct strbuf *err)
 {
@@ -157,10 +170,7 @@ http_check_url(const char *url, struct strbuf *err)
 	}
 	if (strcmp(scheme, "https") == 0)
 		rc = 0;
-	else if (strcmp(scheme, "http") == 0 &&
-		 (strcmp(host, "localhost") == 0 ||
-		     strncmp(host, "127.", 4) == 0 ||
-		     strcmp(host, "[::1]") == 0))
+	else if (strcmp(scheme, "http") == 0 && http_is_loopback(host))
 		rc = 0; /* loopback: local fakes and tunnels */
 	else
 		strbuf_addf(err,

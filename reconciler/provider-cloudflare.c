@@ -51,18 +51,19 @@
 #include "provider-cloudflare.h"
 #include "xmalloc.h"
 
-#define CF_RATE_DEFAULT    3.9
-#define CF_BURST           20
-#define CF_BUCKET_PREFIX   "getbot-"
-#define CF_TOKEN_PREFIX    "getbot "
-#define CF_MARKER          "GETBOT_MANAGED"
-#define CF_HUB_SECRET      "GETBOT_HUB_TOKEN"
-#define CF_FPR_PREFIX      "GETBOT_FPR_"
-#define CF_SETTINGS_PREFIX "GETBOT_SETTINGS_"
-#define CF_COMPAT_DATE     "2025-01-01"
-#define CF_BUNDLE_MAX      (8u << 20)
-#define CF_HUB_TOKEN_BYTES 32
-#define CF_PAGE_LIMIT      1000 /* pages of one list: a loop guard */
+#define CF_RATE_DEFAULT     3.9
+#define CF_BURST            20
+#define CF_BUCKET_PREFIX    "getbot-"
+#define CF_TOKEN_PREFIX     "getbot "
+#define CF_MARKER           "GETBOT_MANAGED"
+#define CF_HUB_SECRET       "GETBOT_HUB_TOKEN"
+#define CF_FPR_PREFIX       "GETBOT_FPR_"
+#define CF_SETTINGS_PREFIX  "GETBOT_SETTINGS_"
+#define CF_R2_MARKER_PREFIX "GETBOT_R2_TOKEN_"
+#define CF_COMPAT_DATE      "2025-01-01"
+#define CF_BUNDLE_MAX       (8u << 20)
+#define CF_HUB_TOKEN_BYTES  32
+#define CF_PAGE_LIMIT       1000 /* pages of one list: a loop guard */
 
 /* Cloudflare's error codes (api-contracts.md). */
 #define CF_SCRIPT_NOT_FOUND 10007
@@ -97,6 +98,10 @@ static const struct field_def cf_secrets_fields[] = {
 };
 static const struct field_def cf_token_fields[] = {
 	{ "bucket", FIELD_IDENTITY },
+	/* "in worker" once the token's one-time value became the Worker's
+	 * R2 credentials; a token whose value was lost (an answer that never
+	 * came) is "missing" and is replaced */
+	{ "r2_credentials", FIELD_IDENTITY },
 	{ NULL, 0 },
 };
 
@@ -548,6 +553,8 @@ cf_expand(const struct bots *bots, const struct bots_target *target,
 
 			spec = cJSON_CreateObject();
 			cJSON_AddStringToObject(spec, "bucket", bucket);
+			cJSON_AddStringToObject(
+			    spec, "r2_credentials", "in worker");
 			tok = resource_new(
 			    self, &cf_token, name, org->name, team->name, spec);
 			tok->target = target;
@@ -838,6 +845,14 @@ cf_observe_workers(
 		    account, name);
 		rc = cf_send(call, "GET", path.buf, NULL, NULL, 0, &one);
 		if (rc == PROVIDER_OK) {
+			const cJSON *item;
+			cJSON *names = cJSON_AddArrayToObject(
+			    cJSON_GetObjectItemCaseSensitive(owners, name),
+			    "secrets");
+
+			cJSON_ArrayForEach (item, cf_result(&one))
+				cJSON_AddItemToArray(names,
+				    cJSON_CreateString(cf_str(item, "name")));
 			o = cf_observe_secrets(
 			    name, org, team, cf_result(&one));
 			if (o != NULL)
@@ -944,6 +959,26 @@ cf_token_bucket(const cJSON *token)
 	return "";
 }
 
+/* Did the Worker name receive token id's value as its R2 credentials (its
+ * marker secret GETBOT_R2_TOKEN_<ID> exists)? */
+static bool
+cf_token_in_worker(const cJSON *owners, const char *name, const char *id)
+{
+	const cJSON *secrets = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(owners, name), "secrets");
+	const cJSON *item;
+	size_t len = strlen(CF_R2_MARKER_PREFIX);
+
+	cJSON_ArrayForEach (item, secrets) {
+		const char *n = cJSON_GetStringValue(item);
+
+		if (n != NULL && strncmp(n, CF_R2_MARKER_PREFIX, len) == 0 &&
+		    strcmp(n + len, id) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* API tokens, page-paginated. */
 static int
 cf_observe_tokens(
@@ -979,6 +1014,11 @@ cf_observe_tokens(
 			spec = cJSON_CreateObject();
 			cJSON_AddStringToObject(
 			    spec, "bucket", cf_token_bucket(token));
+			cJSON_AddStringToObject(spec, "r2_credentials",
+			    cf_token_in_worker(
+				owners, name, cf_str(token, "id"))
+				? "in worker"
+				: "missing");
 			o = cf_observed(&cf_token, name, org, team, true, spec);
 			o->handle = cJSON_CreateObject();
 			cJSON_AddStringToObject(
@@ -1538,6 +1578,13 @@ cf_token_create(struct provider_call *call, const struct resource *desired)
 		rc = cf_put_secret(
 		    call, desired->name, "R2_SECRET_ACCESS_KEY", secret_hex);
 	sodium_memzero(secret_hex, sizeof(secret_hex));
+	if (rc == PROVIDER_OK) {
+		/* last: the mark that the credentials arrived */
+		char *marker = xasprintf(CF_R2_MARKER_PREFIX "%s", id);
+
+		rc = cf_put_secret(call, desired->name, marker, "");
+		free(marker);
+	}
 	if (rc != PROVIDER_OK) {
 		/* a token whose value is lost is useless: revoke it, so
 		 * that the retry makes a new one */
@@ -1580,6 +1627,14 @@ cf_token_delete(struct provider_call *call, const struct observed *current)
 	strbuf_addf(&path, "/accounts/%s/tokens/%s", s->target->account_id,
 	    cf_str(current->handle, "id"));
 	rc = cf_simple_delete(call, path.buf, 0);
+	if (rc == PROVIDER_OK) {
+		/* its mark on the Worker (gone with it, or now stale) */
+		char *marker = xasprintf(
+		    CF_R2_MARKER_PREFIX "%s", cf_str(current->handle, "id"));
+
+		rc = cf_delete_secret(call, current->name, marker);
+		free(marker);
+	}
 	strbuf_release(&path);
 	return rc;
 }

@@ -338,6 +338,28 @@ assert 'research-extra' in router_world['agents']
 " ; tap_ok $? "each fault happened once, and no object was made twice"
 run "$GETBOT" plan --detailed-exitcode; tap_ok "$rc" "and the result is complete"
 
+# --- a token whose one-time value was lost in transit is replaced
+ctl "$cf" /__control/faults '{"faults": [
+  {"method": "POST", "path": "/tokens$", "lost_answer": true}]}' >/dev/null
+cp bots.yaml extra.yaml
+sed -i 's/      extra:/      extra2:/' bots.yaml
+printf '      extra:\n        api_keys: {anthropic: {env: SCOUT_KEY}}\n        persona: You are Extra.\n        instructions: Help.\n' >>bots.yaml
+run "$GETBOT" apply --auto-approve
+run "$GETBOT" plan
+grep -q 'cloudflare.token.research-extra2 will be replaced' out &&
+	grep -q 'r2_credentials: "missing" → "in worker"' out
+tap_ok $? "a token whose value never arrived plans a replacement"
+run "$GETBOT" apply --auto-approve
+check "
+toks = [t for t in cf_world['tokens'].values() if t['name'] == 'getbot research-extra2']
+assert len(toks) == 1, toks
+s = cf_world['scripts']['research-extra2']
+assert s['secret_sha256']['R2_SECRET_ACCESS_KEY'] == sha(toks[0]['value_sha256'])
+"; tap_ok $? "and the new token's credentials reach the worker, the old token gone"
+cp extra.yaml bots.yaml
+run "$GETBOT" apply --auto-approve
+run "$GETBOT" plan --detailed-exitcode; tap_ok "$rc" "removing that agent again leaves nothing to do"
+
 # --- delete, with a failure in the middle and a bucket that holds data
 ctl "$cf" /__control/world '{"objects": {"getbot-research-scout": ["notes/a.md", "b.bin"]}}' >/dev/null
 ctl "$cf" /__control/faults '{"faults": [

@@ -17,7 +17,8 @@ FAULT: {"method": "DELETE", "path": REGEX (re.search on the path),
         "status": 500, "code": 10000, "message": "...",
         "retry_after": SECONDS, "delay": SECONDS (slow answer, then the
         normal one unless status is set), "drop": true (close the
-        connection without an answer)}
+        connection without an answer), "lost_answer": true (do the work,
+        then close the connection without an answer)}
 The rate limit: more than LIMIT requests in WINDOW seconds blocks every
 call for BLOCK seconds with 429 and Retry-After (how the fake answers is
 up to each fake's error shape).
@@ -198,6 +199,13 @@ class Handler(BaseHTTPRequestHandler):
             status, body, headers, logged = self.route(method, path, query,
                                                        raw)
         fake.record(method, path, url.query, status, logged)
+        if f is not None and f.get("lost_answer"):
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return None
         return self.send(status, body, headers)
 
     def do_GET(self):
