@@ -1,0 +1,642 @@
+# Real services for the self-hosted target's integration tests: LXD (the
+# Incus API), Docker inside LXD containers, and Caddy. Source it after
+# tests/lib.sh:
+#
+#   . "$top_srcdir/tests/lib.sh"
+#   . "$top_srcdir/tests/services.sh"
+#   services_require lxd docker caddy   # skips (or fails under CI) if missing
+#   services_init                       # temp dir, run marker, trap
+#   lxd_start                           # daemon, pool, default profile
+#   lxd_test_profile                    # GETBOT_INCUS_TEST_PROFILE
+#   lxd_import_test_image getbot-test-docker
+#   caddy_start                         # GETBOT_CADDY_ADMIN, _HTTP_PORT
+#
+# What a test gets (all exported):
+#   GETBOT_TEST_RUN            this run's marker, PID-STARTTIME of the test
+#   GETBOT_INCUS_SOCKET        LXD's socket (INCUS_SOCKET too)
+#   GETBOT_INCUS_TEST_PROFILE  a profile the provider adds to every container
+#                              it creates, so the test image can run dockerd
+#                              (see lxd_test_profile); unset in production
+#   GETBOT_CADDY_ADMIN         http://127.0.0.1:PORT, Caddy's admin API
+#   GETBOT_CADDY_HTTP_PORT     Caddy's plain-HTTP listener on 127.0.0.1,
+#                              server name "getbot" (apps.http.servers.getbot)
+#
+# Every LXD object a test makes carries the run marker: containers through
+# the test profile (user.getbot.test-run shows in their expanded_config),
+# networks and profiles in their own config. lxd_cleanup_test_objects
+# removes what this run made and what runs that are no longer alive left
+# behind, and never anything else. Tests that use LXD take a lock
+# (services_lock), so two of them never share the daemon's bridges and
+# names at once under `make -j check`. Processes are stopped by pid.
+#
+# Needs: curl, python3 (JSON), flock (util-linux), tar, gzip.
+
+: "${GETBOT_TEST_LXD_DIR:=/var/lib/lxd}"
+: "${GETBOT_TEST_LOCK:=${TMPDIR:-/tmp}/getbot-test-lxd.lock}"
+svc_tmp=""
+svc_pids=""
+svc_lxd_pid=""
+svc_locked=0
+svc_lxd_tracked=""
+
+# --- basics ------------------------------------------------------------------
+
+# services_skip REASON: skip the whole test, or fail it under CI.
+services_skip() {
+	if [ "${GETBOT_TEST_REQUIRE:-}" = all ]; then
+		echo "not ok 1 - $1 (GETBOT_TEST_REQUIRE=all)"
+		echo "1..1"
+		exit 1
+	fi
+	echo "1..0 # SKIP $1"
+	exit 0
+}
+
+# services_require SERVICE...: lxd, docker, caddy, busybox, or any command.
+services_require() {
+	for svc in curl python3 flock "$@"; do
+		case $svc in
+		lxd) cmds="lxd lxc" ;;
+		docker) cmds="dockerd containerd runc" ;;
+		caddy) cmds=caddy ;;
+		busybox) cmds=busybox ;;
+		*) cmds=$svc ;;
+		esac
+		for cmd in $cmds; do
+			command -v "$cmd" >/dev/null 2>&1 && continue
+			[ -x "/usr/sbin/$cmd" ] && continue
+			services_skip "$cmd is not installed (service $svc)"
+		done
+		case $svc in
+		lxd | docker)
+			[ "$(id -u)" -eq 0 ] || services_skip "$svc needs root"
+			;;
+		busybox)
+			# the bot image is FROM scratch: busybox must be static
+			if ! file_is_static "$(svc_busybox_path)"; then
+				services_skip "busybox is not static (install busybox-static)"
+			fi
+			;;
+		esac
+	done
+}
+
+svc_busybox_path() {
+	readlink -f "$(command -v busybox)"
+}
+
+# file_is_static FILE: an ELF file without a program interpreter (so it
+# runs FROM scratch). Its strings may well mention ld-linux.
+file_is_static() {
+	[ -f "$1" ] || return 1
+	python3 - "$1" <<'PY'
+import struct, sys
+with open(sys.argv[1], "rb") as f:
+    h = f.read(64)
+    if h[:4] != b"\x7fELF" or h[4] != 2:
+        sys.exit(1)
+    phoff, = struct.unpack_from("<Q", h, 32)
+    phentsize, phnum = struct.unpack_from("<HH", h, 54)
+    for i in range(phnum):
+        f.seek(phoff + i * phentsize)
+        if struct.unpack("<I", f.read(4))[0] == 3:  # PT_INTERP
+            sys.exit(1)
+PY
+}
+
+# services_init: the temp dir, this run's marker, the cleanup trap.
+services_init() {
+	svc_tmp=$(mktemp -d "${TMPDIR:-/tmp}/getbot-services.XXXXXX")
+	GETBOT_TEST_RUN=$(svc_run_id $$)
+	export GETBOT_TEST_RUN
+	trap services_stop EXIT
+	trap 'exit 1' INT TERM HUP
+}
+
+# svc_run_id PID: PID-STARTTIME, which names one process for all time.
+svc_run_id() {
+	[ -r "/proc/$1/stat" ] || return 1
+	st=$(sed 's/^.*) //' "/proc/$1/stat" | cut -d' ' -f20)
+	echo "$1-$st"
+}
+
+# svc_run_alive ID: is the test that made this marker still running?
+svc_run_alive() {
+	[ "$(svc_run_id "${1%%-*}" 2>/dev/null)" = "$1" ]
+}
+
+# svc_wait SECONDS CMD...: retry CMD every 0.2 s until it succeeds.
+svc_wait() {
+	svc_n=$(($1 * 5))
+	shift
+	while ! "$@" >/dev/null 2>&1; do
+		svc_n=$((svc_n - 1))
+		[ "$svc_n" -gt 0 ] || return 1
+		sleep 0.2
+	done
+}
+
+# svc_free_port: a free TCP port on 127.0.0.1.
+svc_free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# json_get EXPR: evaluate a Python expression over the JSON on stdin (as
+# `d`); strings print bare, anything else as JSON, None as nothing.
+json_get() {
+	python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+r = eval(sys.argv[1])
+if r is None:
+    sys.exit(0)
+print(r if isinstance(r, str) else json.dumps(r))
+' "$1"
+}
+
+# services_lock: one LXD test at a time on this machine. The lock's file
+# descriptor (9) must not leak into daemons: every start closes it.
+services_lock() {
+	[ "$svc_locked" = 1 ] && return 0
+	exec 9>>"$GETBOT_TEST_LOCK"
+	if ! flock -w "${GETBOT_TEST_LOCK_WAIT:-900}" 9; then
+		echo "services: could not take $GETBOT_TEST_LOCK" >&2
+		return 1
+	fi
+	svc_locked=1
+}
+
+# services_logs: the tail of every log the harness keeps, as TAP comments.
+services_logs() {
+	for log in "$svc_tmp"/*.log; do
+		[ -f "$log" ] || continue
+		tap_diag "== $log" "$(tail -"${1:-20}" "$log")"
+	done
+}
+
+# services_stop: remove this run's LXD objects, stop every process the
+# harness started (by pid), drop the temp dir. Runs from the EXIT trap.
+services_stop() {
+	svc_exit=$?
+	trap - EXIT
+	if [ -n "$svc_lxd_sock_ok" ] && lxd_alive; then
+		for obj in $svc_lxd_tracked; do
+			lxd_delete "$obj" >/dev/null 2>&1
+		done
+		lxd_cleanup_test_objects >/dev/null 2>&1
+	fi
+	for pid in $svc_pids; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in $svc_pids; do
+		wait "$pid" 2>/dev/null
+	done
+	svc_pids=""
+	if [ -n "$svc_lxd_pid" ]; then
+		# SIGTERM: LXD exits and leaves nothing of ours running (this
+		# run's containers are gone already)
+		kill "$svc_lxd_pid" 2>/dev/null
+		wait "$svc_lxd_pid" 2>/dev/null
+		svc_lxd_pid=""
+	fi
+	[ -n "$svc_tmp" ] && rm -rf "$svc_tmp"
+	svc_tmp=""
+	if [ "$svc_locked" = 1 ]; then
+		exec 9>&-
+		svc_locked=0
+	fi
+	exit "$svc_exit"
+}
+
+# svc_spawn LOG CMD...: start a daemon in the background; its pid in
+# $svc_pid. The lock's descriptor is closed for it.
+svc_spawn() {
+	svc_log=$1
+	shift
+	"$@" >"$svc_log" 2>&1 9>&- </dev/null &
+	svc_pid=$!
+}
+
+# --- LXD -----------------------------------------------------------------------
+
+svc_lxd_sock_ok=""
+
+# lxd_api METHOD PATH [BODY]: one request; the body lands in
+# $svc_tmp/lxd.json, the HTTP status is printed.
+lxd_api() {
+	if [ $# -ge 3 ]; then
+		curl -s --max-time "${svc_lxd_timeout:-130}" \
+			--unix-socket "$GETBOT_INCUS_SOCKET" -X "$1" \
+			-H 'Content-Type: application/json' --data-binary "$3" \
+			-o "$svc_tmp/lxd.json" -w '%{http_code}' "http://lxd$2"
+	else
+		curl -s --max-time "${svc_lxd_timeout:-130}" \
+			--unix-socket "$GETBOT_INCUS_SOCKET" -X "$1" \
+			-o "$svc_tmp/lxd.json" -w '%{http_code}' "http://lxd$2"
+	fi
+}
+
+# lxd_call METHOD PATH [BODY]: a request that must succeed; an async one is
+# waited for (up to 120 s). Prints the metadata (of the operation when
+# async) as JSON; on failure prints the error on stderr and returns 1.
+lxd_call() {
+	svc_code=$(lxd_api "$@") || svc_code=000
+	if [ "$svc_code" = 000 ]; then
+		echo "lxd: $1 $2: no answer on $GETBOT_INCUS_SOCKET" >&2
+		return 1
+	fi
+	svc_op=$(svc_lxd_envelope <"$svc_tmp/lxd.json") || {
+		echo "lxd: $1 $2: $svc_code $svc_op" >&2
+		return 1
+	}
+	case $svc_op in
+	async:*) ;;
+	*)
+		printf '%s\n' "${svc_op#sync:}"
+		return 0
+		;;
+	esac
+	svc_code=$(lxd_api GET "${svc_op#async:}/wait?timeout=120") || svc_code=000
+	svc_op=$(svc_lxd_envelope <"$svc_tmp/lxd.json") || {
+		echo "lxd: $1 $2: $svc_op" >&2
+		return 1
+	}
+	# the operation itself, inside a sync envelope
+	printf '%s\n' "${svc_op#sync:}" | python3 -c '
+import json, sys
+op = json.load(sys.stdin)
+if op.get("status_code") != 200:
+    sys.stderr.write("lxd: %s %s: %s\n" % (sys.argv[1], sys.argv[2],
+                     op.get("err") or op.get("status")))
+    sys.exit(1)
+print(json.dumps(op))
+' "$1" "$2"
+}
+
+# An LXD envelope on stdin: "sync:METADATA-JSON", "async:OPERATION-URL",
+# or the error message and status 1 (LXD 5.0 reports a failed operation
+# as an error envelope inside HTTP 200).
+svc_lxd_envelope() {
+	python3 -c '
+import json, sys
+try:
+    d = json.load(sys.stdin)
+except ValueError:
+    print("not JSON")
+    sys.exit(1)
+t = d.get("type")
+if t == "error":
+    print(d.get("error") or "error %s" % d.get("error_code"))
+    sys.exit(1)
+if t == "async":
+    print("async:" + d["operation"])
+else:
+    print("sync:" + json.dumps(d.get("metadata")))
+'
+}
+
+# lxd_exists PATH: 0 if GET PATH answers 200.
+lxd_exists() {
+	[ "$(lxd_api GET "$1")" = 200 ]
+}
+
+lxd_alive() {
+	[ -S "$GETBOT_INCUS_SOCKET" ] &&
+		curl -sf --max-time 5 --unix-socket "$GETBOT_INCUS_SOCKET" \
+			http://lxd/1.0 >/dev/null 2>&1
+}
+
+# lxd_start: LXD, started here unless one already answers on its socket.
+# Preseeds the dir pool "default" and the default profile's root disk,
+# and nothing else: the provider makes its own network. Takes the lock.
+lxd_start() {
+	services_lock || return 1
+	GETBOT_INCUS_SOCKET="$GETBOT_TEST_LXD_DIR/unix.socket"
+	INCUS_SOCKET=$GETBOT_INCUS_SOCKET
+	export GETBOT_INCUS_SOCKET INCUS_SOCKET
+	if ! lxd_alive; then
+		# a crashed daemon leaves its socket behind; LXD replaces a
+		# socket nobody answers on, but not a stray non-socket file
+		if [ -e "$GETBOT_INCUS_SOCKET" ] && [ ! -S "$GETBOT_INCUS_SOCKET" ]; then
+			echo "lxd: $GETBOT_INCUS_SOCKET is not a socket" >&2
+			return 1
+		fi
+		mkdir -p "$GETBOT_TEST_LXD_DIR"
+		# No internet: LXD fetches instance types from
+		# images.linuxcontainers.org at start. A proxy on a closed
+		# loopback port makes that fail at once, without a DNS query.
+		svc_spawn "$svc_tmp/lxd.log" env LXD_DIR="$GETBOT_TEST_LXD_DIR" \
+			https_proxy=http://127.0.0.1:9 http_proxy=http://127.0.0.1:9 \
+			HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 \
+			lxd --group root --logfile "$svc_tmp/lxd-daemon.log"
+		svc_lxd_pid=$svc_pid
+		if ! LXD_DIR="$GETBOT_TEST_LXD_DIR" lxd waitready --timeout 60 \
+			>>"$svc_tmp/lxd.log" 2>&1 ||
+			! kill -0 "$svc_lxd_pid" 2>/dev/null; then
+			echo "lxd: the daemon did not start" >&2
+			return 1
+		fi
+	fi
+	svc_lxd_sock_ok=1
+	# The pool and the root disk. `lxd init --preseed` would also replace
+	# the default profile's devices, so it runs only when one is missing.
+	profile=$(lxd_call GET /1.0/profiles/default) || return 1
+	if ! lxd_exists /1.0/storage-pools/default ||
+		[ -z "$(printf '%s' "$profile" | json_get 'd["devices"].get("root")')" ]; then
+		svc_pool=""
+		lxd_exists /1.0/storage-pools/default ||
+			svc_pool='storage_pools:
+- {name: default, driver: dir}'
+		printf '%s\nprofiles:\n- name: default\n  devices:\n    root: {path: /, pool: default, type: disk}\n' \
+			"$svc_pool" >"$svc_tmp/preseed.yaml"
+		# keep the profile's other devices
+		printf '%s' "$profile" | python3 -c '
+import json, sys
+for name, dev in (json.load(sys.stdin).get("devices") or {}).items():
+    if name != "root":
+        print("    %s: %s" % (name, json.dumps(dev)))
+' >>"$svc_tmp/preseed.yaml"
+		LXD_DIR="$GETBOT_TEST_LXD_DIR" lxd init --preseed \
+			<"$svc_tmp/preseed.yaml" >>"$svc_tmp/lxd.log" 2>&1 || {
+			echo "lxd: preseed failed" >&2
+			return 1
+		}
+	fi
+	# no image server is reachable: never try to refresh images
+	lxd_call PATCH /1.0 '{"config":{"images.auto_update_interval":"0"}}' >/dev/null
+	lxd_cleanup_test_objects
+}
+
+# lxd_marked_by_dead_or_us OBJECT-LIST-JSON KEY: names of objects whose
+# KEY (config or expanded_config) is this run or a run no longer alive.
+svc_lxd_stale_names() {
+	python3 -c '
+import json, sys
+for o in json.load(sys.stdin) or []:
+    cfg = dict(o.get("config") or {})
+    cfg.update(o.get("expanded_config") or {})
+    cfg.update(o.get("properties") or {})
+    run = cfg.get("user.getbot.test-run") or cfg.get("getbot.test-run")
+    if run:
+        print(o.get("name") or o.get("fingerprint"), run)
+' | while read -r name run; do
+		if [ "$run" = "$GETBOT_TEST_RUN" ] || ! svc_run_alive "$run"; then
+			echo "$name"
+		fi
+	done
+}
+
+# lxd_delete_instance NAME: stop (hard) and delete; absent is fine. LXD
+# leaves the host end of a proxy device's unix socket behind (after stop
+# and delete alike): it is removed here.
+lxd_delete_instance() {
+	lxd_exists "/1.0/instances/$1" || return 0
+	svc_socks=$(json_get '" ".join(v["listen"][5:]
+		for v in (d["metadata"].get("expanded_devices") or {}).values()
+		if v.get("type") == "proxy" and v.get("bind", "host") == "host"
+		and v.get("listen", "").startswith("unix:"))' <"$svc_tmp/lxd.json")
+	lxd_call PUT "/1.0/instances/$1/state" '{"action":"stop","timeout":0,"force":true}' \
+		>/dev/null 2>&1
+	lxd_call DELETE "/1.0/instances/$1" >/dev/null || return 1
+	for svc_sock in $svc_socks; do
+		[ -S "$svc_sock" ] && rm -f "$svc_sock"
+	done
+	return 0
+}
+
+# lxd_delete_network NAME: absent is fine.
+lxd_delete_network() {
+	lxd_exists "/1.0/networks/$1" || return 0
+	lxd_call DELETE "/1.0/networks/$1" >/dev/null
+}
+
+# lxd_track KIND NAME: delete this object when the test ends, marked or
+# not (e.g. `lxd_track network getbot-br0` after the provider made it).
+lxd_track() {
+	svc_lxd_tracked="$svc_lxd_tracked $1:$2"
+}
+
+# lxd_delete KIND:NAME
+lxd_delete() {
+	case $1 in
+	instance:*) lxd_delete_instance "${1#*:}" ;;
+	network:*) lxd_delete_network "${1#*:}" ;;
+	profile:*) ! lxd_exists "/1.0/profiles/${1#*:}" ||
+		lxd_call DELETE "/1.0/profiles/${1#*:}" >/dev/null ;;
+	esac
+}
+
+# lxd_cleanup_test_objects: delete the instances, networks, profiles and
+# images that carry this run's marker or that of a run no longer alive.
+# Instances first: a network or profile in use cannot be deleted.
+lxd_cleanup_test_objects() {
+	svc_rc=0
+	for name in $(lxd_call GET '/1.0/instances?recursion=1' | svc_lxd_stale_names); do
+		lxd_delete_instance "$name" || svc_rc=1
+	done
+	for name in $(lxd_call GET '/1.0/networks?recursion=1' | svc_lxd_stale_names); do
+		lxd_delete_network "$name" || svc_rc=1
+	done
+	for name in $(lxd_call GET '/1.0/profiles?recursion=1' | svc_lxd_stale_names); do
+		lxd_call DELETE "/1.0/profiles/$name" >/dev/null || svc_rc=1
+	done
+	for fp in $(lxd_call GET '/1.0/images?recursion=1' | svc_lxd_stale_names); do
+		lxd_call DELETE "/1.0/images/$fp" >/dev/null || svc_rc=1
+	done
+	return $svc_rc
+}
+
+# lxd_test_profile: the profile the test image needs, named
+# getbot-test-RUN and exported as GETBOT_INCUS_TEST_PROFILE. The provider
+# adds it to the profiles of every container it creates (after
+# "default"). It carries the run marker, so the containers do too. Only
+# for the test image: production containers need just security.nesting.
+lxd_test_profile() {
+	GETBOT_INCUS_TEST_PROFILE="getbot-test-$GETBOT_TEST_RUN"
+	export GETBOT_INCUS_TEST_PROFILE
+	svc_profile=$(cat <<EOF
+{"config": {
+   "user.getbot.test-run": "$GETBOT_TEST_RUN",
+   "security.nesting": "true",
+   "security.privileged": "true",
+   "raw.lxc": "lxc.init.cmd = /etc/getbot-test/init\nlxc.mount.auto = proc:rw sys:rw cgroup:rw:force\nlxc.apparmor.profile = unconfined\nlxc.cgroup.devices.allow = a\nlxc.cap.drop =\n"},
+ "description": "getbot tests: the host's /usr and dockerd inside (test image only)",
+ "devices": {"usr": {"type": "disk", "source": "/usr", "path": "/usr", "readonly": "true"}}}
+EOF
+)
+	if lxd_exists "/1.0/profiles/$GETBOT_INCUS_TEST_PROFILE"; then
+		lxd_call PUT "/1.0/profiles/$GETBOT_INCUS_TEST_PROFILE" "$svc_profile" >/dev/null
+	else
+		lxd_call POST /1.0/profiles "$(printf '%s' "$svc_profile" |
+			python3 -c 'import json, sys; d = json.load(sys.stdin); d["name"] = sys.argv[1]; print(json.dumps(d))' \
+				"$GETBOT_INCUS_TEST_PROFILE")" >/dev/null
+	fi
+}
+
+# The test image's version: bump it when the rootfs below changes, and an
+# older image under the same alias is replaced.
+svc_image_version=1
+
+# lxd_import_test_image ALIAS: the Docker-in-LXD test image. Its rootfs is
+# links into the host's /usr (bind-mounted read-only by the test profile;
+# Debian 12 has a merged /usr), a few files of /etc, and an init script
+# that brings up eth0 by DHCP (busybox udhcpc) and runs dockerd with
+# --iptables=false. Skips the import when ALIAS has this version already.
+lxd_import_test_image() {
+	svc_alias=$1
+	if lxd_exists "/1.0/images/aliases/$svc_alias"; then
+		fp=$(lxd_call GET "/1.0/images/aliases/$svc_alias" | json_get 'd["target"]')
+		have=$(lxd_call GET "/1.0/images/$fp" | json_get 'd["properties"].get("getbot.test-image")')
+		[ "$have" = "$svc_image_version" ] && return 0
+		lxd_call DELETE "/1.0/images/$fp" >/dev/null || return 1
+	fi
+	img="$svc_tmp/image"
+	rm -rf "$img"
+	r="$img/rootfs"
+	mkdir -p "$r/usr" "$r/etc/getbot-test" "$r/var/lib" "$r/var/log" \
+		"$r/run" "$r/tmp" "$r/proc" "$r/sys" "$r/dev" "$r/root" "$r/mnt"
+	chmod 1777 "$r/tmp"
+	ln -s usr/bin "$r/bin"
+	ln -s usr/lib "$r/lib"
+	ln -s usr/lib64 "$r/lib64"
+	ln -s usr/sbin "$r/sbin"
+	ln -s ../run "$r/var/run"
+	cp /etc/passwd /etc/group /etc/nsswitch.conf "$r/etc/"
+	[ -f /etc/ld.so.cache ] && cp /etc/ld.so.cache "$r/etc/"
+	cp -a /etc/alternatives "$r/etc/"
+	printf '127.0.0.1 localhost\n::1 localhost\n' >"$r/etc/hosts"
+	: >"$r/etc/resolv.conf"
+	cat >"$r/etc/getbot-test/init" <<'EOF'
+#!/bin/sh
+# getbot test image: PID 1. eth0 by DHCP, then dockerd, restarted if it
+# dies; a clean stop on SIGPWR (LXD's stop) or SIGTERM.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p /run/docker /var/lib/docker /var/log
+ip link set lo up
+busybox udhcpc -b -R -i eth0 -s /etc/getbot-test/udhcpc -p /run/udhcpc.pid \
+	>/var/log/udhcpc.log 2>&1
+dpid=""
+stop() {
+	[ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid"
+	[ -f /run/udhcpc.pid ] && kill "$(cat /run/udhcpc.pid)" 2>/dev/null
+	exit 0
+}
+trap stop PWR TERM INT
+while :; do
+	dockerd --host unix:///var/run/docker.sock --iptables=false \
+		>>/var/log/dockerd.log 2>&1 &
+	dpid=$!
+	wait "$dpid"
+	echo "init: dockerd exited ($?), restarting" >>/var/log/dockerd.log
+	sleep 1
+done
+EOF
+	cat >"$r/etc/getbot-test/udhcpc" <<'EOF'
+#!/bin/sh
+# udhcpc's hook: apply the lease with iproute2.
+case $1 in
+deconfig)
+	ip -4 addr flush dev "$interface"
+	ip link set "$interface" up
+	;;
+bound | renew)
+	ip -4 addr flush dev "$interface"
+	ip addr add "$ip/${mask:-24}" dev "$interface"
+	for r in $router; do
+		ip route replace default via "$r" dev "$interface"
+		break
+	done
+	: >/etc/resolv.conf
+	for s in $dns; do
+		echo "nameserver $s" >>/etc/resolv.conf
+	done
+	;;
+esac
+exit 0
+EOF
+	chmod 0755 "$r/etc/getbot-test/init" "$r/etc/getbot-test/udhcpc"
+	cat >"$img/metadata.yaml" <<EOF
+architecture: $(uname -m)
+creation_date: $(date +%s)
+properties:
+  description: getbot test image (host /usr, dockerd inside)
+  os: debian
+  release: host
+  getbot.test-image: "$svc_image_version"
+EOF
+	tar -C "$img" -czf "$img/metadata.tar.gz" metadata.yaml &&
+		tar -C "$r" --numeric-owner -czf "$img/rootfs.tar.gz" . &&
+		LXD_DIR="$GETBOT_TEST_LXD_DIR" lxc image import \
+			"$img/metadata.tar.gz" "$img/rootfs.tar.gz" --alias "$svc_alias" \
+			>>"$svc_tmp/lxd.log" 2>&1
+}
+
+# --- Docker --------------------------------------------------------------------
+
+# busybox_image_context DIR: a Docker build context for a stand-in bot,
+# FROM scratch with a static busybox (no registry is reachable). It
+# serves HTTP on 18789 as UID 1000: /healthz, and /cgi-bin/env, which
+# lists the names (never the values) of its environment variables. The
+# image's HEALTHCHECK polls /healthz every second.
+busybox_image_context() {
+	mkdir -p "$1/www/cgi-bin" || return 1
+	cp "$(svc_busybox_path)" "$1/busybox" || return 1
+	echo ok >"$1/www/healthz"
+	echo 'getbot test bot' >"$1/www/index.html"
+	cat >"$1/www/cgi-bin/env" <<'EOF'
+#!/bin/busybox sh
+printf 'Content-Type: text/plain\r\n\r\n'
+/bin/busybox env | /bin/busybox sed 's/=.*//' | /bin/busybox sort
+EOF
+	chmod 0755 "$1/www/cgi-bin/env"
+	cat >"$1/Dockerfile" <<'EOF'
+FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+COPY www /www
+RUN ["/bin/busybox", "mkdir", "-p", "/tmp", "/home/node/.openclaw"]
+RUN ["/bin/busybox", "chown", "-R", "1000:1000", "/home/node"]
+USER 1000:1000
+EXPOSE 18789
+HEALTHCHECK --interval=1s --timeout=3s --retries=3 \
+  CMD ["/bin/busybox", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:18789/healthz"]
+CMD ["/bin/busybox", "httpd", "-f", "-p", "18789", "-h", "/www"]
+EOF
+}
+
+# --- Caddy ---------------------------------------------------------------------
+
+# caddy_start: Caddy with its admin API and one plain-HTTP server named
+# "getbot" (no routes) on free loopback ports. Exports GETBOT_CADDY_ADMIN
+# (http://127.0.0.1:PORT) and GETBOT_CADDY_HTTP_PORT.
+caddy_start() {
+	svc_http_port=$(svc_free_port)
+	svc_admin_port=$(svc_free_port)
+	while [ "$svc_admin_port" = "$svc_http_port" ]; do
+		svc_admin_port=$(svc_free_port)
+	done
+	mkdir -p "$svc_tmp/caddy-data" "$svc_tmp/caddy-config"
+	cat >"$svc_tmp/caddy.json" <<EOF
+{
+  "admin": {"listen": "127.0.0.1:$svc_admin_port"},
+  "logging": {"logs": {"default": {"level": "ERROR"}}},
+  "apps": {"http": {"servers": {"getbot": {
+    "listen": ["127.0.0.1:$svc_http_port"],
+    "automatic_https": {"disable": true},
+    "routes": []
+  }}}}
+}
+EOF
+	svc_spawn "$svc_tmp/caddy.log" env XDG_DATA_HOME="$svc_tmp/caddy-data" \
+		XDG_CONFIG_HOME="$svc_tmp/caddy-config" \
+		caddy run --config "$svc_tmp/caddy.json"
+	svc_pids="$svc_pids $svc_pid"
+	GETBOT_CADDY_ADMIN="http://127.0.0.1:$svc_admin_port"
+	GETBOT_CADDY_HTTP_PORT=$svc_http_port
+	export GETBOT_CADDY_ADMIN GETBOT_CADDY_HTTP_PORT
+	svc_wait 20 curl -sf "$GETBOT_CADDY_ADMIN/config/" || {
+		echo "caddy: the admin API did not answer" >&2
+		return 1
+	}
+}
