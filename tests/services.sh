@@ -1,43 +1,84 @@
 # Real services for the self-hosted target's integration tests: LXD (the
 # Incus API), Docker inside LXD containers, and Caddy. Source it after
-# tests/lib.sh:
+# tests/lib.sh (services_init replaces tap_tmpdir and owns the EXIT trap):
 #
 #   . "$top_srcdir/tests/lib.sh"
 #   . "$top_srcdir/tests/services.sh"
-#   services_require lxd docker caddy   # skips (or fails under CI) if missing
-#   services_init                       # temp dir, run marker, trap
-#   lxd_start                           # daemon, pool, default profile
+#   services_require lxd docker caddy busybox  # else skip (fail under CI)
+#   services_init                       # temp dir $svc_tmp, run marker, trap
+#   lxd_start                           # lock, daemon, pool, default profile
 #   lxd_test_profile                    # GETBOT_INCUS_TEST_PROFILE
 #   lxd_import_test_image getbot-test-docker
+#   busybox_image_context DIR           # a FROM-scratch bot build context
 #   caddy_start                         # GETBOT_CADDY_ADMIN, _HTTP_PORT
+#   services_on_exit 'getbot destroy ...'  # the test's own teardown
+#   lxd_track network getbot-br0        # delete it at the end, too
 #
-# What a test gets (all exported):
+# What a test, and the provider it runs, gets (all exported):
 #   GETBOT_TEST_RUN            this run's marker, PID-STARTTIME of the test
-#   GETBOT_INCUS_SOCKET        LXD's socket (INCUS_SOCKET too)
-#   GETBOT_INCUS_TEST_PROFILE  a profile the provider adds to every container
-#                              it creates, so the test image can run dockerd
-#                              (see lxd_test_profile); unset in production
+#   GETBOT_INCUS_SOCKET        LXD's socket, /var/lib/lxd/unix.socket
+#   INCUS_SOCKET               the same (the provider honours it)
+#   GETBOT_INCUS_TEST_PROFILE  a profile the provider adds, after "default",
+#                              to the profiles of every container it
+#                              creates; unset in production. It carries
+#                              everything the test image needs, so the
+#                              provider's own config stays what production
+#                              uses (security.nesting=true and limits).
 #   GETBOT_CADDY_ADMIN         http://127.0.0.1:PORT, Caddy's admin API
-#   GETBOT_CADDY_HTTP_PORT     Caddy's plain-HTTP listener on 127.0.0.1,
-#                              server name "getbot" (apps.http.servers.getbot)
+#   GETBOT_CADDY_HTTP_PORT     Caddy's plain-HTTP listener on 127.0.0.1; the
+#                              server is named "getbot": routes go to
+#                              /config/apps/http/servers/getbot/routes
+#
+# The test profile (lxd_test_profile), what Docker inside LXD needs here
+# (root, cgroup v1, no AppArmor, no systemd):
+#   security.nesting=true, security.privileged=true
+#   device usr: type=disk source=/usr path=/usr readonly=true
+#   raw.lxc: lxc.init.cmd = /etc/getbot-test/init
+#            lxc.mount.auto = proc:rw sys:rw cgroup:rw:force
+#            lxc.apparmor.profile = unconfined
+#            lxc.cgroup.devices.allow = a
+#            lxc.cap.drop =
+#   user.getbot.test-run=RUN (the marker, seen in expanded_config)
+#
+# Facts the provider must live with on LXD 5.0 (tests/services-smoke.sh
+# shows each one):
+#   - "start": true in POST /1.0/instances is ignored (Incus has the API
+#     extension instance_create_start, LXD 5.0 does not): start the
+#     container with PUT .../state {"action":"start"} after the create.
+#   - The host end of a proxy device's unix socket stays on disk after the
+#     container stops or is deleted. It does no harm (a new proxy on the
+#     same path replaces it), but delete it with the container.
+#   - /run/getbot must exist before a proxy device listens in it.
+#   - dockerd in the test image runs with --iptables=false: a published
+#     port (HostPort 18789) is served by docker-proxy, so the bot answers
+#     on the LXD container's address, CONTAINER_IP:18789.
+#   - Containers marked user.getbot.managed=true are the provider's: a
+#     provider test observes every one on the daemon, which is why LXD
+#     tests take a lock (services_lock, in lxd_start) and run one at a time.
+#   - No image server is reachable: the only image is the local test image.
 #
 # Every LXD object a test makes carries the run marker: containers through
-# the test profile (user.getbot.test-run shows in their expanded_config),
-# networks and profiles in their own config. lxd_cleanup_test_objects
-# removes what this run made and what runs that are no longer alive left
-# behind, and never anything else. Tests that use LXD take a lock
-# (services_lock), so two of them never share the daemon's bridges and
-# names at once under `make -j check`. Processes are stopped by pid.
+# the test profile, networks and profiles in their own config
+# (user.getbot.test-run), images in a property (getbot.test-run).
+# lxd_cleanup_test_objects removes what this run made and what runs no
+# longer alive left behind, and never anything else; it runs when LXD is
+# started and when the test ends. An object the provider made without
+# the marker (its bridge getbot-br0) is deleted at the end if the test
+# asked with lxd_track. Processes are stopped by pid; the LXD daemon only
+# if this test started it. Daemons a test starts itself must not inherit
+# the lock's descriptor: start them with 9>&-, or with svc_spawn.
 #
 # Needs: curl, python3 (JSON), flock (util-linux), tar, gzip.
 
 : "${GETBOT_TEST_LXD_DIR:=/var/lib/lxd}"
-: "${GETBOT_TEST_LOCK:=${TMPDIR:-/tmp}/getbot-test-lxd.lock}"
+# one lock per daemon, the same for every test on the machine
+: "${GETBOT_TEST_LOCK:=/tmp/getbot-test-lxd-$(printf '%s' "$GETBOT_TEST_LXD_DIR" | cksum | cut -d' ' -f1).lock}"
 svc_tmp=""
 svc_pids=""
 svc_lxd_pid=""
 svc_locked=0
 svc_lxd_tracked=""
+svc_on_exit=""
 
 # --- basics ------------------------------------------------------------------
 
@@ -159,11 +200,23 @@ print(r if isinstance(r, str) else json.dumps(r))
 services_lock() {
 	[ "$svc_locked" = 1 ] && return 0
 	exec 9>>"$GETBOT_TEST_LOCK"
+	svc_t0=$(date +%s)
 	if ! flock -w "${GETBOT_TEST_LOCK_WAIT:-900}" 9; then
 		echo "services: could not take $GETBOT_TEST_LOCK" >&2
 		return 1
 	fi
 	svc_locked=1
+	svc_t0=$(($(date +%s) - svc_t0))
+	[ "$svc_t0" -lt 2 ] ||
+		echo "# waited $svc_t0 s for $GETBOT_TEST_LOCK (another LXD test)"
+}
+
+# services_on_exit CMD: run CMD (eval'd) when the test ends, before the
+# harness removes its LXD objects and stops its daemons; e.g. the
+# provider's own teardown (`getbot destroy ...`). Last added runs first.
+services_on_exit() {
+	svc_on_exit="$1
+$svc_on_exit"
 }
 
 # services_logs: the tail of every log the harness keeps, as TAP comments.
@@ -179,6 +232,10 @@ services_logs() {
 services_stop() {
 	svc_exit=$?
 	trap - EXIT
+	if [ -n "$svc_on_exit" ]; then
+		eval "$svc_on_exit" >/dev/null 2>&1
+		svc_on_exit=""
+	fi
 	if [ -n "$svc_lxd_sock_ok" ] && lxd_alive; then
 		for obj in $svc_lxd_tracked; do
 			lxd_delete "$obj" >/dev/null 2>&1
