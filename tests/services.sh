@@ -24,6 +24,10 @@
 #                              everything the test image needs, so the
 #                              provider's own config stays what production
 #                              uses (security.nesting=true and limits).
+#   GETBOT_INCUS_TEST_IMAGE    the alias of the test image, to create
+#                              containers from (lxd_import_test_image)
+#   GETBOT_TEST_BOT_CONTEXT    a Docker build context (busybox_image_context)
+#                              to build in place of OpenClaw's
 #   GETBOT_CADDY_ADMIN         http://127.0.0.1:PORT, Caddy's admin API
 #   GETBOT_CADDY_HTTP_PORT     Caddy's plain-HTTP listener on 127.0.0.1; the
 #                              server is named "getbot": routes go to
@@ -367,6 +371,7 @@ lxd_alive() {
 # Preseeds the dir pool "default" and the default profile's root disk,
 # and nothing else: the provider makes its own network. Takes the lock.
 lxd_start() {
+	[ -n "$svc_tmp" ] || services_init
 	services_lock || return 1
 	GETBOT_INCUS_SOCKET="$GETBOT_TEST_LXD_DIR/unix.socket"
 	INCUS_SOCKET=$GETBOT_INCUS_SOCKET
@@ -530,21 +535,34 @@ EOF
 	fi
 }
 
-# The test image's version: bump it when the rootfs below changes, and an
-# older image under the same alias is replaced.
+# The test image's version: bump it when the rootfs below changes. The
+# image also depends on the host's /etc files it copies (a stale
+# ld.so.cache would hide libraries installed since), so their checksum is
+# part of the version, and an image of another version is replaced.
 svc_image_version=1
+svc_image_version() {
+	printf '%s-%s\n' "$svc_image_version" "$(
+		{ cat /etc/passwd /etc/group /etc/nsswitch.conf /etc/ld.so.cache 2>/dev/null
+		  ls -l /etc/alternatives; } | cksum | cut -d' ' -f1)"
+}
 
 # lxd_import_test_image ALIAS: the Docker-in-LXD test image. Its rootfs is
 # links into the host's /usr (bind-mounted read-only by the test profile;
 # Debian 12 has a merged /usr), a few files of /etc, and an init script
 # that brings up eth0 by DHCP (busybox udhcpc) and runs dockerd with
 # --iptables=false. Skips the import when ALIAS has this version already.
+# Exports GETBOT_INCUS_TEST_IMAGE=ALIAS: the image the provider creates
+# its containers from in tests.
 lxd_import_test_image() {
+	[ -n "$svc_tmp" ] || services_init
 	svc_alias=$1
+	GETBOT_INCUS_TEST_IMAGE=$svc_alias
+	export GETBOT_INCUS_TEST_IMAGE
+	svc_version=$(svc_image_version)
 	if lxd_exists "/1.0/images/aliases/$svc_alias"; then
 		fp=$(lxd_call GET "/1.0/images/aliases/$svc_alias" | json_get 'd["target"]')
 		have=$(lxd_call GET "/1.0/images/$fp" | json_get 'd["properties"].get("getbot.test-image")')
-		[ "$have" = "$svc_image_version" ] && return 0
+		[ "$have" = "$svc_version" ] && return 0
 		lxd_call DELETE "/1.0/images/$fp" >/dev/null || return 1
 	fi
 	img="$svc_tmp/image"
@@ -620,7 +638,7 @@ properties:
   description: getbot test image (host /usr, dockerd inside)
   os: debian
   release: host
-  getbot.test-image: "$svc_image_version"
+  getbot.test-image: "$svc_version"
 EOF
 	tar -C "$img" -czf "$img/metadata.tar.gz" metadata.yaml &&
 		tar -C "$r" --numeric-owner -czf "$img/rootfs.tar.gz" . &&
@@ -635,8 +653,13 @@ EOF
 # FROM scratch with a static busybox (no registry is reachable). It
 # serves HTTP on 18789 as UID 1000: /healthz, and /cgi-bin/env, which
 # lists the names (never the values) of its environment variables. The
-# image's HEALTHCHECK polls /healthz every second.
+# image's HEALTHCHECK polls /healthz every second; /bin/sh and wget are
+# busybox's, for a health check the provider sets itself. Exports
+# GETBOT_TEST_BOT_CONTEXT=DIR: the build context the provider uses in
+# place of OpenClaw's in tests.
 busybox_image_context() {
+	GETBOT_TEST_BOT_CONTEXT=$1
+	export GETBOT_TEST_BOT_CONTEXT
 	mkdir -p "$1/www/cgi-bin" || return 1
 	cp "$(svc_busybox_path)" "$1/busybox" || return 1
 	echo ok >"$1/www/healthz"
@@ -668,6 +691,7 @@ EOF
 # "getbot" (no routes) on free loopback ports. Exports GETBOT_CADDY_ADMIN
 # (http://127.0.0.1:PORT) and GETBOT_CADDY_HTTP_PORT.
 caddy_start() {
+	[ -n "$svc_tmp" ] || services_init
 	svc_http_port=$(svc_free_port)
 	svc_admin_port=$(svc_free_port)
 	while [ "$svc_admin_port" = "$svc_http_port" ]; do
