@@ -51,15 +51,16 @@ step "test profile and image"
 lxd_import_test_image getbot-test-docker
 tap_ok $? "importing it again is a no-op"
 
-# A bridge of the test's own (the provider's getbot-br0 is 10.199.0.0/24).
-# No NAT and no firewall rules: nothing leaves the machine.
+# A bridge of the test's own (the provider's getbot-br0 is 10.199.0.0/24),
+# without NAT: nothing leaves the machine. LXD's firewall rules for it
+# (DHCP and DNS) are on, to show they are all gone afterwards.
 net="gbtnet$$"
 ct="gbt-smoke-$$"
 sock="/run/getbot/docker-$ct.sock"
 mkdir -p /run/getbot
 lxd_call POST /1.0/networks "{\"name\":\"$net\",\"type\":\"bridge\",
   \"config\":{\"ipv4.address\":\"10.198.0.1/24\",\"ipv4.nat\":\"false\",
-  \"ipv4.firewall\":\"false\",\"ipv6.address\":\"none\",
+  \"ipv6.address\":\"none\",
   \"user.getbot.test-run\":\"$GETBOT_TEST_RUN\"}}" >/dev/null
 tap_ok $? "a test bridge $net, 10.198.0.0/24"
 
@@ -190,6 +191,10 @@ tap_ok $? "the LXD container is removed"
 [ ! -e "$sock" ]; tap_ok $? "and its proxy socket is gone from the host"
 lxd_delete_network "$net"
 tap_ok $? "the test bridge is removed"
+rules=$(for table in filter nat mangle raw; do
+	iptables -t "$table" -S 2>/dev/null
+done | grep -c "LXD network $net\"")
+[ "$rules" = 0 ]; tap_ok $? "with every firewall rule LXD made for it ($rules left)"
 lxd_cleanup_test_objects
 left=$(for kind in instances networks profiles; do
 	lxd_call GET "/1.0/$kind?recursion=1" | svc_lxd_stale_names

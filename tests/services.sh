@@ -74,6 +74,12 @@
 #
 # Needs: curl, python3 (JSON), flock (util-linux), tar, gzip.
 
+# LXD, Docker and the firewall helpers live in sbin, which a user's PATH
+# may lack; LXD itself looks for dnsmasq and iptables there.
+case ":$PATH:" in
+*:/usr/sbin:*) ;;
+*) PATH="$PATH:/usr/sbin:/sbin" ;;
+esac
 : "${GETBOT_TEST_LXD_DIR:=/var/lib/lxd}"
 # one lock per daemon, the same for every test on the machine
 : "${GETBOT_TEST_LOCK:=/tmp/getbot-test-lxd-$(printf '%s' "$GETBOT_TEST_LXD_DIR" | cksum | cut -d' ' -f1).lock}"
@@ -466,10 +472,33 @@ lxd_delete_instance() {
 	return 0
 }
 
-# lxd_delete_network NAME: absent is fine.
+# lxd_delete_network NAME: absent is fine. LXD 5.0's xtables firewall
+# driver, on Debian's iptables (the nftables shim), leaves the rules it
+# made for a bridge behind when the bridge is deleted (some fifteen per
+# bridge, NAT included): they are removed here, by their comment.
 lxd_delete_network() {
-	lxd_exists "/1.0/networks/$1" || return 0
-	lxd_call DELETE "/1.0/networks/$1" >/dev/null
+	if lxd_exists "/1.0/networks/$1"; then
+		lxd_call DELETE "/1.0/networks/$1" >/dev/null || return 1
+	fi
+	lxd_firewall_cleanup "$1"
+}
+
+# lxd_firewall_cleanup NAME: remove the iptables rules LXD generated for
+# the bridge NAME, which must not exist any more.
+lxd_firewall_cleanup() {
+	lxd_exists "/1.0/networks/$1" && return 1
+	for svc_ipt in iptables ip6tables; do
+		command -v "$svc_ipt" >/dev/null 2>&1 || continue
+		for svc_table in filter nat mangle raw; do
+			"$svc_ipt" -t "$svc_table" -S 2>/dev/null |
+				grep -F -- "--comment \"generated for LXD network $1\"" |
+				sed 's/^-A /-D /' |
+				while read -r svc_rule; do
+					eval "\"\$svc_ipt\" -t \"\$svc_table\" $svc_rule"
+				done
+		done
+	done
+	return 0
 }
 
 # lxd_track KIND NAME: delete this object when the test ends, marked or
