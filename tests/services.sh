@@ -59,7 +59,13 @@
 #   - Containers marked user.getbot.managed=true are the provider's: a
 #     provider test observes every one on the daemon, which is why LXD
 #     tests take a lock (services_lock, in lxd_start) and run one at a time.
+#   - Deleting a bridge leaves LXD's iptables rules for it behind (the
+#     xtables driver on Debian's nftables shim): lxd_delete_network removes
+#     them; a test that lets the provider make getbot-br0 should
+#     `lxd_track network getbot-br0` so it goes, rules and all.
 #   - No image server is reachable: the only image is the local test image.
+#     LXD itself tries images.linuxcontainers.org at start; lxd_start gives
+#     it a proxy on a closed loopback port so that fails without a lookup.
 #
 # Every LXD object a test makes carries the run marker: containers through
 # the test profile, networks and profiles in their own config
