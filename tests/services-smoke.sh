@@ -93,16 +93,12 @@ tap_ok $? "it carries the run marker through the test profile"
 docker_api() {
 	curl -s --max-time 120 --unix-socket "$sock" "$@"
 }
-if svc_wait 90 test "$(docker_api http://docker/_ping)" = OK; then
+if docker_wait "$sock" 90; then
 	tap_ok 0 "dockerd inside answers /_ping through the proxy device"
 else
 	tap_diag "state: $(lxd_call GET "/1.0/instances/$ct/state" | json_get 'd["status"]')"
-	tap_diag "$(tail -15 "/var/log/lxd/$ct/lxc.log" 2>/dev/null)"
-	lxd_call POST "/1.0/instances/$ct/exec" \
-		'{"command":["sh","-c","tail -30 /var/log/dockerd.log /var/log/udhcpc.log"],"record-output":true,"wait-for-websocket":false,"interactive":false}' \
-		>"$svc_tmp/exec.json"
-	out=$(json_get 'd["metadata"]["output"]["1"]' <"$svc_tmp/exec.json")
-	[ -n "$out" ] && tap_diag "$(curl -s --unix-socket "$GETBOT_INCUS_SOCKET" "http://lxd$out")"
+	tap_diag "$(tail -15 "$GETBOT_TEST_LXD_DIR/logs/$ct/lxc.log" "/var/log/lxd/$ct/lxc.log" 2>/dev/null)"
+	tap_diag "$(lxd_exec "$ct" sh -c 'tail -30 /var/log/dockerd.log /var/log/udhcpc.log')"
 	fail_setup "dockerd inside answers /_ping through the proxy device"
 fi
 step "dockerd up"
@@ -149,8 +145,8 @@ svc_wait 60 healthy
 tap_ok $? "it turns healthy ($(health))"
 step "bot healthy"
 
-ip=$(lxd_call GET "/1.0/instances/$ct/state" | json_get '
-[a["address"] for a in d["network"]["eth0"]["addresses"] if a["family"] == "inet"][0]')
+svc_wait 30 test -n "$(lxd_instance_ip "$ct")"
+ip=$(lxd_instance_ip "$ct")
 case $ip in
 10.198.0.*) rc=0 ;;
 *) rc=1 ;;
@@ -161,6 +157,13 @@ tap_ok $? "the bot answers from the host over the bridge"
 curl -sf "http://$ip:18789/cgi-bin/env" >"$svc_tmp/env"
 grep -qx ANTHROPIC_API_KEY "$svc_tmp/env" && ! grep -q sk-test "$svc_tmp/env"
 tap_ok $? "it sees its API key (by name) in its environment"
+out=$(lxd_exec "$ct" cat /etc/getbot-test/init)
+rc=$?
+[ $rc -eq 0 ] && printf '%s\n' "$out" | grep -q 'dockerd --host'
+tap_ok $? "lxd_exec runs a command in the container (exit $rc)"
+lxd_exec "$ct" sh -c 'exit 3' >/dev/null
+rc=$?
+[ $rc -eq 3 ]; tap_ok $? "and returns its exit status ($rc)"
 
 # --- Caddy in front of it ---------------------------------------------------------
 

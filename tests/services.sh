@@ -460,6 +460,41 @@ for o in json.load(sys.stdin) or []:
 	done
 }
 
+# lxd_exec NAME CMD...: run CMD in the container (no shell unless CMD is
+# one); prints its stdout and stderr, returns its exit status.
+lxd_exec() {
+	svc_ct=$1
+	shift
+	svc_cmd=$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "$@")
+	svc_op=$(lxd_call POST "/1.0/instances/$svc_ct/exec" "{\"command\":$svc_cmd,
+		\"record-output\":true,\"wait-for-websocket\":false,
+		\"interactive\":false,\"environment\":{}}") || return 1
+	svc_ret=$(printf '%s' "$svc_op" | json_get 'd["metadata"]["return"]')
+	for svc_log in $(printf '%s' "$svc_op" |
+		json_get '" ".join(d["metadata"]["output"][k] for k in ("1", "2"))'); do
+		curl -s --unix-socket "$GETBOT_INCUS_SOCKET" "http://lxd$svc_log"
+		curl -s --unix-socket "$GETBOT_INCUS_SOCKET" -X DELETE \
+			"http://lxd$svc_log" >/dev/null
+	done
+	return "${svc_ret:-1}"
+}
+
+# lxd_instance_ip NAME: its eth0 IPv4 address, once it has one.
+lxd_instance_ip() {
+	lxd_call GET "/1.0/instances/$1/state" | json_get '
+next((a["address"] for a in ((d.get("network") or {}).get("eth0") or {}).get("addresses", [])
+      if a["family"] == "inet"), None)'
+}
+
+# docker_wait SOCKET [SECONDS]: until the Docker behind SOCKET (a proxy
+# device's host end) answers /_ping; 60 s by default.
+docker_wait() {
+	svc_wait "${2:-60}" svc_docker_ping "$1"
+}
+svc_docker_ping() {
+	[ "$(curl -s --max-time 5 --unix-socket "$1" http://docker/_ping)" = OK ]
+}
+
 # lxd_delete_instance NAME: stop (hard) and delete; absent is fine. LXD
 # leaves the host end of a proxy device's unix socket behind (after stop
 # and delete alike): it is removed here.
