@@ -161,11 +161,17 @@ with open(sys.argv[1], "rb") as f:
 PY
 }
 
-# services_init: the temp dir, this run's marker, the cleanup trap.
+# services_init: the temp dir, this run's marker, the cleanup trap. The
+# temp dirs of runs that died without cleaning up are removed.
 services_init() {
-	svc_tmp=$(mktemp -d "${TMPDIR:-/tmp}/getbot-services.XXXXXX")
 	GETBOT_TEST_RUN=$(svc_run_id $$)
 	export GETBOT_TEST_RUN
+	for svc_dir in "${TMPDIR:-/tmp}"/getbot-services.*-*.*; do
+		[ -d "$svc_dir" ] || continue
+		svc_run=${svc_dir##*/getbot-services.}
+		svc_run_alive "${svc_run%.*}" || rm -rf "$svc_dir"
+	done
+	svc_tmp=$(mktemp -d "${TMPDIR:-/tmp}/getbot-services.$GETBOT_TEST_RUN.XXXXXX")
 	trap services_stop EXIT
 	trap 'exit 1' INT TERM HUP
 }
