@@ -728,7 +728,9 @@ EOF
 # busybox_image_context DIR: a Docker build context for a stand-in bot,
 # FROM scratch with a static busybox (no registry is reachable). It
 # serves HTTP on 18789 as UID 1000: /healthz, and /cgi-bin/env, which
-# lists the names (never the values) of its environment variables. The
+# lists the names (never the values) of its environment variables.
+# /home/node/.openclaw belongs to UID 1000, so a new named volume mounted
+# there (openclaw-config) is 1000's too, as with OpenClaw's image. The
 # image's HEALTHCHECK polls /healthz every second; /bin/sh and wget are
 # busybox's, for a health check the provider sets itself. Exports
 # GETBOT_TEST_BOT_CONTEXT=DIR: the build context the provider uses in
