@@ -43,6 +43,17 @@ root=$(lxd_call GET /1.0/profiles/default | json_get 'd["devices"]["root"]["pool
 [ -s "$svc_tmp/out" ] && [ "$root" = default ]
 tap_ok $? "the pool default and the default profile's root disk exist"
 
+# What a crashed run left is removed; what a live run made is not.
+dead="$PPID-0"
+alive=$(svc_run_id $PPID)
+lxd_call POST /1.0/profiles "{\"name\":\"gbt-dead-$$\",\"config\":{\"user.getbot.test-run\":\"$dead\"}}" >/dev/null &&
+	lxd_call POST /1.0/profiles "{\"name\":\"gbt-alive-$$\",\"config\":{\"user.getbot.test-run\":\"$alive\"}}" >/dev/null
+tap_ok $? "profiles marked by a dead run ($dead) and by a live one ($alive)"
+lxd_track profile "gbt-alive-$$"
+lxd_cleanup_test_objects
+! lxd_exists "/1.0/profiles/gbt-dead-$$" && lxd_exists "/1.0/profiles/gbt-alive-$$"
+tap_ok $? "lxd_cleanup_test_objects removes the dead run's only"
+
 lxd_test_profile
 tap_ok $? "the test profile $GETBOT_INCUS_TEST_PROFILE"
 lxd_import_test_image getbot-test-docker
