@@ -422,7 +422,7 @@ lxd_start() {
 	# the default profile's devices, so it runs only when one is missing.
 	profile=$(lxd_call GET /1.0/profiles/default) || return 1
 	if ! lxd_exists /1.0/storage-pools/default ||
-		[ -z "$(printf '%s' "$profile" | json_get 'd["devices"].get("root")')" ]; then
+		[ -z "$(printf '%s' "$profile" | json_get '(d.get("devices") or {}).get("root")')" ]; then
 		svc_pool=""
 		lxd_exists /1.0/storage-pools/default ||
 			svc_pool='storage_pools:
@@ -442,13 +442,11 @@ for name, dev in (json.load(sys.stdin).get("devices") or {}).items():
 			return 1
 		}
 	fi
-	# no image server is reachable: never try to refresh images
-	lxd_call PATCH /1.0 '{"config":{"images.auto_update_interval":"0"}}' >/dev/null
 	lxd_cleanup_test_objects
 }
 
-# lxd_marked_by_dead_or_us OBJECT-LIST-JSON KEY: names of objects whose
-# KEY (config or expanded_config) is this run or a run no longer alive.
+# svc_lxd_stale_names < OBJECT-LIST-JSON: names (image fingerprints) of
+# the objects whose run marker is this run or a run no longer alive.
 svc_lxd_stale_names() {
 	python3 -c '
 import json, sys
