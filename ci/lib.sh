@@ -6,10 +6,14 @@ GETBOT_BUILD_PACKAGES="build-essential autoconf automake pkg-config clang
  libgit2-dev libpsl-dev publicsuffix python3 git"
 # getbot-auth: its HTTP server, and the real Caddy and curl its tests drive.
 GETBOT_BUILD_PACKAGES="$GETBOT_BUILD_PACKAGES libmicrohttpd-dev caddy curl"
-# The self-hosted target's tests: a real LXD (the Incus API), Docker inside
-# its containers, and busybox for FROM-scratch bot images (tests/services.sh).
-GETBOT_BUILD_PACKAGES="$GETBOT_BUILD_PACKAGES lxd docker.io busybox-static
- util-linux tar gzip"
+# The self-hosted target's integration tests (tests/services.sh): LXD for
+# the Incus API, with dnsmasq for its bridges' DHCP (only a Recommends, and
+# recommends are not installed here); Docker, run on the host and inside
+# LXD containers; a static busybox for FROM-scratch images and the test
+# image's DHCP client; iptables, uidmap, squashfs-tools and xz-utils for
+# LXD and Docker; flock (util-linux) serializes the LXD tests.
+GETBOT_BUILD_PACKAGES="$GETBOT_BUILD_PACKAGES lxd dnsmasq-base docker.io
+ busybox-static iptables uidmap squashfs-tools xz-utils util-linux tar gzip"
 
 ci_install() {
 	missing=""

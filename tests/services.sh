@@ -1,43 +1,100 @@
 # Real services for the self-hosted target's integration tests: LXD (the
 # Incus API), Docker inside LXD containers, and Caddy. Source it after
-# tests/lib.sh:
+# tests/lib.sh (services_init replaces tap_tmpdir and owns the EXIT trap):
 #
 #   . "$top_srcdir/tests/lib.sh"
 #   . "$top_srcdir/tests/services.sh"
-#   services_require lxd docker caddy   # skips (or fails under CI) if missing
-#   services_init                       # temp dir, run marker, trap
-#   lxd_start                           # daemon, pool, default profile
+#   services_require lxd docker caddy busybox  # else skip (fail under CI)
+#   services_init                       # temp dir $svc_tmp, run marker, trap
+#   lxd_start                           # lock, daemon, pool, default profile
 #   lxd_test_profile                    # GETBOT_INCUS_TEST_PROFILE
 #   lxd_import_test_image getbot-test-docker
+#   busybox_image_context DIR           # a FROM-scratch bot build context
 #   caddy_start                         # GETBOT_CADDY_ADMIN, _HTTP_PORT
+#   services_on_exit 'getbot destroy ...'  # the test's own teardown
+#   lxd_track network getbot-br0        # delete it at the end, too
 #
-# What a test gets (all exported):
+# What a test, and the provider it runs, gets (all exported):
 #   GETBOT_TEST_RUN            this run's marker, PID-STARTTIME of the test
-#   GETBOT_INCUS_SOCKET        LXD's socket (INCUS_SOCKET too)
-#   GETBOT_INCUS_TEST_PROFILE  a profile the provider adds to every container
-#                              it creates, so the test image can run dockerd
-#                              (see lxd_test_profile); unset in production
+#   GETBOT_INCUS_SOCKET        LXD's socket, /var/lib/lxd/unix.socket
+#   INCUS_SOCKET               the same (the provider honours it)
+#   GETBOT_INCUS_TEST_PROFILE  a profile the provider adds, after "default",
+#                              to the profiles of every container it
+#                              creates; unset in production. It carries
+#                              everything the test image needs, so the
+#                              provider's own config stays what production
+#                              uses (security.nesting=true and limits).
+#   GETBOT_INCUS_TEST_IMAGE    the alias of the test image, to create
+#                              containers from (lxd_import_test_image)
+#   GETBOT_TEST_BOT_CONTEXT    a Docker build context (busybox_image_context)
+#                              to build in place of OpenClaw's
 #   GETBOT_CADDY_ADMIN         http://127.0.0.1:PORT, Caddy's admin API
-#   GETBOT_CADDY_HTTP_PORT     Caddy's plain-HTTP listener on 127.0.0.1,
-#                              server name "getbot" (apps.http.servers.getbot)
+#   GETBOT_CADDY_HTTP_PORT     Caddy's plain-HTTP listener on 127.0.0.1; the
+#                              server is named "getbot": routes go to
+#                              /config/apps/http/servers/getbot/routes
+#
+# The test profile (lxd_test_profile), what Docker inside LXD needs here
+# (root, cgroup v1, no AppArmor, no systemd):
+#   security.nesting=true, security.privileged=true
+#   device usr: type=disk source=/usr path=/usr readonly=true
+#   raw.lxc: lxc.init.cmd = /etc/getbot-test/init
+#            lxc.mount.auto = proc:rw sys:rw cgroup:rw:force
+#            lxc.apparmor.profile = unconfined
+#            lxc.cgroup.devices.allow = a
+#            lxc.cap.drop =
+#   user.getbot.test-run=RUN (the marker, seen in expanded_config)
+#
+# Facts the provider must live with on LXD 5.0 (tests/services-smoke.sh
+# shows each one):
+#   - "start": true in POST /1.0/instances is ignored (Incus has the API
+#     extension instance_create_start, LXD 5.0 does not): start the
+#     container with PUT .../state {"action":"start"} after the create.
+#   - The host end of a proxy device's unix socket stays on disk after the
+#     container stops or is deleted. It does no harm (a new proxy on the
+#     same path replaces it), but delete it with the container.
+#   - /run/getbot must exist before a proxy device listens in it.
+#   - dockerd in the test image runs with --iptables=false: a published
+#     port (HostPort 18789) is served by docker-proxy, so the bot answers
+#     on the LXD container's address, CONTAINER_IP:18789.
+#   - Containers marked user.getbot.managed=true are the provider's: a
+#     provider test observes every one on the daemon, which is why LXD
+#     tests take a lock (services_lock, in lxd_start) and run one at a time.
+#   - Deleting a bridge leaves LXD's iptables rules for it behind (the
+#     xtables driver on Debian's nftables shim): lxd_delete_network removes
+#     them; a test that lets the provider make getbot-br0 should
+#     `lxd_track network getbot-br0` so it goes, rules and all.
+#   - No image server is reachable: the only image is the local test image.
+#     LXD itself tries images.linuxcontainers.org at start; lxd_start gives
+#     it a proxy on a closed loopback port so that fails without a lookup.
 #
 # Every LXD object a test makes carries the run marker: containers through
-# the test profile (user.getbot.test-run shows in their expanded_config),
-# networks and profiles in their own config. lxd_cleanup_test_objects
-# removes what this run made and what runs that are no longer alive left
-# behind, and never anything else. Tests that use LXD take a lock
-# (services_lock), so two of them never share the daemon's bridges and
-# names at once under `make -j check`. Processes are stopped by pid.
+# the test profile, networks and profiles in their own config
+# (user.getbot.test-run), images in a property (getbot.test-run).
+# lxd_cleanup_test_objects removes what this run made and what runs no
+# longer alive left behind, and never anything else; it runs when LXD is
+# started and when the test ends. An object the provider made without
+# the marker (its bridge getbot-br0) is deleted at the end if the test
+# asked with lxd_track. Processes are stopped by pid; the LXD daemon only
+# if this test started it. Daemons a test starts itself must not inherit
+# the lock's descriptor: start them with 9>&-, or with svc_spawn.
 #
 # Needs: curl, python3 (JSON), flock (util-linux), tar, gzip.
 
+# LXD, Docker and the firewall helpers live in sbin, which a user's PATH
+# may lack; LXD itself looks for dnsmasq and iptables there.
+case ":$PATH:" in
+*:/usr/sbin:*) ;;
+*) PATH="$PATH:/usr/sbin:/sbin" ;;
+esac
 : "${GETBOT_TEST_LXD_DIR:=/var/lib/lxd}"
-: "${GETBOT_TEST_LOCK:=${TMPDIR:-/tmp}/getbot-test-lxd.lock}"
+# one lock per daemon, the same for every test on the machine
+: "${GETBOT_TEST_LOCK:=/tmp/getbot-test-lxd-$(printf '%s' "$GETBOT_TEST_LXD_DIR" | cksum | cut -d' ' -f1).lock}"
 svc_tmp=""
 svc_pids=""
 svc_lxd_pid=""
 svc_locked=0
 svc_lxd_tracked=""
+svc_on_exit=""
 
 # --- basics ------------------------------------------------------------------
 
@@ -104,11 +161,17 @@ with open(sys.argv[1], "rb") as f:
 PY
 }
 
-# services_init: the temp dir, this run's marker, the cleanup trap.
+# services_init: the temp dir, this run's marker, the cleanup trap. The
+# temp dirs of runs that died without cleaning up are removed.
 services_init() {
-	svc_tmp=$(mktemp -d "${TMPDIR:-/tmp}/getbot-services.XXXXXX")
 	GETBOT_TEST_RUN=$(svc_run_id $$)
 	export GETBOT_TEST_RUN
+	for svc_dir in "${TMPDIR:-/tmp}"/getbot-services.*-*.*; do
+		[ -d "$svc_dir" ] || continue
+		svc_run=${svc_dir##*/getbot-services.}
+		svc_run_alive "${svc_run%.*}" || rm -rf "$svc_dir"
+	done
+	svc_tmp=$(mktemp -d "${TMPDIR:-/tmp}/getbot-services.$GETBOT_TEST_RUN.XXXXXX")
 	trap services_stop EXIT
 	trap 'exit 1' INT TERM HUP
 }
@@ -159,11 +222,23 @@ print(r if isinstance(r, str) else json.dumps(r))
 services_lock() {
 	[ "$svc_locked" = 1 ] && return 0
 	exec 9>>"$GETBOT_TEST_LOCK"
+	svc_t0=$(date +%s)
 	if ! flock -w "${GETBOT_TEST_LOCK_WAIT:-900}" 9; then
 		echo "services: could not take $GETBOT_TEST_LOCK" >&2
 		return 1
 	fi
 	svc_locked=1
+	svc_t0=$(($(date +%s) - svc_t0))
+	[ "$svc_t0" -lt 2 ] ||
+		echo "# waited $svc_t0 s for $GETBOT_TEST_LOCK (another LXD test)"
+}
+
+# services_on_exit CMD: run CMD (eval'd) when the test ends, before the
+# harness removes its LXD objects and stops its daemons; e.g. the
+# provider's own teardown (`getbot destroy ...`). Last added runs first.
+services_on_exit() {
+	svc_on_exit="$1
+$svc_on_exit"
 }
 
 # services_logs: the tail of every log the harness keeps, as TAP comments.
@@ -179,6 +254,10 @@ services_logs() {
 services_stop() {
 	svc_exit=$?
 	trap - EXIT
+	if [ -n "$svc_on_exit" ]; then
+		eval "$svc_on_exit" >/dev/null 2>&1
+		svc_on_exit=""
+	fi
 	if [ -n "$svc_lxd_sock_ok" ] && lxd_alive; then
 		for obj in $svc_lxd_tracked; do
 			lxd_delete "$obj" >/dev/null 2>&1
@@ -310,6 +389,7 @@ lxd_alive() {
 # Preseeds the dir pool "default" and the default profile's root disk,
 # and nothing else: the provider makes its own network. Takes the lock.
 lxd_start() {
+	[ -n "$svc_tmp" ] || services_init
 	services_lock || return 1
 	GETBOT_INCUS_SOCKET="$GETBOT_TEST_LXD_DIR/unix.socket"
 	INCUS_SOCKET=$GETBOT_INCUS_SOCKET
@@ -342,7 +422,7 @@ lxd_start() {
 	# the default profile's devices, so it runs only when one is missing.
 	profile=$(lxd_call GET /1.0/profiles/default) || return 1
 	if ! lxd_exists /1.0/storage-pools/default ||
-		[ -z "$(printf '%s' "$profile" | json_get 'd["devices"].get("root")')" ]; then
+		[ -z "$(printf '%s' "$profile" | json_get '(d.get("devices") or {}).get("root")')" ]; then
 		svc_pool=""
 		lxd_exists /1.0/storage-pools/default ||
 			svc_pool='storage_pools:
@@ -362,13 +442,11 @@ for name, dev in (json.load(sys.stdin).get("devices") or {}).items():
 			return 1
 		}
 	fi
-	# no image server is reachable: never try to refresh images
-	lxd_call PATCH /1.0 '{"config":{"images.auto_update_interval":"0"}}' >/dev/null
 	lxd_cleanup_test_objects
 }
 
-# lxd_marked_by_dead_or_us OBJECT-LIST-JSON KEY: names of objects whose
-# KEY (config or expanded_config) is this run or a run no longer alive.
+# svc_lxd_stale_names < OBJECT-LIST-JSON: names (image fingerprints) of
+# the objects whose run marker is this run or a run no longer alive.
 svc_lxd_stale_names() {
 	python3 -c '
 import json, sys
@@ -386,18 +464,86 @@ for o in json.load(sys.stdin) or []:
 	done
 }
 
-# lxd_delete_instance NAME: stop (hard) and delete; absent is fine.
-lxd_delete_instance() {
-	lxd_exists "/1.0/instances/$1" || return 0
-	lxd_call PUT "/1.0/instances/$1/state" '{"action":"stop","timeout":0,"force":true}' \
-		>/dev/null 2>&1
-	lxd_call DELETE "/1.0/instances/$1" >/dev/null
+# lxd_exec NAME CMD...: run CMD in the container (no shell unless CMD is
+# one); prints its stdout and stderr, returns its exit status.
+lxd_exec() {
+	svc_ct=$1
+	shift
+	svc_cmd=$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "$@")
+	svc_op=$(lxd_call POST "/1.0/instances/$svc_ct/exec" "{\"command\":$svc_cmd,
+		\"record-output\":true,\"wait-for-websocket\":false,
+		\"interactive\":false,\"environment\":{}}") || return 1
+	svc_ret=$(printf '%s' "$svc_op" | json_get 'd["metadata"]["return"]')
+	for svc_log in $(printf '%s' "$svc_op" |
+		json_get '" ".join(d["metadata"]["output"][k] for k in ("1", "2"))'); do
+		curl -s --unix-socket "$GETBOT_INCUS_SOCKET" "http://lxd$svc_log"
+		curl -s --unix-socket "$GETBOT_INCUS_SOCKET" -X DELETE \
+			"http://lxd$svc_log" >/dev/null
+	done
+	return "${svc_ret:-1}"
 }
 
-# lxd_delete_network NAME: absent is fine.
+# lxd_instance_ip NAME: its eth0 IPv4 address, once it has one.
+lxd_instance_ip() {
+	lxd_call GET "/1.0/instances/$1/state" | json_get '
+next((a["address"] for a in ((d.get("network") or {}).get("eth0") or {}).get("addresses", [])
+      if a["family"] == "inet"), None)'
+}
+
+# docker_wait SOCKET [SECONDS]: until the Docker behind SOCKET (a proxy
+# device's host end) answers /_ping; 60 s by default.
+docker_wait() {
+	svc_wait "${2:-60}" svc_docker_ping "$1"
+}
+svc_docker_ping() {
+	[ "$(curl -s --max-time 5 --unix-socket "$1" http://docker/_ping)" = OK ]
+}
+
+# lxd_delete_instance NAME: stop (hard) and delete; absent is fine. LXD
+# leaves the host end of a proxy device's unix socket behind (after stop
+# and delete alike): it is removed here.
+lxd_delete_instance() {
+	lxd_exists "/1.0/instances/$1" || return 0
+	svc_socks=$(json_get '" ".join(v["listen"][5:]
+		for v in (d["metadata"].get("expanded_devices") or {}).values()
+		if v.get("type") == "proxy" and v.get("bind", "host") == "host"
+		and v.get("listen", "").startswith("unix:"))' <"$svc_tmp/lxd.json")
+	lxd_call PUT "/1.0/instances/$1/state" '{"action":"stop","timeout":0,"force":true}' \
+		>/dev/null 2>&1
+	lxd_call DELETE "/1.0/instances/$1" >/dev/null || return 1
+	for svc_sock in $svc_socks; do
+		[ -S "$svc_sock" ] && rm -f "$svc_sock"
+	done
+	return 0
+}
+
+# lxd_delete_network NAME: absent is fine. LXD 5.0's xtables firewall
+# driver, on Debian's iptables (the nftables shim), leaves the rules it
+# made for a bridge behind when the bridge is deleted (some fifteen per
+# bridge, NAT included): they are removed here, by their comment.
 lxd_delete_network() {
-	lxd_exists "/1.0/networks/$1" || return 0
-	lxd_call DELETE "/1.0/networks/$1" >/dev/null
+	if lxd_exists "/1.0/networks/$1"; then
+		lxd_call DELETE "/1.0/networks/$1" >/dev/null || return 1
+	fi
+	lxd_firewall_cleanup "$1"
+}
+
+# lxd_firewall_cleanup NAME: remove the iptables rules LXD generated for
+# the bridge NAME, which must not exist any more.
+lxd_firewall_cleanup() {
+	lxd_exists "/1.0/networks/$1" && return 1
+	for svc_ipt in iptables ip6tables; do
+		command -v "$svc_ipt" >/dev/null 2>&1 || continue
+		for svc_table in filter nat mangle raw; do
+			"$svc_ipt" -t "$svc_table" -S 2>/dev/null |
+				grep -F -- "--comment \"generated for LXD network $1\"" |
+				sed 's/^-A /-D /' |
+				while read -r svc_rule; do
+					eval "\"\$svc_ipt\" -t \"\$svc_table\" $svc_rule"
+				done
+		done
+	done
+	return 0
 }
 
 # lxd_track KIND NAME: delete this object when the test ends, marked or
@@ -463,21 +609,34 @@ EOF
 	fi
 }
 
-# The test image's version: bump it when the rootfs below changes, and an
-# older image under the same alias is replaced.
+# The test image's version: bump it when the rootfs below changes. The
+# image also depends on the host's /etc files it copies (a stale
+# ld.so.cache would hide libraries installed since), so their checksum is
+# part of the version, and an image of another version is replaced.
 svc_image_version=1
+svc_image_version() {
+	printf '%s-%s\n' "$svc_image_version" "$(
+		{ cat /etc/passwd /etc/group /etc/nsswitch.conf /etc/ld.so.cache 2>/dev/null
+		  ls -l /etc/alternatives; } | cksum | cut -d' ' -f1)"
+}
 
 # lxd_import_test_image ALIAS: the Docker-in-LXD test image. Its rootfs is
 # links into the host's /usr (bind-mounted read-only by the test profile;
 # Debian 12 has a merged /usr), a few files of /etc, and an init script
 # that brings up eth0 by DHCP (busybox udhcpc) and runs dockerd with
 # --iptables=false. Skips the import when ALIAS has this version already.
+# Exports GETBOT_INCUS_TEST_IMAGE=ALIAS: the image the provider creates
+# its containers from in tests.
 lxd_import_test_image() {
+	[ -n "$svc_tmp" ] || services_init
 	svc_alias=$1
+	GETBOT_INCUS_TEST_IMAGE=$svc_alias
+	export GETBOT_INCUS_TEST_IMAGE
+	svc_version=$(svc_image_version)
 	if lxd_exists "/1.0/images/aliases/$svc_alias"; then
 		fp=$(lxd_call GET "/1.0/images/aliases/$svc_alias" | json_get 'd["target"]')
 		have=$(lxd_call GET "/1.0/images/$fp" | json_get 'd["properties"].get("getbot.test-image")')
-		[ "$have" = "$svc_image_version" ] && return 0
+		[ "$have" = "$svc_version" ] && return 0
 		lxd_call DELETE "/1.0/images/$fp" >/dev/null || return 1
 	fi
 	img="$svc_tmp/image"
@@ -553,7 +712,7 @@ properties:
   description: getbot test image (host /usr, dockerd inside)
   os: debian
   release: host
-  getbot.test-image: "$svc_image_version"
+  getbot.test-image: "$svc_version"
 EOF
 	tar -C "$img" -czf "$img/metadata.tar.gz" metadata.yaml &&
 		tar -C "$r" --numeric-owner -czf "$img/rootfs.tar.gz" . &&
@@ -567,9 +726,16 @@ EOF
 # busybox_image_context DIR: a Docker build context for a stand-in bot,
 # FROM scratch with a static busybox (no registry is reachable). It
 # serves HTTP on 18789 as UID 1000: /healthz, and /cgi-bin/env, which
-# lists the names (never the values) of its environment variables. The
-# image's HEALTHCHECK polls /healthz every second.
+# lists the names (never the values) of its environment variables.
+# /home/node/.openclaw belongs to UID 1000, so a new named volume mounted
+# there (openclaw-config) is 1000's too, as with OpenClaw's image. The
+# image's HEALTHCHECK polls /healthz every second; /bin/sh and wget are
+# busybox's, for a health check the provider sets itself. Exports
+# GETBOT_TEST_BOT_CONTEXT=DIR: the build context the provider uses in
+# place of OpenClaw's in tests.
 busybox_image_context() {
+	GETBOT_TEST_BOT_CONTEXT=$1
+	export GETBOT_TEST_BOT_CONTEXT
 	mkdir -p "$1/www/cgi-bin" || return 1
 	cp "$(svc_busybox_path)" "$1/busybox" || return 1
 	echo ok >"$1/www/healthz"
@@ -601,6 +767,7 @@ EOF
 # "getbot" (no routes) on free loopback ports. Exports GETBOT_CADDY_ADMIN
 # (http://127.0.0.1:PORT) and GETBOT_CADDY_HTTP_PORT.
 caddy_start() {
+	[ -n "$svc_tmp" ] || services_init
 	svc_http_port=$(svc_free_port)
 	svc_admin_port=$(svc_free_port)
 	while [ "$svc_admin_port" = "$svc_http_port" ]; do
