@@ -590,6 +590,18 @@ incus_delete(
 	rest_escape(&path, current->name);
 	if (rc == PROVIDER_OK)
 		rc = incus_call(call, "DELETE", path.buf, NULL, NULL);
+	if (rc == PROVIDER_OK && current->kind == &incus_container) {
+		/* LXD leaves the host end of a proxy device behind */
+		char *sock = xasprintf(
+		    "%s/docker-%s.sock", INCUS_SOCKET_DIR, current->name);
+
+		if (unlink(sock) != 0 && errno != ENOENT) {
+			strbuf_addf(&call->err, "cannot remove %s: %s", sock,
+			    strerror(errno));
+			rc = PROVIDER_ERROR;
+		}
+		free(sock);
+	}
 	strbuf_release(&path);
 	return rc;
 }

@@ -11,6 +11,7 @@ bail() { echo "Bail out! $1"; services_logs 30; exit 1; }
 lxd_start || bail "LXD did not start"
 lxd_test_profile || bail "no test profile"
 lxd_import_test_image getbot-test-docker || bail "no test image"
+services_on_exit incus_test_cleanup
 cd "$T" || exit 99
 
 api() { # METHOD PATH [BODY]: the LXD REST API, JSON out
@@ -24,7 +25,12 @@ incus_test_cleanup() {
 		api DELETE "/1.0/instances/$name" >/dev/null 2>&1
 	done
 	sleep 1
-	api DELETE /1.0/networks/getbot-br0 >/dev/null 2>&1
+	# LXD 5.0 leaves a deleted bridge's firewall rules: the harness
+	# removes them with the network
+	lxd_delete_network getbot-br0 >/dev/null 2>&1
+	# what the API leaves when this cleanup deletes, not getbot
+	rm -f /run/getbot/docker-tacme.sock /run/getbot/docker-tglobex.sock \
+	    /run/getbot/docker-handmade.sock
 }
 run() {
 	rc=0
@@ -113,7 +119,8 @@ run plan
 grep -q '# incus.container.tacme will be deleted: no longer in config' out && ! grep -q handmade out
 tap_ok $? "removing an org plans its container's deletion only"
 run apply --auto-approve
-instance_json tacme | grep -q '"error_code":404'; tap_ok $? "apply deletes it"
+instance_json tacme | grep -q '"error_code":404' && [ ! -e /run/getbot/docker-tacme.sock ]
+tap_ok $? "apply deletes it, and its proxy socket on the host"
 instance_json handmade | grep -q '"name":"handmade"'; tap_ok $? "the hand-made container is still there"
 
 rc=0
