@@ -150,6 +150,14 @@ tap_ok $? "addresses: cloudflare.{bucket,worker,secrets,token}.ORG-TEAM and rout
 grep -q 'secret OPENAI_API_KEY (fingerprint [0-9a-f]\{8\})' out
 tap_ok $? "secrets are planned as fingerprints"
 
+run "$GETBOT" status --json
+python3 -c "
+import json
+rows = [json.loads(l) for l in open('out')]
+assert [(r['team'], r['status'], r['url'], r['has_openai_key'] if r['team'] == 'pro' else r['has_anthropic_key'])
+        for r in rows] == [('pro', 'pending', None, False), ('scout', 'pending', None, False)], rows
+"; tap_ok $? "status before the first apply: pending, no URL, keys not set"
+
 run "$GETBOT" plan -out saved.plan
 run "$GETBOT" apply --auto-approve
 [ "$rc" -eq 0 ] && grep -q '^Apply complete: 10 succeeded, 0 failed, 0 skipped.$' out
