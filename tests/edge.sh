@@ -346,6 +346,20 @@ assert 'research-extra' in router_world['agents']
 " ; tap_ok $? "each fault happened once, and no object was made twice"
 run "$GETBOT" plan --detailed-exitcode; tap_ok "$rc" "and the result is complete"
 
+# --- a card registered by someone else is never overwritten
+ctl "$router" /__control/world '{"agents": {"research-other": {"name": "research-other",
+  "url": "ws-agent://research-other", "metadata": {"display_name": "Not ours"}}}}' >/dev/null
+cp bots.yaml before-other.yaml
+printf '      other:\n        api_keys: {anthropic: {env: SCOUT_KEY}}\n        persona: You are Other.\n        instructions: Help.\n' >>bots.yaml
+run "$GETBOT" apply --auto-approve
+[ "$rc" -eq 5 ] && grep -q "router.card.research-other: the router already has an agent named 'research-other' that getbot did not register" err
+tap_ok $? "a card name held by another registrant fails the create, naming it"
+check "assert router_world['agents']['research-other']['metadata'] == {'display_name': 'Not ours'}"
+tap_ok $? "and that card is untouched"
+cp before-other.yaml bots.yaml
+run "$GETBOT" apply --auto-approve
+run "$GETBOT" plan --detailed-exitcode; tap_ok "$rc" "removing that agent cleans up the rest"
+
 # --- a token whose one-time value was lost in transit is replaced
 ctl "$cf" /__control/faults '{"faults": [
   {"method": "POST", "path": "/tokens$", "lost_answer": true}]}' >/dev/null
