@@ -360,6 +360,21 @@ cp before-other.yaml bots.yaml
 run "$GETBOT" apply --auto-approve
 run "$GETBOT" plan --detailed-exitcode; tap_ok "$rc" "removing that agent cleans up the rest"
 
+# --- a Worker without getbot's marker is never touched
+printf 'export default {};\n' >foreign.js
+curl -s -X PUT -H "Authorization: Bearer $CF_TOKEN" \
+	-F 'metadata={"main_module":"w.js","bindings":[]};type=application/json' \
+	-F 'w.js=@foreign.js;filename=w.js;type=application/javascript+module' \
+	"$cf/client/v4/accounts/0123456789abcdef0123456789abcdef/workers/scripts/research-foreign" >/dev/null
+run "$GETBOT" plan --detailed-exitcode
+tap_ok "$rc" "an unmarked Worker is not planned for anything"
+cp bots.yaml before-foreign.yaml
+printf '      foreign:\n        api_keys: {anthropic: {env: SCOUT_KEY}}\n        persona: You are Foreign.\n        instructions: Help.\n' >>bots.yaml
+run "$GETBOT" plan
+[ "$rc" -eq 1 ] && grep -q 'cloudflare.worker.research-foreign exists but getbot did not make it' err
+tap_ok $? "a team whose Worker name is taken by an unmarked Worker is an error"
+cp before-foreign.yaml bots.yaml
+
 # --- a token whose one-time value was lost in transit is replaced
 ctl "$cf" /__control/faults '{"faults": [
   {"method": "POST", "path": "/tokens$", "lost_answer": true}]}' >/dev/null
@@ -397,6 +412,9 @@ YAML
 run "$GETBOT" plan
 grep -q '^Plan: 0 to add, 0 to change, 0 to replace, 5 to delete.$' out
 tap_ok $? "removing an agent plans its five deletes"
+run "$GETBOT" status --json research/scout
+grep -q '"team":"scout".*"status":"deleting"' out
+tap_ok $? "status: a bot no longer in bots.yaml whose objects remain is deleting"
 clear_logs
 run "$GETBOT" apply --auto-approve
 [ "$rc" -eq 5 ]; tap_ok $? "a failing delete step: exit 5"
