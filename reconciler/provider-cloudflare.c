@@ -19,18 +19,23 @@
  * tokens by the "getbot " prefix. Secrets cannot be read back, so their
  * fingerprints live in the names of empty marker secrets,
  * GETBOT_FPR_<NAME>_<FINGERPRINT>, and the model and keep-alive settings in
- * GETBOT_SETTINGS_<HEX OF JSON>: a rotation writes only secrets.
+ * GETBOT_SETTINGS_<HEX OF JSON>: a rotation writes only secrets. Likewise
+ * GETBOT_R2_TOKEN_<ID> says that token ID's one-time value reached the
+ * Worker as its R2 credentials (a token whose answer was lost is replaced).
+ *
+ * Not done here: DNS records for server targets (the config has no zone
+ * for them yet, and their orgs are served by the self-hosted providers).
  *
  * Observation: one list per kind (workers; buckets with cursor pages;
  * tokens with numbered pages), plus, per Worker, its settings (bindings)
  * and its secret names: the contract's list carries neither, and nothing
  * lists them for a whole account.
  *
- * Rate: one token bucket per session (account), shared by observation and
- * apply, at 3.9 requests/s with a burst of 20, so that any 5 minutes hold
- * at most 20 + 1170 < 1,200 requests (GETBOT_CLOUDFLARE_RATE overrides the
- * rate for tests). A 429 blocks every call of the session until its
- * Retry-After has passed, and is returned as transient with retry_after.
+ * Rate: one token bucket per account, shared by observation and apply, at 3.9
+ * requests/s with a burst of 20, so that any 5 minutes hold at most 20 + 1170 <
+ * 1,200 requests (GETBOT_CLOUDFLARE_RATE overrides the rate for tests). A 429
+ * blocks every call of the session until its Retry-After has passed, and is
+ * returned as transient with retry_after.
  */
 #include "config.h"
 
@@ -71,13 +76,24 @@
 #define CF_BUCKET_NOT_FOUND 10006
 #define CF_BUCKET_NOT_EMPTY 10008
 
+/* The request budget of one account: every session on it (two targets
+ * may name one account) draws from the same bucket. */
+struct cf_limiter {
+	char *account;
+	double rate, tokens, refilled, blocked_until;
+};
+
+static pthread_mutex_t cf_limiters_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cf_limiter **cf_limiters;
+static size_t cf_nlimiters;
+
 struct cf_session {
 	const struct bots_target *target;
 	char *api; /* base URL, no trailing slash */
 	struct secret *token;
 	char *runtime_dir;
-	pthread_mutex_t lock; /* the limiter and the subdomain */
-	double rate, tokens, refilled, blocked_until;
+	pthread_mutex_t lock; /* the subdomain */
+	struct cf_limiter *limiter;
 	char *subdomain; /* workers.dev subdomain, NULL until asked */
 };
 
@@ -206,29 +222,57 @@ cf_bucket_name(const char *name)
 	return xasprintf(CF_BUCKET_PREFIX "%s", name);
 }
 
-/* Wait for the session's token bucket (and a 429's block). */
+/* The limiter of account (made on first use; they live as long as the
+ * process, a few per run). */
+static struct cf_limiter *
+cf_limiter_for(const char *account, double rate)
+{
+	struct cf_limiter *l = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&cf_limiters_lock);
+	for (i = 0; i < cf_nlimiters && l == NULL; i++)
+		if (strcmp(cf_limiters[i]->account, account) == 0)
+			l = cf_limiters[i];
+	if (l == NULL) {
+		l = xcalloc(1, sizeof(*l));
+		l->account = xstrdup(account);
+		l->rate = rate;
+		l->tokens = CF_BURST;
+		l->refilled = cf_now();
+		cf_limiters = xreallocarray(
+		    cf_limiters, cf_nlimiters + 1, sizeof(*cf_limiters));
+		cf_limiters[cf_nlimiters++] = l;
+	}
+	pthread_mutex_unlock(&cf_limiters_lock);
+	return l;
+}
+
+/* Wait for the account's token bucket (and a 429's block). */
 static void
 cf_throttle(struct cf_session *s, struct provider_call *call)
 {
+	struct cf_limiter *l = s->limiter;
+
 	provider_throttle(call);
 	for (;;) {
 		double now, wait;
 
-		pthread_mutex_lock(&s->lock);
+		pthread_mutex_lock(&cf_limiters_lock);
 		now = cf_now();
-		s->tokens += (now - s->refilled) * s->rate;
-		if (s->tokens > CF_BURST)
-			s->tokens = CF_BURST;
-		s->refilled = now;
-		if (s->blocked_until > now)
-			wait = s->blocked_until - now;
-		else if (s->tokens >= 1) {
-			s->tokens -= 1;
-			pthread_mutex_unlock(&s->lock);
+		l->tokens += (now - l->refilled) * l->rate;
+		if (l->tokens > CF_BURST)
+			l->tokens = CF_BURST;
+		l->refilled = now;
+		if (l->blocked_until > now)
+			wait = l->blocked_until - now;
+		else if (l->tokens >= 1) {
+			l->tokens -= 1;
+			pthread_mutex_unlock(&cf_limiters_lock);
 			return;
 		} else
-			wait = (1 - s->tokens) / s->rate;
-		pthread_mutex_unlock(&s->lock);
+			wait = (1 - l->tokens) / l->rate;
+		pthread_mutex_unlock(&cf_limiters_lock);
 		engine_sleep(wait);
 	}
 }
@@ -274,10 +318,10 @@ cf_send(struct provider_call *call, const char *method, const char *path,
 	if (resp->status == 429) {
 		double wait = resp->retry_after > 0 ? resp->retry_after : 60;
 
-		pthread_mutex_lock(&s->lock);
-		if (cf_now() + wait > s->blocked_until)
-			s->blocked_until = cf_now() + wait;
-		pthread_mutex_unlock(&s->lock);
+		pthread_mutex_lock(&cf_limiters_lock);
+		if (cf_now() + wait > s->limiter->blocked_until)
+			s->limiter->blocked_until = cf_now() + wait;
+		pthread_mutex_unlock(&cf_limiters_lock);
 		call->retry_after = wait;
 	}
 	if (rc == PROVIDER_OK) {
@@ -326,11 +370,9 @@ cf_open(const struct bots_target *target, const char *base_dir, void **session,
 	len = strlen(s->api);
 	while (len > 0 && s->api[len - 1] == '/')
 		s->api[--len] = '\0';
-	s->rate = rate != NULL ? strtod(rate, NULL) : CF_RATE_DEFAULT;
-	if (!(s->rate > 0))
-		s->rate = CF_RATE_DEFAULT;
-	s->tokens = CF_BURST;
-	s->refilled = cf_now();
+	s->limiter = cf_limiter_for(target->account_id,
+	    rate != NULL && strtod(rate, NULL) > 0 ? strtod(rate, NULL)
+						   : CF_RATE_DEFAULT);
 	s->runtime_dir = runtimes != NULL && *runtimes != '\0'
 			     ? xstrdup(runtimes)
 			     : xasprintf("%s/runtimes", base_dir);
@@ -386,7 +428,7 @@ cf_skills_text(const struct node *card, struct strbuf *out)
 		const char *about =
 		    node_str(node_get(skills->items[i], "description"));
 
-		strbuf_addf(&*out, "- %s", name != NULL ? name : "");
+		strbuf_addf(out, "- %s", name != NULL ? name : "");
 		if (about != NULL && *about != '\0')
 			strbuf_addf(out, ": %s", about);
 		strbuf_addch(out, '\n');
@@ -775,11 +817,10 @@ cf_observe_workers(
 		struct observed *o;
 		const char *org, *team;
 
-		if (identity_check_worker_name(name, &path) != 0 ||
-		    !identity_is_dns_label(name)) {
-			strbuf_reset(&path);
-			continue; /* not a name getbot derives */
-		}
+		/* ORG-TEAM is a DNS label: other names are never ours, and
+		 * cost no call */
+		if (!identity_is_dns_label(name))
+			continue;
 		strbuf_reset(&path);
 		strbuf_addf(&path, "/accounts/%s/workers/scripts/%s/settings",
 		    account, name);

@@ -472,10 +472,46 @@ out:
 	return rc;
 }
 
+/*
+ * Observation lists only getbot's cards (owner=getbot), so before the
+ * first PUT of a name ask whether someone else registered it: getbot never
+ * overwrites a card it does not own.
+ */
 static int
 router_create(struct provider_call *call, const struct resource *desired)
 {
-	return router_put(call, desired, NULL);
+	struct http_response resp;
+	struct strbuf path = STRBUF_INIT;
+	const char *owner;
+	int rc;
+
+	http_response_init(&resp);
+	strbuf_addstr(&path, "/api/v1/agents/");
+	http_add_escaped(&path, desired->name);
+	rc = router_send(call, "GET", path.buf, NULL, &resp);
+	if (rc == PROVIDER_ERROR && resp.status == 404) {
+		strbuf_reset(&call->err);
+		rc = router_put(call, desired, NULL);
+		goto out;
+	}
+	if (rc != PROVIDER_OK)
+		goto out;
+	owner = router_str(
+	    cJSON_GetObjectItem(resp.json, "metadata"), "managed_by");
+	if (strcmp(owner, ROUTER_OWNER) != 0) {
+		strbuf_addf(&call->err,
+		    "the router already has an agent named '%s' that getbot "
+		    "did not register; getbot never touches it: rename the "
+		    "team or remove that agent",
+		    desired->name);
+		rc = PROVIDER_ERROR;
+		goto out;
+	}
+	rc = router_put(call, desired, NULL); /* ours: an earlier try */
+out:
+	http_response_release(&resp);
+	strbuf_release(&path);
+	return rc;
 }
 
 static int

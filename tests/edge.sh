@@ -150,6 +150,14 @@ tap_ok $? "addresses: cloudflare.{bucket,worker,secrets,token}.ORG-TEAM and rout
 grep -q 'secret OPENAI_API_KEY (fingerprint [0-9a-f]\{8\})' out
 tap_ok $? "secrets are planned as fingerprints"
 
+run "$GETBOT" status --json
+python3 -c "
+import json
+rows = [json.loads(l) for l in open('out')]
+assert [(r['team'], r['status'], r['url'], r['has_openai_key'] if r['team'] == 'pro' else r['has_anthropic_key'])
+        for r in rows] == [('pro', 'pending', None, False), ('scout', 'pending', None, False)], rows
+"; tap_ok $? "status before the first apply: pending, no URL, keys not set"
+
 run "$GETBOT" plan -out saved.plan
 run "$GETBOT" apply --auto-approve
 [ "$rc" -eq 0 ] && grep -q '^Apply complete: 10 succeeded, 0 failed, 0 skipped.$' out
@@ -338,6 +346,35 @@ assert 'research-extra' in router_world['agents']
 " ; tap_ok $? "each fault happened once, and no object was made twice"
 run "$GETBOT" plan --detailed-exitcode; tap_ok "$rc" "and the result is complete"
 
+# --- a card registered by someone else is never overwritten
+ctl "$router" /__control/world '{"agents": {"research-other": {"name": "research-other",
+  "url": "ws-agent://research-other", "metadata": {"display_name": "Not ours"}}}}' >/dev/null
+cp bots.yaml before-other.yaml
+printf '      other:\n        api_keys: {anthropic: {env: SCOUT_KEY}}\n        persona: You are Other.\n        instructions: Help.\n' >>bots.yaml
+run "$GETBOT" apply --auto-approve
+[ "$rc" -eq 5 ] && grep -q "router.card.research-other: the router already has an agent named 'research-other' that getbot did not register" err
+tap_ok $? "a card name held by another registrant fails the create, naming it"
+check "assert router_world['agents']['research-other']['metadata'] == {'display_name': 'Not ours'}"
+tap_ok $? "and that card is untouched"
+cp before-other.yaml bots.yaml
+run "$GETBOT" apply --auto-approve
+run "$GETBOT" plan --detailed-exitcode; tap_ok "$rc" "removing that agent cleans up the rest"
+
+# --- a Worker without getbot's marker is never touched
+printf 'export default {};\n' >foreign.js
+curl -s -X PUT -H "Authorization: Bearer $CF_TOKEN" \
+	-F 'metadata={"main_module":"w.js","bindings":[]};type=application/json' \
+	-F 'w.js=@foreign.js;filename=w.js;type=application/javascript+module' \
+	"$cf/client/v4/accounts/0123456789abcdef0123456789abcdef/workers/scripts/research-foreign" >/dev/null
+run "$GETBOT" plan --detailed-exitcode
+tap_ok "$rc" "an unmarked Worker is not planned for anything"
+cp bots.yaml before-foreign.yaml
+printf '      foreign:\n        api_keys: {anthropic: {env: SCOUT_KEY}}\n        persona: You are Foreign.\n        instructions: Help.\n' >>bots.yaml
+run "$GETBOT" plan
+[ "$rc" -eq 1 ] && grep -q 'cloudflare.worker.research-foreign exists but getbot did not make it' err
+tap_ok $? "a team whose Worker name is taken by an unmarked Worker is an error"
+cp before-foreign.yaml bots.yaml
+
 # --- a token whose one-time value was lost in transit is replaced
 ctl "$cf" /__control/faults '{"faults": [
   {"method": "POST", "path": "/tokens$", "lost_answer": true}]}' >/dev/null
@@ -375,6 +412,9 @@ YAML
 run "$GETBOT" plan
 grep -q '^Plan: 0 to add, 0 to change, 0 to replace, 5 to delete.$' out
 tap_ok $? "removing an agent plans its five deletes"
+run "$GETBOT" status --json research/scout
+grep -q '"team":"scout".*"status":"deleting"' out
+tap_ok $? "status: a bot no longer in bots.yaml whose objects remain is deleting"
 clear_logs
 run "$GETBOT" apply --auto-approve
 [ "$rc" -eq 5 ]; tap_ok $? "a failing delete step: exit 5"
