@@ -132,8 +132,9 @@ static const struct field_def cf_token_fields[] = {
 static const struct resource_kind cf_bucket = { "bucket", cf_bucket_fields,
 	"the agent's R2 bucket and its data", 2 };
 static const struct resource_kind cf_worker = { "worker", cf_worker_fields,
-	"the agent's Worker and its hub auth token (the card is re-registered "
-	"with the new one on the next run)",
+	"the agent's Worker with its secrets and hub auth token; the next "
+	"apply pushes the secrets again, makes new R2 credentials and "
+	"re-registers the card with the new token",
 	2 };
 static const struct resource_kind cf_secrets = { "secrets", cf_secrets_fields,
 	NULL, 2 };

@@ -318,6 +318,30 @@ assert sorted(writes(cf_log)) == sorted([('PUT', base + a) for a in ('research-p
 assert writes(router_log) == []
 " ; tap_ok $? "a runtime change re-uploads the worker: same IDENTITY.md, secrets kept"
 
+# --- --replace of a worker: a new Worker and hub token; the next apply
+# brings back its secrets, R2 credentials and card
+MODEL=openai/gpt-5-mini RUNTIME=rt-2 PERSONA="You are Research Max." write_config
+run "$GETBOT" apply --auto-approve --replace cloudflare.worker.research-pro
+grep -q 'replacement requested; this loses the agent.s Worker with its secrets and hub auth token' out &&
+	[ "$rc" -eq 0 ]
+tap_ok $? "--replace rebuilds the worker with the new persona and says what is lost"
+run "$GETBOT" plan
+grep -q 'cloudflare.secrets.research-pro will be created' out &&
+	grep -q 'cloudflare.token.research-pro will be replaced: .*r2_credentials changed' out &&
+	grep -q 'router.card.research-pro will be re-registered: .*hub_token changed' out
+tap_ok $? "the next plan restores its secrets, R2 credentials and card"
+run "$GETBOT" apply --auto-approve
+run "$GETBOT" plan --detailed-exitcode
+check "
+s = cf_world['scripts']['research-pro']
+m = json.loads([x for x in s['bindings'] if x['name'] == 'GETBOT_MANAGED'][0]['text'])
+assert 'You are Research Max.' in s['modules']['IDENTITY.md']
+assert router_world['agents']['research-pro']['authentication']['credentials'] == m['hub_sha256']
+assert s['secret_sha256']['OPENAI_API_KEY'] == sha('$PRO_KEY')
+" && [ "$rc" -eq 0 ]
+tap_ok $? "after which the agent is whole again"
+export PERSONA="You are Research Max."
+
 # --- transient faults: a dropped connection, 5xx, 429, a slow answer
 ctl "$cf" /__control/faults '{"faults": [
   {"method": "POST", "path": "/r2/buckets$", "drop": true},
