@@ -1314,6 +1314,7 @@ cf_upload(struct provider_call *call, const struct resource *desired,
 	    spec_sha[CLOUDFLARE_HEX_SHA256];
 	char *bucket = cf_bucket_name(desired->name);
 	char *meta_json = NULL, *marker_json = NULL, *spec_json;
+	unsigned attempt;
 	int rc = PROVIDER_ERROR;
 
 	http_response_init(&resp);
@@ -1380,10 +1381,21 @@ cf_upload(struct provider_call *call, const struct resource *desired,
 	rc = cf_send(call, "PUT", path.buf, NULL, parts, 3, &resp);
 	if (rc != PROVIDER_OK)
 		goto out;
-	/* workers.dev: the agent's URL */
+	/* workers.dev: the agent's URL. Retried here: once the upload took
+	 * effect, the engine sees the Worker as made and would not ask
+	 * again (observation cannot see this switch without a call per
+	 * Worker). */
 	strbuf_addstr(&path, "/subdomain");
-	rc = cf_send(
-	    call, "POST", path.buf, "{\"enabled\":true}", NULL, 0, &resp);
+	for (attempt = 1; attempt <= ENGINE_MAX_ATTEMPTS; attempt++) {
+		call->retry_after = 0;
+		rc = cf_send(call, "POST", path.buf, "{\"enabled\":true}", NULL,
+		    0, &resp);
+		if (rc != PROVIDER_TRANSIENT)
+			break;
+		if (attempt < ENGINE_MAX_ATTEMPTS)
+			engine_sleep(
+			    engine_backoff(attempt, call->retry_after));
+	}
 out:
 	if (meta_json != NULL) {
 		sodium_memzero(meta_json, strlen(meta_json));

@@ -347,7 +347,8 @@ ctl "$cf" /__control/faults '{"faults": [
   {"method": "POST", "path": "/r2/buckets$", "drop": true},
   {"method": "PUT", "path": "/scripts/research-extra$", "status": 503, "message": "overloaded"},
   {"method": "PUT", "path": "/secrets$", "after": 1, "status": 429, "code": 971, "retry_after": 1},
-  {"method": "POST", "path": "/tokens$", "delay": 1.5}]}' >/dev/null
+  {"method": "POST", "path": "/tokens$", "delay": 1.5},
+  {"method": "POST", "path": "/research-extra/subdomain$", "status": 502, "times": 2}]}' >/dev/null
 ctl "$router" /__control/faults '{"faults": [
   {"method": "PUT", "path": "research-extra", "status": 429, "retry_after": 1}]}' >/dev/null
 MODEL=openai/gpt-5-mini RUNTIME=rt-2 write_config
@@ -367,6 +368,7 @@ assert 0 in st and 503 in st and 429 in st, st
 assert len([b for b in cf_world['buckets'] if b == 'getbot-research-extra']) == 1
 assert 429 in [e['status'] for e in router_log]
 assert 'research-extra' in router_world['agents']
+assert cf_world['scripts']['research-extra']['subdomain'], 'workers.dev enabled after 502s'
 " ; tap_ok $? "each fault happened once, and no object was made twice"
 run "$GETBOT" plan --detailed-exitcode; tap_ok "$rc" "and the result is complete"
 
