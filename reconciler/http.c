@@ -319,6 +319,8 @@ http_request(const struct http_request *req, struct http_response *resp,
 out:
 	curl_easy_cleanup(curl);
 	curl_mime_free(mime);
+	if (req->bearer != NULL) /* the first header: wipe the token */
+		memset(headers->data, 0, strlen(headers->data));
 	curl_slist_free_all(headers);
 	strbuf_release(&line);
 	return rc;

@@ -132,8 +132,9 @@ static const struct field_def cf_token_fields[] = {
 static const struct resource_kind cf_bucket = { "bucket", cf_bucket_fields,
 	"the agent's R2 bucket and its data", 2 };
 static const struct resource_kind cf_worker = { "worker", cf_worker_fields,
-	"the agent's Worker and its hub auth token (the card is re-registered "
-	"with the new one on the next run)",
+	"the agent's Worker with its secrets and hub auth token; the next "
+	"apply pushes the secrets again, makes new R2 credentials and "
+	"re-registers the card with the new token",
 	2 };
 static const struct resource_kind cf_secrets = { "secrets", cf_secrets_fields,
 	NULL, 2 };
@@ -1313,6 +1314,7 @@ cf_upload(struct provider_call *call, const struct resource *desired,
 	    spec_sha[CLOUDFLARE_HEX_SHA256];
 	char *bucket = cf_bucket_name(desired->name);
 	char *meta_json = NULL, *marker_json = NULL, *spec_json;
+	unsigned attempt;
 	int rc = PROVIDER_ERROR;
 
 	http_response_init(&resp);
@@ -1379,10 +1381,21 @@ cf_upload(struct provider_call *call, const struct resource *desired,
 	rc = cf_send(call, "PUT", path.buf, NULL, parts, 3, &resp);
 	if (rc != PROVIDER_OK)
 		goto out;
-	/* workers.dev: the agent's URL */
+	/* workers.dev: the agent's URL. Retried here: once the upload took
+	 * effect, the engine sees the Worker as made and would not ask
+	 * again (observation cannot see this switch without a call per
+	 * Worker). */
 	strbuf_addstr(&path, "/subdomain");
-	rc = cf_send(
-	    call, "POST", path.buf, "{\"enabled\":true}", NULL, 0, &resp);
+	for (attempt = 1; attempt <= ENGINE_MAX_ATTEMPTS; attempt++) {
+		call->retry_after = 0;
+		rc = cf_send(call, "POST", path.buf, "{\"enabled\":true}", NULL,
+		    0, &resp);
+		if (rc != PROVIDER_TRANSIENT)
+			break;
+		if (attempt < ENGINE_MAX_ATTEMPTS)
+			engine_sleep(
+			    engine_backoff(attempt, call->retry_after));
+	}
 out:
 	if (meta_json != NULL) {
 		sodium_memzero(meta_json, strlen(meta_json));

@@ -318,12 +318,37 @@ assert sorted(writes(cf_log)) == sorted([('PUT', base + a) for a in ('research-p
 assert writes(router_log) == []
 " ; tap_ok $? "a runtime change re-uploads the worker: same IDENTITY.md, secrets kept"
 
+# --- --replace of a worker: a new Worker and hub token; the next apply
+# brings back its secrets, R2 credentials and card
+MODEL=openai/gpt-5-mini RUNTIME=rt-2 PERSONA="You are Research Max." write_config
+run "$GETBOT" apply --auto-approve --replace cloudflare.worker.research-pro
+grep -q 'replacement requested; this loses the agent.s Worker with its secrets and hub auth token' out &&
+	[ "$rc" -eq 0 ]
+tap_ok $? "--replace rebuilds the worker with the new persona and says what is lost"
+run "$GETBOT" plan
+grep -q 'cloudflare.secrets.research-pro will be created' out &&
+	grep -q 'cloudflare.token.research-pro will be replaced: .*r2_credentials changed' out &&
+	grep -q 'router.card.research-pro will be re-registered: .*hub_token changed' out
+tap_ok $? "the next plan restores its secrets, R2 credentials and card"
+run "$GETBOT" apply --auto-approve
+run "$GETBOT" plan --detailed-exitcode
+check "
+s = cf_world['scripts']['research-pro']
+m = json.loads([x for x in s['bindings'] if x['name'] == 'GETBOT_MANAGED'][0]['text'])
+assert 'You are Research Max.' in s['modules']['IDENTITY.md']
+assert router_world['agents']['research-pro']['authentication']['credentials'] == m['hub_sha256']
+assert s['secret_sha256']['OPENAI_API_KEY'] == sha('$PRO_KEY')
+" && [ "$rc" -eq 0 ]
+tap_ok $? "after which the agent is whole again"
+export PERSONA="You are Research Max."
+
 # --- transient faults: a dropped connection, 5xx, 429, a slow answer
 ctl "$cf" /__control/faults '{"faults": [
   {"method": "POST", "path": "/r2/buckets$", "drop": true},
   {"method": "PUT", "path": "/scripts/research-extra$", "status": 503, "message": "overloaded"},
   {"method": "PUT", "path": "/secrets$", "after": 1, "status": 429, "code": 971, "retry_after": 1},
-  {"method": "POST", "path": "/tokens$", "delay": 1.5}]}' >/dev/null
+  {"method": "POST", "path": "/tokens$", "delay": 1.5},
+  {"method": "POST", "path": "/research-extra/subdomain$", "status": 502, "times": 2}]}' >/dev/null
 ctl "$router" /__control/faults '{"faults": [
   {"method": "PUT", "path": "research-extra", "status": 429, "retry_after": 1}]}' >/dev/null
 MODEL=openai/gpt-5-mini RUNTIME=rt-2 write_config
@@ -343,6 +368,7 @@ assert 0 in st and 503 in st and 429 in st, st
 assert len([b for b in cf_world['buckets'] if b == 'getbot-research-extra']) == 1
 assert 429 in [e['status'] for e in router_log]
 assert 'research-extra' in router_world['agents']
+assert cf_world['scripts']['research-extra']['subdomain'], 'workers.dev enabled after 502s'
 " ; tap_ok $? "each fault happened once, and no object was made twice"
 run "$GETBOT" plan --detailed-exitcode; tap_ok "$rc" "and the result is complete"
 
