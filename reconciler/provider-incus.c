@@ -20,13 +20,14 @@
 #include <unistd.h>
 
 #include "provider-incus.h"
-#include "rest.h"
+#include "http.h"
 #include "xmalloc.h"
 
 #define INCUS_NETWORK         "getbot-br0"
 #define INCUS_NETWORK_ADDRESS "10.199.0.1/24"
 #define INCUS_SOCKET_DIR      "/run/getbot"
 #define INCUS_WAIT_SECONDS    120
+#define INCUS_MAX_BODY        (32u << 20) /* the instance list of a big server */
 #define INCUS_MARK            "user.getbot.managed"
 #define INCUS_MARK_ORG        "user.getbot.org"
 #define INCUS_MARK_IMAGE      "user.getbot.image"
@@ -59,7 +60,6 @@ static const struct resource_kind *const incus_kinds[] = { &incus_network,
 	&incus_container, NULL };
 
 struct incus_session {
-	struct rest_client client;
 	char *socket;
 	bool lxd; /* the server is LXD, not Incus */
 };
@@ -81,9 +81,42 @@ incus_find_socket(void)
 	return xstrdup(paths[0]);
 }
 
-/* The remote's own words from an error envelope (or the HTTP status). */
+/*
+ * Send one request to the daemon. A status of Incus' 500 is its answer to
+ * a request it will not do (a duplicate name, a missing image), so it is
+ * not retried; an unreachable socket names the socket.
+ */
+static int
+incus_send(struct incus_session *s, const char *method, const char *path,
+    const char *json, struct http_response *resp, struct strbuf *err)
+{
+	char *url = xasprintf("http://incus%s", path);
+	struct http_request req = { 0 };
+	int rc;
+
+	req.method = method;
+	req.url = url;
+	req.json = json;
+	req.unix_socket = s->socket;
+	req.timeout_ms = (INCUS_WAIT_SECONDS + 30) * 1000L;
+	req.max_body = INCUS_MAX_BODY;
+	http_response_init(resp);
+	rc = http_request(&req, resp, err);
+	if (rc == PROVIDER_TRANSIENT && resp->status == 0) {
+		/* curl's words ("METHOD PATH: why"), with the socket named */
+		char *why = strbuf_detach(err, NULL);
+
+		strbuf_addf(err, "cannot reach %s: %s", s->socket, why);
+		free(why);
+	} else if (rc == PROVIDER_TRANSIENT && resp->status == 500)
+		rc = PROVIDER_ERROR;
+	free(url);
+	return rc;
+}
+
+/* An error envelope's own words, or the status. */
 static void
-incus_error_text(const struct rest_response *resp, struct strbuf *err)
+incus_error_text(const struct http_response *resp, struct strbuf *err)
 {
 	const char *message =
 	    cJSON_GetStringValue(cJSON_GetObjectItem(resp->json, "error"));
@@ -92,15 +125,6 @@ incus_error_text(const struct rest_response *resp, struct strbuf *err)
 		strbuf_addstr(err, message);
 	else
 		strbuf_addf(err, "HTTP %ld", resp->status);
-}
-
-/* PROVIDER_TRANSIENT for answers that may succeed later. */
-static int
-incus_status_class(long status)
-{
-	return status == 429 || status == 502 || status == 503 || status == 504
-		   ? PROVIDER_TRANSIENT
-		   : PROVIDER_ERROR;
 }
 
 /*
@@ -113,28 +137,23 @@ static int
 incus_wait(struct incus_session *s, const char *operation, cJSON **metadata,
     struct strbuf *err)
 {
-	struct rest_response resp;
+	struct http_response resp;
 	char *path =
 	    xasprintf("%s/wait?timeout=%d", operation, INCUS_WAIT_SECONDS);
 	const char *type;
 	const cJSON *md;
 	int rc;
 
-	rc = rest_request(
-	    &s->client, "GET", path, NULL, NULL, 0, NULL, &resp, err);
+	rc = incus_send(s, "GET", path, NULL, &resp, err);
 	free(path);
 	if (rc != PROVIDER_OK)
 		goto out;
 	type = cJSON_GetStringValue(cJSON_GetObjectItem(resp.json, "type"));
 	md = cJSON_GetObjectItem(resp.json, "metadata");
-	if (type != NULL && strcmp(type, "error") == 0) {
+	if ((type != NULL && strcmp(type, "error") == 0) ||
+	    !cJSON_IsObject(md)) {
 		incus_error_text(&resp, err);
-		rc = incus_status_class(resp.status);
-		goto out;
-	}
-	if (resp.status != 200 || !cJSON_IsObject(md)) {
-		incus_error_text(&resp, err);
-		rc = incus_status_class(resp.status);
+		rc = PROVIDER_ERROR;
 		goto out;
 	}
 	if (cJSON_GetNumberValue(cJSON_GetObjectItem(md, "status_code")) !=
@@ -151,7 +170,7 @@ incus_wait(struct incus_session *s, const char *operation, cJSON **metadata,
 		*metadata = cJSON_Duplicate(md, true);
 	rc = PROVIDER_OK;
 out:
-	rest_response_release(&resp);
+	http_response_release(&resp);
 	return rc;
 }
 
@@ -164,7 +183,7 @@ incus_call(struct provider_call *call, const char *method, const char *path,
     const cJSON *body, cJSON **metadata)
 {
 	struct incus_session *s = call->session;
-	struct rest_response resp;
+	struct http_response resp;
 	char *text = body != NULL ? cJSON_PrintUnformatted(body) : NULL;
 	const char *type;
 	int rc;
@@ -172,34 +191,27 @@ incus_call(struct provider_call *call, const char *method, const char *path,
 	if (metadata != NULL)
 		*metadata = NULL;
 	provider_throttle(call);
-	rc = rest_request(&s->client, method, path,
-	    text != NULL ? "application/json" : NULL, text,
-	    text != NULL ? strlen(text) : 0, NULL, &resp, &call->err);
+	rc = incus_send(s, method, path, text, &resp, &call->err);
 	free(text);
 	if (rc != PROVIDER_OK)
-		return rc;
+		goto out;
 	type = cJSON_GetStringValue(cJSON_GetObjectItem(resp.json, "type"));
-	if (resp.status >= 400 ||
-	    (type != NULL && strcmp(type, "error") == 0)) {
-		strbuf_addf(&call->err, "%s %s: ", method, path);
-		incus_error_text(&resp, &call->err);
-		rc = incus_status_class(resp.status);
-	} else if (type != NULL && strcmp(type, "async") == 0) {
+	if (type != NULL && strcmp(type, "async") == 0) {
 		const char *op = cJSON_GetStringValue(
 		    cJSON_GetObjectItem(resp.json, "operation"));
 
 		if (op == NULL) {
 			strbuf_addf(&call->err,
-			    "%s %s: no operation in an async "
-			    "answer",
-			    method, path);
+			    "%s %s: no operation in an async answer", method,
+			    path);
 			rc = PROVIDER_ERROR;
 		} else
 			rc = incus_wait(s, op, metadata, &call->err);
 	} else if (metadata != NULL)
 		*metadata = cJSON_Duplicate(
 		    cJSON_GetObjectItem(resp.json, "metadata"), true);
-	rest_response_release(&resp);
+out:
+	http_response_release(&resp);
 	return rc;
 }
 
@@ -225,10 +237,6 @@ incus_open(const struct bots_target *target, const char *base_dir,
 		return -1;
 	}
 	s->socket = incus_find_socket();
-	s->client.endpoint = s->socket;
-	s->client.base_url = "http://incus";
-	s->client.unix_socket = s->socket;
-	s->client.timeout_seconds = INCUS_WAIT_SECONDS + 30;
 	rc = incus_call(&call, "GET", "/1.0", NULL, &server);
 	if (rc != PROVIDER_OK) {
 		strbuf_addf(err, "target '%s': %s", target->name, call.err.buf);
@@ -524,7 +532,7 @@ incus_set_state(
 	int rc;
 
 	strbuf_addstr(&path, "/1.0/instances/");
-	rest_escape(&path, name);
+	http_add_escaped(&path, name);
 	strbuf_addstr(&path, "/state");
 	cJSON_AddStringToObject(body, "action", action);
 	cJSON_AddNumberToObject(body, "timeout", 30);
@@ -557,7 +565,7 @@ incus_update(struct provider_call *call, const struct resource *desired,
 		strbuf_addstr(&path, "/1.0/instances/");
 		incus_add_limits(config, desired);
 	}
-	rest_escape(&path, desired->name);
+	http_add_escaped(&path, desired->name);
 	rc = incus_call(call, "PATCH", path.buf, body, NULL);
 	status =
 	    cJSON_GetStringValue(cJSON_GetObjectItem(current->spec, "status"));
@@ -587,7 +595,7 @@ incus_delete(
 		if (status != NULL && strcmp(status, "Stopped") != 0)
 			rc = incus_set_state(call, current->name, "stop");
 	}
-	rest_escape(&path, current->name);
+	http_add_escaped(&path, current->name);
 	if (rc == PROVIDER_OK)
 		rc = incus_call(call, "DELETE", path.buf, NULL, NULL);
 	if (rc == PROVIDER_OK && current->kind == &incus_container) {
