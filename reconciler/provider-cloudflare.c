@@ -466,30 +466,12 @@ cf_runtime_name_ok(const char *runtime)
 	return i <= 128;
 }
 
-static char *
-cf_runtime_dir_for(const struct bots *bots)
-{
-	const char *env = getenv("GETBOT_RUNTIME_DIR");
-	char *copy, *dir;
-	const char *slash;
-
-	if (env != NULL && *env != '\0')
-		return xstrdup(env);
-	slash = strrchr(bots->file, '/');
-	copy = slash != NULL
-		   ? xstrndup(bots->file, (size_t)(slash - bots->file))
-		   : xstrdup(".");
-	dir = xasprintf("%s/runtimes", copy[0] != '\0' ? copy : "/");
-	free(copy);
-	return dir;
-}
-
 static int
 cf_expand(const struct bots *bots, const struct bots_target *target,
     struct resource_set *out, struct strbuf *err)
 {
 	const struct provider *self = &provider_cloudflare;
-	char *runtimes = cf_runtime_dir_for(bots);
+	char *runtimes = bots_runtime_dir(bots);
 	int rc = -1;
 	size_t o, t, k;
 

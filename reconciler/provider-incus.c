@@ -614,6 +614,56 @@ incus_delete(
 	return rc;
 }
 
+int
+incus_org_addresses(struct provider_call *call,
+    const struct bots_target *target, cJSON **out)
+{
+	struct incus_session s = { incus_find_socket(), false };
+	struct provider_call mine = { &s, STRBUF_INIT, 0, call->throttle,
+		call->throttle_data };
+	cJSON *instances = NULL;
+	const cJSON *item;
+	int rc;
+
+	(void)target; /* connect: local is all there is yet */
+	*out = NULL;
+	rc = incus_call(
+	    &mine, "GET", "/1.0/instances?recursion=2", NULL, &instances);
+	if (rc != PROVIDER_OK) {
+		strbuf_add(&call->err, mine.err.buf, mine.err.len);
+		goto out;
+	}
+	*out = cJSON_CreateObject();
+	cJSON_ArrayForEach (item, instances) {
+		const char *org = incus_config(item, INCUS_MARK_ORG);
+		const cJSON *addr, *eth0 = cJSON_GetObjectItem(
+		    cJSON_GetObjectItem(
+			cJSON_GetObjectItem(item, "state"), "network"),
+		    "eth0");
+
+		if (strcmp(incus_config(item, INCUS_MARK), "true") != 0 ||
+		    *org == '\0')
+			continue;
+		cJSON_ArrayForEach (
+		    addr, cJSON_GetObjectItem(eth0, "addresses")) {
+			const char *family = cJSON_GetStringValue(
+			    cJSON_GetObjectItem(addr, "family"));
+			const char *a = cJSON_GetStringValue(
+			    cJSON_GetObjectItem(addr, "address"));
+
+			if (family != NULL && strcmp(family, "inet") == 0 &&
+			    a != NULL && cJSON_GetObjectItem(*out, org) == NULL)
+				cJSON_AddStringToObject(*out, org, a);
+		}
+	}
+out:
+	call->retry_after = mine.retry_after;
+	cJSON_Delete(instances);
+	strbuf_release(&mine.err);
+	free(s.socket);
+	return rc;
+}
+
 const struct provider provider_incus = {
 	.name = "incus",
 	.target_kind = "incus",

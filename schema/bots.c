@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,10 +79,15 @@ bots_read_target(struct bots_target *target, const struct node_pair *pair)
 {
 	const struct node *t = pair->value;
 	const struct node *router = node_get(t, "router");
+	const struct node *caddy = node_get(t, "caddy");
+	const struct node *auth = node_get(t, "auth");
+	const struct node *dns = node_get(t, "dns");
+	const struct node *https, *proxied;
 	const char *kind = node_str(node_get(t, "kind"));
 
 	target->name = pair->key->value;
 	target->node = pair->key;
+	target->node_body = t;
 	target->kind = kind != NULL && strcmp(kind, "cloudflare") == 0
 			   ? BOTS_TARGET_CLOUDFLARE
 			   : BOTS_TARGET_INCUS;
@@ -95,6 +101,27 @@ bots_read_target(struct bots_target *target, const struct node_pair *pair)
 		target->image = BOTS_DEFAULT_IMAGE;
 	target->profiles = node_get(t, "profiles");
 	target->auth_url = node_str(node_get(t, "auth_url"));
+	target->caddy_admin = node_str(node_get(caddy, "admin"));
+	if (target->caddy_admin == NULL)
+		target->caddy_admin = BOTS_DEFAULT_CADDY_ADMIN;
+	target->caddy_listen = node_get(caddy, "listen");
+	https = node_get(caddy, "https");
+	target->caddy_https = https == NULL ||
+			      https->scalar_type != SCALAR_BOOL ||
+			      https->boolean;
+	target->auth_config = node_str(node_get(auth, "config"));
+	if (target->auth_config == NULL)
+		target->auth_config = BOTS_DEFAULT_AUTH_CONFIG;
+	target->auth_listen = node_str(node_get(auth, "listen"));
+	if (target->auth_listen == NULL)
+		target->auth_listen = BOTS_DEFAULT_AUTH_LISTEN;
+	target->dns_target_name = node_str(node_get(dns, "target"));
+	target->dns_zone_id = node_str(node_get(dns, "zone_id"));
+	target->dns_address = node_str(node_get(dns, "address"));
+	proxied = node_get(dns, "proxied");
+	target->dns_proxied = proxied != NULL &&
+			      proxied->scalar_type == SCALAR_BOOL &&
+			      proxied->boolean;
 	target->account_id = node_str(node_get(t, "account_id"));
 	bots_read_secret(&target->api_token, node_get(t, "api_token"));
 	target->router_url = node_str(node_get(router, "url"));
@@ -175,6 +202,54 @@ bots_read_org(
 	}
 }
 
+static int
+bots_team_cmp(const void *a, const void *b)
+{
+	const struct bots_team *const *x = a, *const *y = b;
+
+	return strcmp((*x)->name, (*y)->name);
+}
+
+/*
+ * Give each team of an org its port: FNV-1a of the team's name picks a
+ * slot in [BOTS_PORT_FIRST, +BOTS_PORT_COUNT); teams take theirs in name
+ * order and a taken slot moves on to the next free one. The port depends
+ * only on the org's set of team names, so a plan can name it before
+ * anything exists, and it stays put while the teams do.
+ */
+static void
+bots_assign_ports(struct bots_org *org)
+{
+	struct bots_team **sorted;
+	size_t i, j;
+
+	if (org->nteams == 0)
+		return;
+	sorted = xcalloc(org->nteams, sizeof(*sorted));
+	for (i = 0; i < org->nteams; i++)
+		sorted[i] = &org->teams[i];
+	qsort(sorted, org->nteams, sizeof(*sorted), bots_team_cmp);
+	for (i = 0; i < org->nteams && i < BOTS_PORT_COUNT; i++) {
+		uint32_t h = 2166136261u;
+		const char *c;
+		unsigned slot;
+		bool taken;
+
+		for (c = sorted[i]->name; *c != '\0'; c++)
+			h = (h ^ (unsigned char)*c) * 16777619u;
+		slot = h % BOTS_PORT_COUNT;
+		do {
+			taken = false;
+			for (j = 0; j < i && !taken; j++)
+				taken = sorted[j]->port == BOTS_PORT_FIRST + slot;
+			if (taken)
+				slot = (slot + 1) % BOTS_PORT_COUNT;
+		} while (taken);
+		sorted[i]->port = BOTS_PORT_FIRST + slot;
+	}
+	free(sorted);
+}
+
 /* Build the structs from the tree, skipping what has the wrong shape (the
  * schema has said so already). */
 static void
@@ -193,9 +268,15 @@ bots_read(struct bots *bots)
 		bots->targets =
 		    xcalloc(targets->npairs, sizeof(*bots->targets));
 		/* a malformed target still exists: orgs may name it */
-		for (i = 0; i < targets->npairs; i++)
+		for (i = 0; i < targets->npairs; i++) {
+			bots->targets[bots->ntargets].bots = bots;
 			bots_read_target(&bots->targets[bots->ntargets++],
 			    &targets->pairs[i]);
+		}
+		for (i = 0; i < bots->ntargets; i++)
+			if (bots->targets[i].dns_target_name != NULL)
+				bots->targets[i].dns_target = bots_find_target(
+				    bots, bots->targets[i].dns_target_name);
 	}
 	if (orgs != NULL && orgs->kind == NODE_MAPPING && orgs->npairs > 0) {
 		bots->orgs = xcalloc(orgs->npairs, sizeof(*bots->orgs));
@@ -206,6 +287,8 @@ bots_read(struct bots *bots)
 			    bots, &bots->orgs[bots->norgs++], &orgs->pairs[i]);
 		}
 	}
+	for (i = 0; i < bots->norgs; i++)
+		bots_assign_ports(&bots->orgs[i]);
 }
 
 /* ---- semantic rules ---- */
@@ -468,6 +551,37 @@ bots_check_names(struct bots_check *check)
 	strbuf_release(&err);
 }
 
+/* A server's dns.target names a cloudflare target. */
+static void
+bots_check_dns_target(
+    struct bots_check *check, const struct bots_target *target)
+{
+	const struct node *at;
+
+	if (target->dns_target_name == NULL ||
+	    !identity_is_dns_label(target->dns_target_name))
+		return; /* none, or the schema reported it */
+	if (target->dns_target != NULL &&
+	    target->dns_target->kind == BOTS_TARGET_CLOUDFLARE)
+		return;
+	at = node_get(node_get(target->node_body, "dns"), "target");
+	strbuf_reset(&check->path);
+	diag_path_key(&check->path, "targets");
+	diag_path_key(&check->path, target->name);
+	diag_path_key(&check->path, "dns");
+	diag_path_key(&check->path, "target");
+	if (target->dns_target == NULL)
+		bots_error(check, at, check->path.buf,
+		    "no target named '%s' in targets",
+		    target->dns_target_name);
+	else
+		bots_error(check, at, check->path.buf,
+		    "target '%s' is of kind %s; DNS records are kept through "
+		    "a cloudflare target",
+		    target->dns_target_name,
+		    bots_target_kind_name(target->dns_target->kind));
+}
+
 static void
 bots_check_targets_used(struct bots_check *check)
 {
@@ -476,9 +590,12 @@ bots_check_targets_used(struct bots_check *check)
 
 	for (t = 0; t < bots->ntargets; t++) {
 		bool used = false;
+		size_t d;
 
 		for (o = 0; o < bots->norgs && !used; o++)
 			used = bots->orgs[o].target == &bots->targets[t];
+		for (d = 0; d < bots->ntargets && !used; d++)
+			used = bots->targets[d].dns_target == &bots->targets[t];
 		if (used)
 			continue;
 		strbuf_reset(&check->path);
@@ -521,6 +638,8 @@ bots_check(struct bots *bots, struct diag_list *diags)
 		bots_check_sealed(
 		    &check, &bots->targets[t].router_token, check.path.buf);
 	}
+	for (t = 0; t < bots->ntargets; t++)
+		bots_check_dns_target(&check, &bots->targets[t]);
 	bots_check_names(&check);
 	bots_check_targets_used(&check);
 	strbuf_release(&check.path);
@@ -612,6 +731,24 @@ bots_count_teams(const struct bots *bots)
 	for (o = 0; o < bots->norgs; o++)
 		n += bots->orgs[o].nteams;
 	return n;
+}
+
+char *
+bots_runtime_dir(const struct bots *bots)
+{
+	const char *env = getenv("GETBOT_RUNTIME_DIR");
+	const char *slash;
+	char *copy, *dir;
+
+	if (env != NULL && *env != '\0')
+		return xstrdup(env);
+	slash = strrchr(bots->file, '/');
+	copy = slash != NULL
+		   ? xstrndup(bots->file, (size_t)(slash - bots->file))
+		   : xstrdup(".");
+	dir = xasprintf("%s/runtimes", copy[0] != '\0' ? copy : "/");
+	free(copy);
+	return dir;
 }
 
 struct bots_target *

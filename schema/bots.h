@@ -26,7 +26,15 @@ struct bots_secret {
 	const struct node *node;
 };
 
-#define BOTS_DEFAULT_IMAGE "debian/12"
+#define BOTS_DEFAULT_IMAGE        "debian/12"
+#define BOTS_DEFAULT_CADDY_ADMIN  "localhost:2019"
+#define BOTS_DEFAULT_CADDY_LISTEN ":443"
+#define BOTS_DEFAULT_AUTH_CONFIG  "/etc/getbot/auth.json"
+#define BOTS_DEFAULT_AUTH_LISTEN  "127.0.0.1:9091"
+/* Bots publish their port inside the org container on one of these, the
+ * same for a team as long as the org's team names stay the same. */
+#define BOTS_PORT_FIRST 20000u
+#define BOTS_PORT_COUNT 10000u
 
 enum bots_target_kind {
 	BOTS_TARGET_UNKNOWN, /* malformed: the schema has said why */
@@ -34,10 +42,14 @@ enum bots_target_kind {
 	BOTS_TARGET_CLOUDFLARE,
 };
 
+struct bots;
+
 struct bots_target {
+	const struct bots *bots; /* the file it comes from */
 	const char *name;
 	enum bots_target_kind kind;
-	const struct node *node;
+	const struct node *node;      /* the name's key node */
+	const struct node *node_body; /* the target's mapping */
 	/* incus */
 	const char *connect;
 	const char *known_hosts;
@@ -45,6 +57,17 @@ struct bots_target {
 	const char *image; /* "debian/12" when unset */
 	const struct node *profiles; /* sequence of names, or NULL */
 	const char *auth_url;
+	const char *caddy_admin;  /* "localhost:2019" or "unix//PATH" */
+	const struct node *caddy_listen; /* sequence, or NULL: [":443"] */
+	bool caddy_https;
+	const char *auth_config; /* /etc/getbot/auth.json when unset */
+	const char *auth_listen; /* 127.0.0.1:9091 when unset */
+	/* DNS records ORG.DOMAIN -> dns_address, through a cloudflare target */
+	const char *dns_target_name; /* NULL: no DNS records */
+	struct bots_target *dns_target;
+	const char *dns_zone_id;
+	const char *dns_address;
+	bool dns_proxied;
 	/* cloudflare */
 	const char *account_id;
 	struct bots_secret api_token;
@@ -73,6 +96,8 @@ struct bots_team {
 	const char *instructions;
 	bool keep_alive;
 	const struct node *card; /* mapping or NULL: registration fields */
+	unsigned port; /* on a server: where the org's container publishes
+			  the bot (see bots_assign_ports in bots.c) */
 };
 
 struct bots_org {
@@ -114,6 +139,9 @@ void bots_free(struct bots *bots);
 size_t bots_count_teams(const struct bots *bots);
 /* "incus", "cloudflare" or "unknown". */
 const char *bots_target_kind_name(enum bots_target_kind kind);
+/* The directory runtimes live in: $GETBOT_RUNTIME_DIR, else runtimes/
+ * beside the bots.yaml. Free it. */
+char *bots_runtime_dir(const struct bots *bots);
 /* The target named name, or NULL. */
 struct bots_target *bots_find_target(const struct bots *bots, const char *name);
 

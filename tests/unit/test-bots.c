@@ -1,6 +1,7 @@
 /* bots.yaml as a whole: what a valid file becomes, and the semantic rules. */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -248,6 +249,70 @@ test_bots__sealed_secrets_are_checked(void)
 	    "a sealed value that cannot be a sealed box");
 }
 
+/* A config with one org of n teams named t0..t(n-1), listed from first to
+ * last or from last to first. */
+static char *
+teams_config(unsigned n, bool reversed)
+{
+	struct strbuf sb = STRBUF_INIT;
+	unsigned i;
+
+	strbuf_addstr(&sb, "version: 1\n"
+			   "targets: {fsn1: {kind: incus, connect: local}}\n"
+			   "defaults: {model: anthropic/claude-sonnet-4-5, "
+			   "runtime: v1}\n"
+			   "orgs:\n  acme:\n    owner: alice@acme.com\n"
+			   "    target: fsn1\n    teams:\n");
+	for (i = 0; i < n; i++)
+		strbuf_addf(&sb,
+		    "      t%u: {api_keys: {anthropic: {env: K}}, persona: p, "
+		    "instructions: i}\n",
+		    reversed ? n - 1 - i : i);
+	return strbuf_detach(&sb, NULL);
+}
+
+static unsigned
+port_of(const struct bots *bots, const char *team)
+{
+	size_t i;
+
+	for (i = 0; i < bots->orgs[0].nteams; i++)
+		if (strcmp(bots->orgs[0].teams[i].name, team) == 0)
+			return bots->orgs[0].teams[i].port;
+	return 0;
+}
+
+static void
+test_bots__ports_are_stable_and_distinct(void)
+{
+	/* 300 teams in 10,000 slots: some hash to the same slot */
+	char *text = teams_config(300, false), *rtext = teams_config(300, true);
+	char *diags, *rdiags;
+	struct bots *bots = load(text, &diags), *rbots = load(rtext, &rdiags);
+	bool distinct = true, in_range = true, same = true;
+	size_t i, j;
+
+	ok(bots != NULL && rbots != NULL, "300 teams load (%s)", diags);
+	for (i = 0; bots != NULL && i < bots->orgs[0].nteams; i++) {
+		const struct bots_team *a = &bots->orgs[0].teams[i];
+
+		in_range &= a->port >= BOTS_PORT_FIRST &&
+			    a->port < BOTS_PORT_FIRST + BOTS_PORT_COUNT;
+		for (j = 0; j < i; j++)
+			distinct &= bots->orgs[0].teams[j].port != a->port;
+		same &= rbots != NULL && port_of(rbots, a->name) == a->port;
+	}
+	ok(in_range, "every port is in the range");
+	ok(distinct, "no two teams of an org share a port");
+	ok(same, "the order teams are listed in does not move a port");
+	bots_free(bots);
+	bots_free(rbots);
+	free(text);
+	free(rtext);
+	free(diags);
+	free(rdiags);
+}
+
 int
 main(void)
 {
@@ -260,5 +325,6 @@ main(void)
 	test_bots__model_and_runtime_are_needed();
 	test_bots__derived_names_must_be_unique();
 	test_bots__sealed_secrets_are_checked();
+	test_bots__ports_are_stable_and_distinct();
 	return tap_done();
 }
