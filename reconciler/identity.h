@@ -13,6 +13,8 @@
 #include "strbuf.h"
 
 #define IDENTITY_DEFAULT_DOMAIN "getbot.run"
+/* The central sign-in server getbot-auth sends visitors to (auth_url). */
+#define IDENTITY_DEFAULT_AUTH_URL "https://auth.getbot.run"
 #define IDENTITY_NAME_MAX       63 /* a DNS label, a Worker name */
 
 /* Is s a DNS label: ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ */

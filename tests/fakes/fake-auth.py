@@ -25,7 +25,11 @@ Test controls (never part of the real server):
        exchanges answer STATUS.
   GET  /_control/requests   every request seen: method, path, query,
                             headers and body, as a JSON list
-Usage: fake-auth.py --secret SECRET --port-file FILE [--port N]
+Usage: fake-auth.py (--secret SECRET | --secret-file FILE) --port-file FILE
+                    [--port N]
+--secret-file reads the secret from a file (auth.json's
+code_exchange_secret when FILE is an auth.json), so that it is not seen in
+the process list.
 """
 import argparse
 import hmac
@@ -164,11 +168,20 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     global SECRET
     parser = argparse.ArgumentParser()
-    parser.add_argument("--secret", required=True)
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--secret")
+    group.add_argument("--secret-file")
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     SECRET = args.secret
+    if args.secret_file:
+        with open(args.secret_file) as f:
+            text = f.read()
+        try:
+            SECRET = json.loads(text)["code_exchange_secret"]
+        except (ValueError, KeyError, TypeError):
+            SECRET = text.strip()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     with open(args.port_file + ".tmp", "w") as f:
         f.write("%d\n" % server.server_address[1])

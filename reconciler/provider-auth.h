@@ -1,0 +1,12 @@
+/* The auth provider: getbot-auth and its auth.json on a server. */
+#ifndef GETBOT_PROVIDER_AUTH_H
+#define GETBOT_PROVIDER_AUTH_H
+
+#include "provider.h"
+
+extern const struct provider provider_auth;
+
+/* getbot-auth.service.in, embedded at build time (auth-unit-data.c). */
+extern const char auth_unit_template[];
+
+#endif
