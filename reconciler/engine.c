@@ -59,6 +59,9 @@ engine_secret_place(const struct engine *engine, const struct bots_secret *ref,
 		    ref->node->line, ref->node->column);
 }
 
+static bool engine_wants(const struct engine *engine,
+    const struct provider *provider, const struct bots_target *target);
+
 int
 engine_expand(struct engine *engine, struct strbuf *err)
 {
@@ -81,7 +84,11 @@ engine_expand(struct engine *engine, struct strbuf *err)
 			if (strcmp(provider->target_kind, kind) != 0)
 				continue;
 			served = true;
+			/* a saved plan's apply wants only what it touches:
+			 * another provider's resources, unobserved, would
+			 * look missing */
 			if (provider->expand != NULL &&
+			    engine_wants(engine, provider, target) &&
 			    provider->expand(
 				bots, target, &engine->desired, err) != 0)
 				return -1;
@@ -97,7 +104,7 @@ engine_expand(struct engine *engine, struct strbuf *err)
 	for (i = 0; i < engine->desired.count; i++) {
 		struct resource *r = engine->desired.items[i];
 
-		for (d = 0; d < r->ndeps; d++)
+		for (d = 0; d < r->ndeps && engine->observe_only == NULL; d++)
 			if (resource_set_find(&engine->desired, r->deps[d]) ==
 			    NULL) {
 				strbuf_addf(err,

@@ -1049,6 +1049,29 @@ out:
 	return ours;
 }
 
+/* Does pid run at all (a zombie does not)? Just after the fork it may
+ * not be getbot-auth yet. */
+static bool
+auth_pid_alive(pid_t pid)
+{
+	struct strbuf stat = STRBUF_INIT, err = STRBUF_INIT;
+	char *path = xasprintf("/proc/%ld/stat", (long)pid);
+	const char *state;
+	bool alive = false;
+
+	if (file_read(path, AUTH_SMALL_FILE, &stat, NULL, &err) == 0) {
+		/* PID (COMM) STATE ...: COMM may hold anything but ends at
+		 * the last ')' */
+		state = strrchr(stat.buf, ')');
+		alive = state != NULL && state[1] == ' ' && state[2] != 'Z' &&
+			state[2] != 'X' && state[2] != '\0';
+	}
+	free(path);
+	strbuf_release(&stat);
+	strbuf_release(&err);
+	return alive;
+}
+
 /*
  * The pid file: "PID LISTEN\n", the daemon's pid and the address it was
  * started on (which a reload does not change). Returns 0, FILE_MISSING,
@@ -1259,13 +1282,13 @@ auth_daemon_start(
 			rc = 0;
 			goto out;
 		}
-		if (!auth_pid_is_ours(s, daemon_pid))
+		if (!auth_pid_alive(daemon_pid))
 			break;
 		auth_sleep_ms(100);
 	}
 	strbuf_reset(&logged);
 	auth_log_since(s, from, &logged);
-	if (auth_pid_is_ours(s, daemon_pid)) {
+	if (auth_pid_alive(daemon_pid)) {
 		(void)kill(daemon_pid, SIGTERM);
 		strbuf_addf(err, "%s did not listen within %d s", AUTH_BINARY,
 		    AUTH_START_SECONDS);
