@@ -18,7 +18,13 @@ api() { # METHOD PATH [BODY]: the LXD REST API, JSON out
 	curl -s --unix-socket "$INCUS_SOCKET" -X "$1" ${3:+-H 'Content-Type: application/json' -d "$3"} "http://lxd$2"
 }
 instance_json() { api GET "/1.0/instances/$1"; }
+# The auth provider serves server targets too: its auth.json and
+# getbot-auth stay in $T, on a port of their own, and stop at the end.
+auth_port=$(svc_free_port)
 incus_test_cleanup() {
+	pid=$(cut -d' ' -f1 "$T/auth/getbot-auth.pid" 2>/dev/null)
+	[ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null |
+		grep -q "getbot-auth --config $T/auth/auth.json" && kill "$pid"
 	for name in tacme tglobex handmade; do
 		api PUT "/1.0/instances/$name/state" '{"action":"stop","force":true}' >/dev/null 2>&1
 		sleep 1
@@ -41,7 +47,8 @@ write_config() { # ORGS...
 		cat <<YAML
 version: 1
 targets:
-  srv: {kind: incus, connect: local, image: getbot-test-docker, profiles: [$GETBOT_INCUS_TEST_PROFILE]}
+  srv: {kind: incus, connect: local, image: getbot-test-docker, profiles: [$GETBOT_INCUS_TEST_PROFILE],
+        auth: {config: $T/auth/auth.json, listen: "127.0.0.1:$auth_port"}}
 defaults: {model: anthropic/claude-sonnet-4-5, runtime: v1}
 orgs:
 YAML
