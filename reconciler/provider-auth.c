@@ -275,8 +275,8 @@ auth_spec_from_section(const cJSON *section, cJSON *spec)
 	const cJSON *bot;
 	cJSON *bots;
 
-	cJSON_AddStringToObject(spec, "domain",
-	    cJSON_IsString(domain) ? domain->valuestring : "");
+	cJSON_AddStringToObject(
+	    spec, "domain", cJSON_IsString(domain) ? domain->valuestring : "");
 	cJSON_AddItemToObject(spec, "emails",
 	    cJSON_IsArray(emails) ? cJSON_Duplicate(emails, true)
 				  : cJSON_CreateArray());
@@ -351,8 +351,7 @@ auth_expand(const struct bots *bots, const struct bots_target *target,
 	int rc = -1;
 
 	check = cJSON_CreateObject();
-	if (auth_check_path("auth.config", auth_config_path(target), &why) !=
-	    0)
+	if (auth_check_path("auth.config", auth_config_path(target), &why) != 0)
 		goto out;
 	spec = cJSON_CreateObject();
 	cJSON_AddStringToObject(spec, "auth_url", auth_target_url(target));
@@ -403,7 +402,8 @@ auth_expand(const struct bots *bots, const struct bots_target *target,
 	free(text);
 out:
 	if (rc != 0)
-		strbuf_addf(err, "target '%s': auth: %s", target->name, why.buf);
+		strbuf_addf(
+		    err, "target '%s': auth: %s", target->name, why.buf);
 	strbuf_release(&why);
 	cJSON_Delete(check);
 	free(zero);
@@ -490,8 +490,8 @@ auth_key_state(const cJSON *doc, const char *name, size_t min, size_t max)
 static const char *
 auth_keys_word(const cJSON *doc)
 {
-	enum auth_key_state key = auth_key_state(
-	    doc, "signing_key", AUTH_KEY_BYTES, AUTH_KEY_BYTES);
+	enum auth_key_state key =
+	    auth_key_state(doc, "signing_key", AUTH_KEY_BYTES, AUTH_KEY_BYTES);
 	enum auth_key_state secret = auth_key_state(
 	    doc, "code_exchange_secret", AUTH_KEY_BYTES, AUTH_SECRET_MAX);
 
@@ -575,7 +575,8 @@ auth_write_file(
 
 	fd = mkstemp(tmp);
 	if (fd < 0) {
-		strbuf_addf(err, "cannot write '%s': %s", path, strerror(errno));
+		strbuf_addf(
+		    err, "cannot write '%s': %s", path, strerror(errno));
 		goto out;
 	}
 	created = true;
@@ -687,8 +688,8 @@ struct auth_change {
  * target's when change->service or when the file has none.
  */
 static int
-auth_file_change(const struct auth_session *s,
-    const struct auth_change *change, struct strbuf *err)
+auth_file_change(const struct auth_session *s, const struct auth_change *change,
+    struct strbuf *err)
 {
 	cJSON *old = NULL, *doc = NULL, *orgs;
 	const cJSON *item;
@@ -700,19 +701,21 @@ auth_file_change(const struct auth_session *s,
 		goto out;
 	doc = cJSON_CreateObject();
 	cJSON_AddNumberToObject(doc, "version", 1);
-	if (auth_key_keep_or_make(doc, old, "signing_key", AUTH_KEY_BYTES,
-		s->config, err) != 0 ||
+	if (auth_key_keep_or_make(
+		doc, old, "signing_key", AUTH_KEY_BYTES, s->config, err) != 0 ||
 	    auth_key_keep_or_make(doc, old, "code_exchange_secret",
 		AUTH_SECRET_MAX, s->config, err) != 0)
 		goto out;
 	item = cJSON_GetObjectItemCaseSensitive(old, "auth_url");
 	cJSON_AddStringToObject(doc, "auth_url",
-	    !change->service && cJSON_IsString(item) ? item->valuestring
-						     : auth_target_url(s->target));
+	    !change->service && cJSON_IsString(item)
+		? item->valuestring
+		: auth_target_url(s->target));
 	item = cJSON_GetObjectItemCaseSensitive(old, "listen");
 	cJSON_AddStringToObject(doc, "listen",
-	    !change->service && cJSON_IsString(item) ? item->valuestring
-						     : auth_target_listen(s->target));
+	    !change->service && cJSON_IsString(item)
+		? item->valuestring
+		: auth_target_listen(s->target));
 	item = cJSON_GetObjectItemCaseSensitive(old, "orgs");
 	orgs = cJSON_IsObject(item) ? cJSON_Duplicate(item, true)
 				    : cJSON_CreateObject();
@@ -793,8 +796,7 @@ auth_search(const char *list, const char *name)
 		size_t len = strcspn(list, ":");
 
 		if (len > 0 && list[0] == '/') {
-			char *path =
-			    xasprintf("%.*s/%s", (int)len, list, name);
+			char *path = xasprintf("%.*s/%s", (int)len, list, name);
 
 			if (access(path, X_OK) == 0)
 				return path;
@@ -852,8 +854,8 @@ auth_find_binary(struct strbuf *err)
  * AUTH_OUTPUT_MAX bytes of its stdout and stderr in out.
  */
 static int
-auth_run(char *const argv[], int *status, struct strbuf *out,
-    struct strbuf *err)
+auth_run(
+    char *const argv[], int *status, struct strbuf *out, struct strbuf *err)
 {
 	long max_fd = auth_max_fd();
 	char chunk[512];
@@ -918,9 +920,9 @@ auth_run(char *const argv[], int *status, struct strbuf *out,
 static void
 auth_rtrim(struct strbuf *sb)
 {
-	while (sb->len > 0 && (sb->buf[sb->len - 1] == '\n' ||
-				  sb->buf[sb->len - 1] == '\r' ||
-				  sb->buf[sb->len - 1] == ' '))
+	while (sb->len > 0 &&
+	       (sb->buf[sb->len - 1] == '\n' || sb->buf[sb->len - 1] == '\r' ||
+		   sb->buf[sb->len - 1] == ' '))
 		strbuf_setlen(sb, sb->len - 1);
 }
 
@@ -1001,8 +1003,8 @@ auth_unit_render(const char *binary, const char *config)
 		size_t len = strcspn(line, "\n");
 
 		if (strncmp(line, "ExecStart=", 10) == 0)
-			strbuf_addf(&sb, "ExecStart=%s --config %s", binary,
-			    config);
+			strbuf_addf(
+			    &sb, "ExecStart=%s --config %s", binary, config);
 		else
 			strbuf_add(&sb, line, len);
 		strbuf_addch(&sb, '\n');
@@ -1078,8 +1080,8 @@ auth_pid_alive(pid_t pid)
  * or -1 with err.
  */
 static int
-auth_pid_read(const struct auth_session *s, pid_t *pid, char **listen,
-    struct strbuf *err)
+auth_pid_read(
+    const struct auth_session *s, pid_t *pid, char **listen, struct strbuf *err)
 {
 	struct strbuf content = STRBUF_INIT;
 	char *end;
@@ -1186,8 +1188,8 @@ auth_daemon_start(
 {
 	static const char *const passed[] = { "ASAN_OPTIONS", "LSAN_OPTIONS",
 		"UBSAN_OPTIONS" };
-	static const char exec_failed[] = "getbot: cannot execute " AUTH_BINARY
-					  "\n";
+	static const char exec_failed[] =
+	    "getbot: cannot execute " AUTH_BINARY "\n";
 	char *binary = NULL, *argv[4], *envp[ARRAY_SIZE(passed) + 2];
 	char *pid_text = NULL;
 	long max_fd = auth_max_fd();
@@ -1327,8 +1329,8 @@ auth_daemon_stop(const struct auth_session *s, struct strbuf *err)
 
 	if (pid > 0) {
 		(void)kill(pid, SIGTERM);
-		for (i = 0; i < AUTH_STOP_SECONDS * 10 &&
-			    auth_pid_is_ours(s, pid);
+		for (i = 0;
+		     i < AUTH_STOP_SECONDS * 10 && auth_pid_is_ours(s, pid);
 		     i++)
 			auth_sleep_ms(100);
 		if (auth_pid_is_ours(s, pid)) {
@@ -1343,8 +1345,8 @@ auth_daemon_stop(const struct auth_session *s, struct strbuf *err)
 		}
 	}
 	if (unlink(s->pid_file) < 0 && errno != ENOENT) {
-		strbuf_addf(
-		    err, "cannot remove '%s': %s", s->pid_file, strerror(errno));
+		strbuf_addf(err, "cannot remove '%s': %s", s->pid_file,
+		    strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -1368,7 +1370,8 @@ auth_daemon_reload(const struct auth_session *s, struct strbuf *err)
 		auth_log_since(s, from, &logged);
 		refused = strstr(logged.buf, "getbot-auth: reload refused: ");
 		if (refused != NULL) {
-			strbuf_addstr(err, "getbot-auth refused the new config: ");
+			strbuf_addstr(
+			    err, "getbot-auth refused the new config: ");
 			auth_last_line(refused, err);
 			rc = -1;
 			break;
@@ -1421,8 +1424,8 @@ auth_service_restart(const struct auth_session *s, struct strbuf *err)
 		return auth_unit_install(s, err) == 0 &&
 			       auth_systemctl("enable", AUTH_UNIT, NULL, err) ==
 				   0 &&
-			       auth_systemctl("restart", AUTH_UNIT, NULL, err) ==
-				   0
+			       auth_systemctl(
+				   "restart", AUTH_UNIT, NULL, err) == 0
 			   ? 0
 			   : -1;
 	if (auth_daemon_stop(s, err) != 0)
@@ -1489,8 +1492,8 @@ auth_observe_service(const struct auth_session *s, const cJSON *doc,
 		    (unsigned)(st->st_mode & 07777));
 	o = observed_new(&provider_auth, &auth_service, AUTH_BINARY);
 	o->owned = owned;
-	cJSON_AddStringToObject(o->spec, "auth_url",
-	    cJSON_IsString(url) ? url->valuestring : "");
+	cJSON_AddStringToObject(
+	    o->spec, "auth_url", cJSON_IsString(url) ? url->valuestring : "");
 	/* a reload does not move the daemon: it listens where it started */
 	if (running && running_listen != NULL && *running_listen != '\0')
 		cJSON_AddStringToObject(o->spec, "listen", running_listen);
@@ -1522,8 +1525,8 @@ auth_observe(struct provider_call *call, const struct bots_target *target,
 	 * service */
 	if (auth_doc_read(s, &doc, &st, &call->err) != 0)
 		return PROVIDER_ERROR;
-	cJSON_ArrayForEach (section,
-	    cJSON_GetObjectItemCaseSensitive(doc, "orgs")) {
+	cJSON_ArrayForEach (
+	    section, cJSON_GetObjectItemCaseSensitive(doc, "orgs")) {
 		struct observed *o;
 
 		if (section->string == NULL ||
@@ -1567,11 +1570,11 @@ auth_service_apply(struct provider_call *call, const struct resource *desired,
 	if (auth_file_change(s, &change, &call->err) != 0)
 		goto out;
 	/* the address is read at start only */
-	restart = current == NULL ||
-		  strcmp(auth_spec_str(current->spec, "status"), "running") !=
-		      0 ||
-		  strcmp(auth_spec_str(current->spec, "listen"),
-		      auth_spec_str(desired->spec, "listen")) != 0;
+	restart =
+	    current == NULL ||
+	    strcmp(auth_spec_str(current->spec, "status"), "running") != 0 ||
+	    strcmp(auth_spec_str(current->spec, "listen"),
+		auth_spec_str(desired->spec, "listen")) != 0;
 	if ((restart ? auth_service_restart(s, &call->err)
 		     : auth_service_reload(s, &call->err)) == 0)
 		rc = PROVIDER_OK;

@@ -349,6 +349,15 @@ pid=$newpid
 run plan --detailed-exitcode
 [ "$rc" -eq 0 ]; tap_ok $? "then no changes (exit $rc)"
 
+chmod 644 "$AUTH_JSON"
+run plan
+grep -q '# auth.service.getbot-auth will be updated in place: drift: mode changed outside getbot' out
+tap_ok $? "an auth.json others may read is drift"
+run apply --auto-approve
+[ "$rc" -eq 0 ] && [ "$(stat -c %a "$AUTH_JSON")" = 600 ] &&
+	[ "$(keys_digest)" = "$keys" ] && [ "$(daemon_pid)" = "$pid" ]
+tap_ok $? "apply writes it 0600 again, same keys, and only reloads getbot-auth"
+
 # --- an org goes -------------------------------------------------------------------------
 
 write_config eve@acme.com acme
@@ -418,6 +427,18 @@ assert json.load(open(sys.argv[1]))["orgs"] == {}' "$AUTH_JSON" &&
 tap_ok $? "and keeps auth.json and its keys for the next org"
 run plan --detailed-exitcode
 [ "$rc" -eq 0 ]; tap_ok $? "then no changes (exit $rc)"
+
+cp "$AUTH_JSON" "$T/kept.json"
+printf '{"version": 1, "signing_key": ' >"$AUTH_JSON"
+write_config bob@acme.com acme
+run plan
+[ "$rc" -eq 1 ] &&
+	grep -q "observing auth on target 'srv': '$AUTH_JSON': not valid JSON at line 1, column 30; it may hold the keys, which getbot never writes over" err &&
+	[ "$(cat "$AUTH_JSON")" = '{"version": 1, "signing_key": ' ]
+r=$?
+tap_ok $r "an auth.json that does not parse stops the plan, and is left alone (exit $rc)"
+[ $r = 0 ] || tap_diag "$(cat out err)"
+cp "$T/kept.json" "$AUTH_JSON"
 
 # --- no key anywhere ----------------------------------------------------------------------
 
