@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -1416,18 +1417,78 @@ out:
 	return rc;
 }
 
+/* Does something accept connections on listen (IPV4:PORT, [IPV6]:PORT)? */
+static bool
+auth_listening(const char *listen)
+{
+	struct sockaddr_storage addr;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&addr;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&addr;
+	const char *colon = strrchr(listen, ':');
+	char *host;
+	socklen_t len;
+	bool ok = false;
+	int fd;
+
+	if (colon == NULL)
+		return false;
+	memset(&addr, 0, sizeof(addr));
+	if (listen[0] == '[') {
+		host = xstrndup(listen + 1, (size_t)(colon - listen - 2));
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)atoi(colon + 1));
+		ok = inet_pton(AF_INET6, host, &in6->sin6_addr) == 1;
+		len = sizeof(*in6);
+	} else {
+		host = xstrndup(listen, (size_t)(colon - listen));
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)atoi(colon + 1));
+		ok = inet_pton(AF_INET, host, &in4->sin_addr) == 1;
+		len = sizeof(*in4);
+	}
+	free(host);
+	if (!ok)
+		return false;
+	fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	ok = connect(fd, (struct sockaddr *)&addr, len) == 0;
+	close(fd);
+	return ok;
+}
+
+/*
+ * The unit, installed, enabled and (re)started; then, since systemd calls
+ * a simple service started as soon as it forks, a wait for it to listen.
+ */
+static int
+auth_unit_restart(const struct auth_session *s, struct strbuf *err)
+{
+	const char *listen = auth_target_listen(s->target);
+	int i;
+
+	if (auth_unit_install(s, err) != 0 ||
+	    auth_systemctl("enable", AUTH_UNIT, NULL, err) != 0 ||
+	    auth_systemctl("restart", AUTH_UNIT, NULL, err) != 0)
+		return -1;
+	for (i = 0; i < AUTH_START_SECONDS * 10; i++) {
+		if (auth_listening(listen))
+			return 0;
+		auth_sleep_ms(100);
+	}
+	strbuf_addf(err,
+	    "%s started, but nothing listens on %s after %d s (journalctl "
+	    "-u %s says why)",
+	    AUTH_UNIT, listen, AUTH_START_SECONDS, AUTH_UNIT);
+	return -1;
+}
+
 /* Start the service, or restart it if it runs. */
 static int
 auth_service_restart(const struct auth_session *s, struct strbuf *err)
 {
 	if (s->systemd)
-		return auth_unit_install(s, err) == 0 &&
-			       auth_systemctl("enable", AUTH_UNIT, NULL, err) ==
-				   0 &&
-			       auth_systemctl(
-				   "restart", AUTH_UNIT, NULL, err) == 0
-			   ? 0
-			   : -1;
+		return auth_unit_restart(s, err);
 	if (auth_daemon_stop(s, err) != 0)
 		return -1;
 	return auth_daemon_start(s, auth_target_listen(s->target), err);
