@@ -276,6 +276,15 @@ http_request(const struct http_request *req, struct http_response *resp,
 		curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
 		/* MIMEPOST makes it a POST; keep the method asked for */
 		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
+	} else if (req->body != NULL) {
+		strbuf_addf(&line, "Content-Type: %s",
+		    req->content_type != NULL ? req->content_type
+					      : "application/octet-stream");
+		headers = curl_slist_append(headers, line.buf);
+		strbuf_reset(&line);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)req->body_len);
 	} else if (strcmp(req->method, "PUT") == 0 ||
 		   strcmp(req->method, "POST") == 0 ||
 		   strcmp(req->method, "PATCH") == 0) {

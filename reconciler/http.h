@@ -48,6 +48,10 @@ struct http_request {
 	const char *unix_socket; /* or NULL */
 	long timeout_ms;         /* whole request; 0: 60 s */
 	size_t max_body;         /* 0: HTTP_MAX_BODY_DEFAULT */
+	/* any other body (a tar stream), when json and parts are NULL */
+	const char *body;
+	size_t body_len;
+	const char *content_type; /* of body */
 };
 
 struct http_response {

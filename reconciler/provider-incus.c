@@ -462,8 +462,8 @@ incus_create_container(struct provider_call *call, const struct resource *r)
 {
 	cJSON *body = cJSON_CreateObject(), *config, *devices, *dev, *source;
 	cJSON *profiles;
-	char *listen =
-	    xasprintf("unix:%s/docker-%s.sock", INCUS_SOCKET_DIR, r->name);
+	char *sock = incus_docker_socket(r->name);
+	char *listen = xasprintf("unix:%s", sock);
 	const char *list = incus_spec(r, "profiles");
 	int rc;
 
@@ -512,6 +512,7 @@ incus_create_container(struct provider_call *call, const struct resource *r)
 out:
 	cJSON_Delete(body);
 	free(listen);
+	free(sock);
 	return rc;
 }
 
@@ -600,8 +601,7 @@ incus_delete(
 		rc = incus_call(call, "DELETE", path.buf, NULL, NULL);
 	if (rc == PROVIDER_OK && current->kind == &incus_container) {
 		/* LXD leaves the host end of a proxy device behind */
-		char *sock = xasprintf(
-		    "%s/docker-%s.sock", INCUS_SOCKET_DIR, current->name);
+		char *sock = incus_docker_socket(current->name);
 
 		if (unlink(sock) != 0 && errno != ENOENT) {
 			strbuf_addf(&call->err, "cannot remove %s: %s", sock,
@@ -611,6 +611,108 @@ incus_delete(
 		free(sock);
 	}
 	strbuf_release(&path);
+	return rc;
+}
+
+char *
+incus_docker_socket(const char *org)
+{
+	return xasprintf("%s/docker-%s.sock", INCUS_SOCKET_DIR, org);
+}
+
+/* One request of the files API: Incus reads X-Incus-*, LXD X-LXD-*; each
+ * ignores the other's. */
+static int
+incus_files_request(struct incus_session *s, const char *method,
+    const char *instance, const char *path, const char *type,
+    const char *data, size_t len, unsigned mode, struct strbuf *err)
+{
+	struct strbuf url = STRBUF_INIT, mode_lxd = STRBUF_INIT,
+		      mode_incus = STRBUF_INIT, type_lxd = STRBUF_INIT,
+		      type_incus = STRBUF_INIT;
+	const char *headers[9] = { NULL };
+	struct http_request req = { 0 };
+	struct http_response resp;
+	int rc;
+
+	strbuf_addstr(&url, "http://incus/1.0/instances/");
+	http_add_escaped(&url, instance);
+	strbuf_addstr(&url, "/files?path=");
+	http_add_escaped(&url, path);
+	strbuf_addf(&mode_lxd, "X-LXD-mode: %04o", mode);
+	strbuf_addf(&mode_incus, "X-Incus-mode: %04o", mode);
+	strbuf_addf(&type_lxd, "X-LXD-type: %s", type);
+	strbuf_addf(&type_incus, "X-Incus-type: %s", type);
+	if (strcmp(method, "POST") == 0) {
+		headers[0] = mode_lxd.buf;
+		headers[1] = mode_incus.buf;
+		headers[2] = type_lxd.buf;
+		headers[3] = type_incus.buf;
+		headers[4] = "X-LXD-uid: 0";
+		headers[5] = "X-Incus-uid: 0";
+		headers[6] = "X-LXD-gid: 0";
+		headers[7] = "X-Incus-gid: 0";
+	}
+	req.method = method;
+	req.url = url.buf;
+	req.headers = headers;
+	req.unix_socket = s->socket;
+	req.timeout_ms = 60 * 1000L;
+	req.body = data != NULL ? data : "";
+	req.body_len = data != NULL ? len : 0;
+	req.content_type = "application/octet-stream";
+	if (strcmp(method, "DELETE") == 0)
+		req.body = NULL;
+	http_response_init(&resp);
+	rc = http_request(&req, &resp, err);
+	if (rc == PROVIDER_TRANSIENT && resp.status == 500)
+		rc = PROVIDER_ERROR;
+	http_response_release(&resp);
+	strbuf_release(&url);
+	strbuf_release(&mode_lxd);
+	strbuf_release(&mode_incus);
+	strbuf_release(&type_lxd);
+	strbuf_release(&type_incus);
+	return rc;
+}
+
+int
+incus_write_file(struct provider_call *call, const char *instance,
+    const char *path, const char *data, size_t len, unsigned mode)
+{
+	struct incus_session s = { incus_find_socket(), false };
+	struct strbuf dir = STRBUF_INIT;
+	const char *slash;
+	int rc = PROVIDER_OK;
+
+	provider_throttle(call);
+	if (data == NULL) {
+		rc = incus_files_request(&s, "DELETE", instance, path, "file",
+		    NULL, 0, 0, &call->err);
+		if (rc == PROVIDER_ERROR && strstr(call->err.buf, "HTTP 404"))
+			rc = PROVIDER_OK, strbuf_reset(&call->err);
+		goto out;
+	}
+	/* mkdir -p: each parent in turn (an existing one is fine) */
+	for (slash = strchr(path + 1, '/'); slash != NULL && rc == PROVIDER_OK;
+	     slash = strchr(slash + 1, '/')) {
+		strbuf_reset(&dir);
+		strbuf_add(&dir, path, (size_t)(slash - path));
+		rc = incus_files_request(&s, "POST", instance, dir.buf,
+		    "directory", NULL, 0, 0755, &call->err);
+	}
+	if (rc == PROVIDER_OK)
+		rc = incus_files_request(&s, "POST", instance, path, "file",
+		    data, len, mode, &call->err);
+out:
+	if (rc != PROVIDER_OK && strstr(call->err.buf, "cannot reach") == NULL) {
+		char *why = strbuf_detach(&call->err, NULL);
+
+		strbuf_addf(&call->err, "%s: %s: %s", instance, path, why);
+		free(why);
+	}
+	strbuf_release(&dir);
+	free(s.socket);
 	return rc;
 }
 
