@@ -457,6 +457,61 @@ incus_socket_dir(struct provider_call *call)
 	return PROVIDER_OK;
 }
 
+/*
+ * What an org container needs inside, added only where missing: Docker
+ * (apt-get, once the container's network is up), with bounded logs.
+ * Through the exec API; the command's status decides.
+ */
+static int
+incus_provision(struct provider_call *call, const char *name)
+{
+	static const char script[] =
+	    "set -e\n"
+	    "if ! command -v dockerd >/dev/null 2>&1; then\n"
+	    "  i=0; until getent hosts deb.debian.org >/dev/null 2>&1; do\n"
+	    "    i=$((i + 1)); [ $i -lt 60 ] || { echo 'no network' >&2; "
+	    "exit 1; }; sleep 1; done\n"
+	    "  apt-get update -q\n"
+	    "  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
+	    "--no-install-recommends docker.io\n"
+	    "fi\n"
+	    "if [ ! -e /etc/docker/daemon.json ]; then\n"
+	    "  mkdir -p /etc/docker\n"
+	    "  printf '%s\\n' '{\"log-driver\": \"local\"}' "
+	    ">/etc/docker/daemon.json\n"
+	    "fi\n";
+	cJSON *body = cJSON_CreateObject(), *cmd, *md = NULL;
+	struct strbuf path = STRBUF_INIT;
+	const cJSON *ret;
+	int rc;
+
+	cmd = cJSON_AddArrayToObject(body, "command");
+	cJSON_AddItemToArray(cmd, cJSON_CreateString("/bin/sh"));
+	cJSON_AddItemToArray(cmd, cJSON_CreateString("-c"));
+	cJSON_AddItemToArray(cmd, cJSON_CreateString(script));
+	cJSON_AddBoolToObject(body, "wait-for-websocket", false);
+	cJSON_AddBoolToObject(body, "interactive", false);
+	cJSON_AddBoolToObject(body, "record-output", false);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(body, "environment"),
+	    "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	strbuf_addstr(&path, "/1.0/instances/");
+	http_add_escaped(&path, name);
+	strbuf_addstr(&path, "/exec");
+	rc = incus_call(call, "POST", path.buf, body, &md);
+	ret = cJSON_GetObjectItem(cJSON_GetObjectItem(md, "metadata"), "return");
+	if (rc == PROVIDER_OK && (!cJSON_IsNumber(ret) || ret->valueint != 0)) {
+		strbuf_addf(&call->err,
+		    "container %s: installing Docker inside failed (exit %d); "
+		    "the container needs network access to Debian's mirrors",
+		    name, cJSON_IsNumber(ret) ? ret->valueint : -1);
+		rc = PROVIDER_ERROR;
+	}
+	cJSON_Delete(md);
+	cJSON_Delete(body);
+	strbuf_release(&path);
+	return rc;
+}
+
 static int
 incus_create_container(struct provider_call *call, const struct resource *r)
 {
@@ -509,6 +564,8 @@ incus_create_container(struct provider_call *call, const struct resource *r)
 	/* started apart: LXD 5.0 lacks "start" in the create request */
 	if (rc == PROVIDER_OK)
 		rc = incus_set_state(call, r->name, "start");
+	if (rc == PROVIDER_OK)
+		rc = incus_provision(call, r->name);
 out:
 	cJSON_Delete(body);
 	free(listen);

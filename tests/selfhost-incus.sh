@@ -81,6 +81,10 @@ import json, sys
 c = json.load(sys.stdin)['metadata']['config']
 assert c['ipv4.address'] == '10.199.0.1/24' and c['ipv4.nat'] == 'true' and c['user.getbot.managed'] == 'true', c"
 tap_ok $? "the bridge is 10.199.0.0/24 with NAT, marked"
+out=$(lxd_exec tacme cat /etc/docker/daemon.json)
+[ "$out" = '{"log-driver": "local"}' ]
+tap_ok $? "provisioning through the exec API: Docker is there (not reinstalled), with bounded logs"
+[ "$out" = '{"log-driver": "local"}' ] || tap_diag "$out"
 run plan --detailed-exitcode
 [ "$rc" -eq 0 ]; tap_ok $? "a second plan has no changes"
 
