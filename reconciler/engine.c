@@ -59,20 +59,6 @@ engine_secret_place(const struct engine *engine, const struct bots_secret *ref,
 		    ref->node->line, ref->node->column);
 }
 
-/* Is address one of a provider of this build? A dependency on what a
- * provider this build lacks cannot be in any plan, so it is no error. */
-static bool
-engine_has_provider(const struct engine *engine, const char *address)
-{
-	size_t len = strcspn(address, "."), p;
-
-	for (p = 0; engine->providers[p] != NULL; p++)
-		if (strlen(engine->providers[p]->name) == len &&
-		    strncmp(engine->providers[p]->name, address, len) == 0)
-			return true;
-	return false;
-}
-
 int
 engine_expand(struct engine *engine, struct strbuf *err)
 {
@@ -113,8 +99,7 @@ engine_expand(struct engine *engine, struct strbuf *err)
 
 		for (d = 0; d < r->ndeps; d++)
 			if (resource_set_find(&engine->desired, r->deps[d]) ==
-				NULL &&
-			    engine_has_provider(engine, r->deps[d])) {
+			    NULL) {
 				strbuf_addf(err,
 				    "internal error: %s needs %s, which no "
 				    "provider made",

@@ -485,6 +485,21 @@ caddy_close(void *session)
 
 /* ---- desired state ---- */
 
+/* Depend on address when a provider of this build makes it: a build
+ * without, say, the docker provider has no bots to wait for. */
+static void
+caddy_add_dep(struct resource *r, const char *address)
+{
+	size_t len = strcspn(address, "."), p;
+
+	for (p = 0; provider_table[p] != NULL; p++)
+		if (strlen(provider_table[p]->name) == len &&
+		    strncmp(provider_table[p]->name, address, len) == 0) {
+			resource_add_dep(r, address);
+			return;
+		}
+}
+
 /* The server block's listen addresses: the target's, else [":443"]. */
 static cJSON *
 caddy_listen(const struct bots_target *target)
@@ -538,7 +553,7 @@ caddy_expand(const struct bots *bots, const struct bots_target *target,
 		r = resource_new(
 		    self, &caddy_callback, org->name, org->name, NULL, spec);
 		r->target = target;
-		resource_add_dep(r, "auth.service.getbot-auth");
+		caddy_add_dep(r, "auth.service.getbot-auth");
 		resource_add_dep(r, server->address);
 		resource_set_add(out, r);
 		for (t = 0; t < org->nteams; t++) {
@@ -560,14 +575,14 @@ caddy_expand(const struct bots *bots, const struct bots_target *target,
 			    team->name, spec);
 			r->target = target;
 			address = xasprintf("docker.bot.%s", name);
-			resource_add_dep(r, address);
+			caddy_add_dep(r, address);
 			free(address);
 			address = xasprintf("auth.allowlist.%s", org->name);
-			resource_add_dep(r, address);
+			caddy_add_dep(r, address);
 			free(address);
 			/* the org's address, which the route dials */
 			address = xasprintf("incus.container.%s", org->name);
-			resource_add_dep(r, address);
+			caddy_add_dep(r, address);
 			free(address);
 			resource_add_dep(r, server->address);
 			resource_set_add(out, r);
