@@ -86,8 +86,8 @@ http_take_etag(CURL *curl, struct http_response *resp)
 {
 	struct curl_header *h;
 
-	if (curl_easy_header(curl, "ETag", 0, CURLH_HEADER | CURLH_TRAILER,
-		-1, &h) == CURLHE_OK &&
+	if (curl_easy_header(curl, "ETag", 0, CURLH_HEADER | CURLH_TRAILER, -1,
+		&h) == CURLHE_OK &&
 	    strlen(h->value) <= HTTP_MAX_ETAG)
 		resp->etag = xstrdup(h->value);
 }

@@ -28,7 +28,7 @@
 #include "strbuf.h"
 
 #define HTTP_MAX_BODY_DEFAULT (4u << 20) /* 4 MiB */
-#define HTTP_MAX_ETAG         1024      /* longer ETags are dropped */
+#define HTTP_MAX_ETAG         1024       /* longer ETags are dropped */
 
 /* One part of a multipart/form-data body (curl's mime API). */
 struct http_part {
@@ -50,7 +50,7 @@ struct http_request {
 	const char *unix_socket; /* or NULL */
 	long timeout_ms;         /* whole request; 0: 60 s */
 	size_t max_body;         /* 0: HTTP_MAX_BODY_DEFAULT */
-	const char *if_match; /* If-Match: the ETag as received, or NULL */
+	const char *if_match;    /* If-Match: the ETag as received, or NULL */
 };
 
 struct http_response {

@@ -82,8 +82,8 @@ static const struct resource_kind caddy_server = { "server",
 	caddy_server_fields, NULL, 6 };
 static const struct resource_kind caddy_callback = { "callback",
 	caddy_callback_fields, NULL, 7 };
-static const struct resource_kind caddy_route = { "route",
-	caddy_route_fields, NULL, 8 };
+static const struct resource_kind caddy_route = { "route", caddy_route_fields,
+	NULL, 8 };
 
 static const struct resource_kind *const caddy_kinds[] = { &caddy_server,
 	&caddy_callback, &caddy_route, NULL };
@@ -132,8 +132,9 @@ caddy_call(struct provider_call *call, const char *method, const char *path,
 	provider_throttle(call);
 	rc = http_request(&req, resp, &why);
 	if (rc == PROVIDER_TRANSIENT && resp->status == 0)
-		strbuf_addf(&call->err, "cannot reach Caddy's admin API at %s: %s",
-		    s->endpoint, why.buf);
+		strbuf_addf(&call->err,
+		    "cannot reach Caddy's admin API at %s: %s", s->endpoint,
+		    why.buf);
 	else if (rc != PROVIDER_OK) {
 		strbuf_addf(&call->err, "Caddy's admin API at %s: %s",
 		    s->endpoint, why.buf);
@@ -239,8 +240,7 @@ caddy_read_server(struct provider_call *call, cJSON **server, char **etag)
 	} else if (!cJSON_IsNull(resp.json)) {
 		strbuf_addf(&call->err,
 		    "Caddy's admin API at %s: %s is not an object",
-		    caddy_endpoint(call),
-		    CADDY_SERVER_PATH);
+		    caddy_endpoint(call), CADDY_SERVER_PATH);
 		rc = PROVIDER_ERROR;
 		goto out;
 	}
@@ -248,8 +248,7 @@ caddy_read_server(struct provider_call *call, cJSON **server, char **etag)
 		/* every write needs it: without it, no write is safe */
 		strbuf_addf(&call->err,
 		    "Caddy's admin API at %s sent no ETag for %s",
-		    caddy_endpoint(call),
-		    CADDY_SERVER_PATH);
+		    caddy_endpoint(call), CADDY_SERVER_PATH);
 		rc = PROVIDER_ERROR;
 		goto out;
 	}
@@ -448,8 +447,8 @@ caddy_open(const struct bots_target *target, const char *base_dir,
 	(void)base_dir;
 	*session = NULL;
 	if (admin == NULL || *admin == '\0' || strpbrk(admin, "\r\n") != NULL) {
-		strbuf_addf(err, "target '%s': no Caddy admin address",
-		    target->name);
+		strbuf_addf(
+		    err, "target '%s': no Caddy admin address", target->name);
 		return -1;
 	}
 	s = xcalloc(1, sizeof(*s));
@@ -515,8 +514,8 @@ caddy_listen(const struct bots_target *target)
 	}
 	for (i = 0; i < seq->nitems; i++)
 		if (node_str(seq->items[i]) != NULL)
-			cJSON_AddItemToArray(list,
-			    cJSON_CreateString(node_str(seq->items[i])));
+			cJSON_AddItemToArray(
+			    list, cJSON_CreateString(node_str(seq->items[i])));
 	return list;
 }
 
@@ -637,8 +636,7 @@ caddy_has_bot_routes(const cJSON *routes)
  * NULL when neither fits.
  */
 static const struct resource_kind *
-caddy_route_identity(
-    const char *id, const char *host, char **org, char **team)
+caddy_route_identity(const char *id, const char *host, char **org, char **team)
 {
 	const char *rest = id + strlen(CADDY_ID_PREFIX);
 	size_t len = strlen(rest);
@@ -736,8 +734,8 @@ caddy_observe_route(const cJSON *route, int index, const cJSON *addresses)
 	 * as the handlers field */
 	cJSON_AddStringToObject(o->spec, "handlers",
 	    !cJSON_Compare(expect, route, true) ? CADDY_HANDLERS_EDITED
-	    : kind == &caddy_route		  ? CADDY_ROUTE_HANDLERS
-						  : CADDY_CALLBACK_HANDLERS);
+	    : kind == &caddy_route              ? CADDY_ROUTE_HANDLERS
+						: CADDY_CALLBACK_HANDLERS);
 	cJSON_Delete(expect);
 	free(upstream);
 	return o;
@@ -888,16 +886,17 @@ caddy_put_route(struct provider_call *call, const struct resource *r)
 			break;
 		routes = cJSON_GetObjectItemCaseSensitive(server, "routes");
 		if (caddy_find_route(routes, id) != NULL)
-			rc = caddy_call(call, "PATCH", path, route, etag, &resp);
+			rc =
+			    caddy_call(call, "PATCH", path, route, etag, &resp);
 		else if (cJSON_IsArray(routes))
-			rc = caddy_call(call, "POST", CADDY_SERVER_PATH "/routes",
-			    route, etag, &resp);
+			rc = caddy_call(call, "POST",
+			    CADDY_SERVER_PATH "/routes", route, etag, &resp);
 		else {
 			/* no routes yet: POST sets the key, a list of one */
 			list = cJSON_CreateArray();
 			cJSON_AddItemReferenceToArray(list, route);
-			rc = caddy_call(call, "POST", CADDY_SERVER_PATH "/routes",
-			    list, etag, &resp);
+			rc = caddy_call(call, "POST",
+			    CADDY_SERVER_PATH "/routes", list, etag, &resp);
 			cJSON_Delete(list);
 		}
 		cJSON_Delete(server);
@@ -946,7 +945,8 @@ caddy_delete_route(struct provider_call *call, const struct observed *o)
 			   caddy_find_route(cJSON_GetObjectItemCaseSensitive(
 						server, "routes"),
 			       id) != NULL)
-			rc = caddy_call(call, "DELETE", path, NULL, etag, &resp);
+			rc =
+			    caddy_call(call, "DELETE", path, NULL, etag, &resp);
 		/* else: gone already, with the server or by hand */
 		cJSON_Delete(server);
 		free(etag);
@@ -971,13 +971,14 @@ caddy_set_server_fields(cJSON *server, const struct resource *r)
 
 	cJSON_DeleteItemFromObjectCaseSensitive(server, "listen");
 	cJSON_AddItemToObject(server, "listen", cJSON_Duplicate(listen, true));
-	auto_https = cJSON_GetObjectItemCaseSensitive(server, "automatic_https");
+	auto_https =
+	    cJSON_GetObjectItemCaseSensitive(server, "automatic_https");
 	if (!https) {
 		if (!cJSON_IsObject(auto_https)) {
 			cJSON_DeleteItemFromObjectCaseSensitive(
 			    server, "automatic_https");
-			auto_https = cJSON_AddObjectToObject(
-			    server, "automatic_https");
+			auto_https =
+			    cJSON_AddObjectToObject(server, "automatic_https");
 		}
 		cJSON_DeleteItemFromObjectCaseSensitive(auto_https, "disable");
 		cJSON_AddBoolToObject(auto_https, "disable", true);
@@ -1030,8 +1031,8 @@ caddy_create_server(struct provider_call *call, const struct resource *r)
 			   NULL &&
 		       !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(
 			   node, keys[depth]))) {
-			node = cJSON_GetObjectItemCaseSensitive(
-			    node, keys[depth]);
+			node =
+			    cJSON_GetObjectItemCaseSensitive(node, keys[depth]);
 			strbuf_addf(&path, "/%s", keys[depth++]);
 		}
 		if (depth == nkeys) {
@@ -1047,8 +1048,7 @@ caddy_create_server(struct provider_call *call, const struct resource *r)
 		if (depth > 0 && !cJSON_IsObject(node)) {
 			strbuf_addf(&call->err,
 			    "Caddy's admin API at %s: %s is not an object",
-			    caddy_endpoint(call),
-			    path.buf);
+			    caddy_endpoint(call), path.buf);
 			strbuf_release(&path);
 			rc = PROVIDER_ERROR;
 			break;
@@ -1124,9 +1124,10 @@ caddy_delete_server(struct provider_call *call)
 		rc = caddy_read_server(call, &server, &etag);
 		if (rc != PROVIDER_OK || server == NULL)
 			break;
-		cJSON_ArrayForEach (route,
-		    cJSON_GetObjectItemCaseSensitive(server, "routes"))
-			foreign += !caddy_id_is_ours(caddy_str_at(route, "@id"));
+		cJSON_ArrayForEach (
+		    route, cJSON_GetObjectItemCaseSensitive(server, "routes"))
+			foreign +=
+			    !caddy_id_is_ours(caddy_str_at(route, "@id"));
 		if (!caddy_server_is_ours(server)) {
 			caddy_not_ours(call);
 			rc = PROVIDER_ERROR;

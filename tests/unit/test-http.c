@@ -263,8 +263,8 @@ test_http__etag_from_header_or_trailer(void)
 
 	rc = http_request(&req, &resp, &err);
 	is_int(rc, PROVIDER_OK, "a chunked answer with an ETag trailer");
-	is_str(resp.etag, "\"/config/apps 96aabbf1\"",
-	    "the ETag trailer is kept");
+	is_str(
+	    resp.etag, "\"/config/apps 96aabbf1\"", "the ETag trailer is kept");
 	ok(resp.json != NULL && cJSON_IsNull(resp.json),
 	    "and the body before it is whole");
 
