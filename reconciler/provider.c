@@ -6,6 +6,7 @@
 #include "provider.h"
 #include "provider-incus.h"
 #include "provider-docker.h"
+#include "provider-caddy.h"
 /* edge */
 #include "provider-cloudflare.h"
 
@@ -14,6 +15,7 @@ const struct provider *const provider_table[] = {
 	/* self-hosted */
 	&provider_incus,
 	&provider_docker,
+	&provider_caddy,
 	/* edge: Cloudflare before the router, whose cards carry the digest
 	 * of a token the Cloudflare provider observes */
 	&provider_cloudflare,

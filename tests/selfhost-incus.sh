@@ -4,13 +4,15 @@
 # does not own, and a daemon that is not there. Started by tests/services.sh.
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 . "$top_srcdir/tests/services.sh"
-services_require lxd docker
+services_require lxd docker caddy
 services_init
 T=$(mktemp -d "${TMPDIR:-/tmp}/getbot-incus.XXXXXX")
 bail() { echo "Bail out! $1"; services_logs 30; exit 1; }
 lxd_start || bail "LXD did not start"
 lxd_test_profile || bail "no test profile"
 lxd_import_test_image getbot-test-docker || bail "no test image"
+# every server target has a Caddy (the caddy provider observes it)
+caddy_start --bare || bail "Caddy did not start"
 services_on_exit incus_test_cleanup
 cd "$T" || exit 99
 
@@ -41,7 +43,8 @@ write_config() { # ORGS...
 		cat <<YAML
 version: 1
 targets:
-  srv: {kind: incus, connect: local, image: getbot-test-docker, profiles: [$GETBOT_INCUS_TEST_PROFILE]}
+  srv: {kind: incus, connect: local, image: getbot-test-docker, profiles: [$GETBOT_INCUS_TEST_PROFILE],
+        caddy: {admin: "${GETBOT_CADDY_ADMIN#http://}", listen: ["127.0.0.1:$GETBOT_CADDY_HTTP_PORT"], https: false}}
 defaults: {model: anthropic/claude-sonnet-4-5, runtime: v1}
 orgs:
 YAML
