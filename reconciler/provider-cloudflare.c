@@ -845,7 +845,7 @@ cf_observe_workers(struct provider_call *call, struct observed_set *out,
 	http_response_init(&one);
 	strbuf_addf(&path, "/accounts/%s/workers/scripts", account);
 	rc = cf_send(call, "GET", path.buf, NULL, NULL, 0, &resp);
-	if (rc != PROVIDER_OK || cf_barred(call, &resp, optional, &rc))
+	if (cf_barred(call, &resp, optional, &rc) || rc != PROVIDER_OK)
 		goto out;
 	cJSON_ArrayForEach (script, cf_result(&resp)) {
 		const char *name = cf_str(script, "id");
@@ -982,8 +982,8 @@ cf_observe_buckets(struct provider_call *call, struct observed_set *out,
 			http_add_escaped(&path, cursor);
 		}
 		rc = cf_send(call, "GET", path.buf, NULL, NULL, 0, &resp);
-		if (rc != PROVIDER_OK ||
-		    cf_barred(call, &resp, optional && page == 0, &rc))
+		if (cf_barred(call, &resp, optional && page == 0, &rc) ||
+		    rc != PROVIDER_OK)
 			break;
 		cJSON_ArrayForEach (bucket, cJSON_GetObjectItemCaseSensitive(
 						cf_result(&resp), "buckets")) {
@@ -1075,8 +1075,8 @@ cf_observe_tokens(struct provider_call *call, struct observed_set *out,
 		strbuf_addf(&path, "/accounts/%s/tokens?page=%d&per_page=50",
 		    s->target->account_id, page);
 		rc = cf_send(call, "GET", path.buf, NULL, NULL, 0, &resp);
-		if (rc != PROVIDER_OK ||
-		    cf_barred(call, &resp, optional && page == 1, &rc))
+		if (cf_barred(call, &resp, optional && page == 1, &rc) ||
+		    rc != PROVIDER_OK)
 			break;
 		cJSON_ArrayForEach (token, cf_result(&resp)) {
 			const char *tname = cf_str(token, "name");
