@@ -369,6 +369,11 @@ run "$GETBOT_EDGE" plan
 [ "$rc" -eq 1 ] && grep -q "GET /client/v4/zones/d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4: HTTP 400: Could not route to /client/v4/zones/d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4, perhaps your object identifier is invalid?" err
 expect $? "an unknown zone: Cloudflare's own words"
 
+NO_DNS6=1 ADDR=203.0.113.300 write_config
+run "$GETBOT_EDGE" plan
+[ "$rc" -eq 1 ] && grep -q "targets.srv.dns.address: '203.0.113.300' is neither an IPv4 nor an IPv6 address" err
+expect $? "an address that is no IP address is an error that names it"
+
 # --- canaries
 leaks=$(grep -l 'CANARY' all.log .getbot/state.json cf-log.json "$T/cf.log" 2>/dev/null)
 [ -z "$leaks" ]; tap_ok $? "no token or key in output, state or the request log (leaks: $leaks)"
