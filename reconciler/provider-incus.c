@@ -220,7 +220,7 @@ incus_open(const struct bots_target *target, const char *base_dir,
     void **session, struct strbuf *err)
 {
 	struct incus_session *s = xcalloc(1, sizeof(*s));
-	struct provider_call call = { s, STRBUF_INIT, 0, NULL, NULL };
+	struct provider_call call = { .session = s, .err = STRBUF_INIT };
 	cJSON *server = NULL;
 	const char *kind;
 	int rc;
@@ -778,8 +778,10 @@ incus_org_addresses(struct provider_call *call,
     const struct bots_target *target, cJSON **out)
 {
 	struct incus_session s = { incus_find_socket(), false };
-	struct provider_call mine = { &s, STRBUF_INIT, 0, call->throttle,
-		call->throttle_data };
+	struct provider_call mine = { .session = &s,
+		.err = STRBUF_INIT,
+		.throttle = call->throttle,
+		.throttle_data = call->throttle_data };
 	cJSON *instances = NULL;
 	const cJSON *item;
 	int rc;
