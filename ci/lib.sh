@@ -3,7 +3,7 @@
 
 GETBOT_BUILD_PACKAGES="build-essential autoconf automake pkg-config clang
  libyaml-dev libcurl4-openssl-dev libcjson-dev libssh2-1-dev libsodium-dev
- libgit2-dev libpsl-dev publicsuffix python3 git"
+ libgit2-dev libpsl-dev libarchive-dev publicsuffix python3 git"
 # getbot-auth: its HTTP server, and the real Caddy and curl its tests drive.
 GETBOT_BUILD_PACKAGES="$GETBOT_BUILD_PACKAGES libmicrohttpd-dev caddy curl"
 # The self-hosted target's integration tests (tests/services.sh): LXD for

@@ -204,8 +204,9 @@ apply_with_retries(struct apply_ctx *ctx, const struct plan_action *a,
 {
 	struct apply_lane *lane = apply_lane(ctx, a);
 	struct apply_throttle throttle = { ctx, lane };
-	struct provider_call call = { NULL, STRBUF_INIT, 0, apply_throttle,
-		&throttle };
+	struct provider_call call = { .err = STRBUF_INIT,
+		.throttle = apply_throttle,
+		.throttle_data = &throttle };
 	unsigned attempt;
 	int rc = PROVIDER_ERROR;
 

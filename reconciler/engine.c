@@ -42,6 +42,7 @@ engine_release(struct engine *engine)
 	free(engine->sessions);
 	resource_set_clear(&engine->desired);
 	observed_set_clear(&engine->observed);
+	cJSON_Delete(engine->remembered);
 	bots_free(engine->bots);
 	free(engine->config_path);
 	free(engine->base_dir);
@@ -76,6 +77,9 @@ engine_expand(struct engine *engine, struct strbuf *err)
 
 		for (i = 0; i < bots->norgs && !used; i++)
 			used = bots->orgs[i].target == target;
+		/* a target that keeps DNS records for servers serves them */
+		for (i = 0; i < bots->ntargets && !used; i++)
+			used = bots->targets[i].dns_target == target;
 		if (!used)
 			continue;
 		for (p = 0; engine->providers[p] != NULL; p++) {
@@ -199,13 +203,15 @@ engine_observe_pair(struct engine *engine, const struct provider *provider,
     const struct bots_target *target, struct observed_set *out,
     struct strbuf *err)
 {
-	struct provider_call call = { NULL, STRBUF_INIT, 0, NULL, NULL };
+	struct provider_call call = { .err = STRBUF_INIT };
 	unsigned attempt;
 	int rc = -1;
 	size_t before = out->count, i;
 
 	if (engine_session(engine, provider, target, &call.session, err) != 0)
 		return -1;
+	call.remembered = cJSON_GetObjectItemCaseSensitive(
+	    engine->remembered, provider->name);
 	for (attempt = 1; attempt <= ENGINE_MAX_ATTEMPTS; attempt++) {
 		strbuf_reset(&call.err);
 		call.retry_after = 0;
@@ -228,6 +234,22 @@ engine_observe_pair(struct engine *engine, const struct provider *provider,
 	}
 	strbuf_release(&call.err);
 	return rc == PROVIDER_OK ? 0 : -1;
+}
+
+void
+engine_remember(struct engine *engine, const char *provider,
+    const char *address, const cJSON *spec)
+{
+	cJSON *of;
+
+	if (engine->remembered == NULL)
+		engine->remembered = cJSON_CreateObject();
+	of = cJSON_GetObjectItemCaseSensitive(engine->remembered, provider);
+	if (of == NULL)
+		of = cJSON_AddObjectToObject(engine->remembered, provider);
+	cJSON_DeleteItemFromObjectCaseSensitive(of, address);
+	cJSON_AddItemToObject(of, address,
+	    spec != NULL ? cJSON_Duplicate(spec, true) : cJSON_CreateObject());
 }
 
 /* Is (provider, target) to be observed? */

@@ -35,6 +35,9 @@ struct engine {
 	 * re-observes only what it touches). Borrowed. */
 	const char *const *observe_only;
 	size_t nobserve_only;
+	/* The state's last applied specs, {PROVIDER: {ADDRESS: spec}}
+	 * (engine_remember), handed to each observation. Owned. */
+	cJSON *remembered;
 };
 
 /* Load and validate config_path (problems go to diags). */
@@ -44,6 +47,10 @@ void engine_release(struct engine *engine);
 /* Desired resources from every provider serving each target, with their
  * secrets resolved and fingerprinted. */
 int engine_expand(struct engine *engine, struct strbuf *err);
+/* Tell observations what the state remembers: provider's resource address
+ * was last applied with spec (copied). */
+void engine_remember(struct engine *engine, const char *provider,
+    const char *address, const cJSON *spec);
 /* Observe every (provider, target) pair that has a desired resource. */
 int engine_observe(struct engine *engine, struct strbuf *err);
 /* One bulk observation of provider on target into out, retried while the

@@ -41,6 +41,8 @@ http_response_release(struct http_response *resp)
 	strbuf_release(&resp->body);
 	cJSON_Delete(resp->json);
 	resp->json = NULL;
+	free(resp->etag);
+	resp->etag = NULL;
 }
 
 static size_t
@@ -75,6 +77,19 @@ http_header(char *data, size_t size, size_t nmemb, void *userdata)
 		    http_parse_retry_after(value, (long)time(NULL));
 	}
 	return len;
+}
+
+/* The answer's ETag, wherever it came: a header, or a trailer after a
+ * chunked body (Caddy <= 2.7 computes it while it writes the body). */
+static void
+http_take_etag(CURL *curl, struct http_response *resp)
+{
+	struct curl_header *h;
+
+	if (curl_easy_header(curl, "ETag", 0, CURLH_HEADER | CURLH_TRAILER, -1,
+		&h) == CURLHE_OK &&
+	    strlen(h->value) <= HTTP_MAX_ETAG)
+		resp->etag = xstrdup(h->value);
 }
 
 double
@@ -223,6 +238,8 @@ http_request(const struct http_request *req, struct http_response *resp,
 	resp->json = NULL;
 	resp->status = 0;
 	resp->retry_after = 0;
+	free(resp->etag);
+	resp->etag = NULL;
 
 	curl = curl_easy_init();
 	curl_easy_setopt(curl, CURLOPT_URL, req->url);
@@ -253,6 +270,11 @@ http_request(const struct http_request *req, struct http_response *resp,
 	headers = curl_slist_append(headers, "Accept: application/json");
 	for (i = 0; req->headers != NULL && req->headers[i] != NULL; i++)
 		headers = curl_slist_append(headers, req->headers[i]);
+	if (req->if_match != NULL) {
+		strbuf_addf(&line, "If-Match: %s", req->if_match);
+		headers = curl_slist_append(headers, line.buf);
+		strbuf_reset(&line);
+	}
 	if (req->json != NULL) {
 		headers = curl_slist_append(
 		    headers, "Content-Type: application/json");
@@ -276,6 +298,15 @@ http_request(const struct http_request *req, struct http_response *resp,
 		curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
 		/* MIMEPOST makes it a POST; keep the method asked for */
 		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
+	} else if (req->body != NULL) {
+		strbuf_addf(&line, "Content-Type: %s",
+		    req->content_type != NULL ? req->content_type
+					      : "application/octet-stream");
+		headers = curl_slist_append(headers, line.buf);
+		strbuf_reset(&line);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)req->body_len);
 	} else if (strcmp(req->method, "PUT") == 0 ||
 		   strcmp(req->method, "POST") == 0 ||
 		   strcmp(req->method, "PATCH") == 0) {
@@ -286,6 +317,7 @@ http_request(const struct http_request *req, struct http_response *resp,
 
 	cc = curl_easy_perform(curl);
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
+	http_take_etag(curl, resp);
 	strbuf_addf(err, "%s ", req->method);
 	http_add_path(err, req->url);
 	strbuf_addstr(err, ": ");

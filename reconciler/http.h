@@ -12,7 +12,8 @@
  * The message is looked up in the shapes the APIs getbot speaks use:
  * Cloudflare's errors[].message, the router's error.message, Incus's and
  * Caddy's "error", Docker's "message". Generic over systems: a unix socket
- * path reaches Incus and Docker.
+ * path reaches Incus and Docker. The answer's ETag is kept, and a request
+ * may carry If-Match, for safe concurrent edits (Incus, Caddy).
  *
  * Requests are independent (one easy handle each), so any thread may send
  * one at any time.
@@ -27,6 +28,7 @@
 #include "strbuf.h"
 
 #define HTTP_MAX_BODY_DEFAULT (4u << 20) /* 4 MiB */
+#define HTTP_MAX_ETAG         1024       /* longer ETags are dropped */
 
 /* One part of a multipart/form-data body (curl's mime API). */
 struct http_part {
@@ -48,6 +50,11 @@ struct http_request {
 	const char *unix_socket; /* or NULL */
 	long timeout_ms;         /* whole request; 0: 60 s */
 	size_t max_body;         /* 0: HTTP_MAX_BODY_DEFAULT */
+	/* any other body (a tar stream), when json and parts are NULL */
+	const char *body;
+	size_t body_len;
+	const char *content_type; /* of body */
+	const char *if_match;    /* If-Match: the ETag as received, or NULL */
 };
 
 struct http_response {
@@ -55,6 +62,8 @@ struct http_response {
 	struct strbuf body; /* at most max_body bytes */
 	cJSON *json;        /* the body parsed, or NULL */
 	double retry_after; /* seconds, from Retry-After (0: none) */
+	char *etag; /* owned: the ETag, from a header or a trailer (Caddy
+		       <= 2.7 sends it after the body), quotes kept; or NULL */
 };
 
 void http_response_init(struct http_response *resp);

@@ -487,6 +487,11 @@ plan_make(const struct resource_set *desired,
 
 		if (!in_scope[i])
 			continue;
+		if (o != NULL && !o->owned && o->notice != NULL) {
+			plan_push(&out->errors, &out->nerrors,
+			    xasprintf("%s: %s", r->address, o->notice));
+			continue;
+		}
 		if (o != NULL && !o->owned) {
 			plan_push(&out->errors, &out->nerrors,
 			    xasprintf("%s exists but getbot did not make it "

@@ -81,6 +81,25 @@ prepare_error(bool json, const char *message)
 		fprintf(stderr, "getbot: %s\n", message);
 }
 
+/* Hand observation what the state remembers, provider by provider. */
+static void
+prepare_remember(struct prepared *p)
+{
+	const char *const *addresses;
+	size_t n, i;
+
+	addresses = state_addresses(p->state, &n);
+	for (i = 0; i < n; i++) {
+		const cJSON *snapshot = state_resource(p->state, addresses[i]);
+		const char *provider = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(snapshot, "provider"));
+
+		if (provider != NULL)
+			engine_remember(&p->engine, provider, addresses[i],
+			    cJSON_GetObjectItemCaseSensitive(snapshot, "spec"));
+	}
+}
+
 int
 prepare_plan(const struct cmd_args *args,
     const struct provider *const *providers, struct prepared *p, bool json)
@@ -105,8 +124,12 @@ prepare_plan(const struct cmd_args *args,
 	}
 	p->engine.observe_only = p->observe_only;
 	p->engine.nobserve_only = p->nobserve_only;
-	if (state_load(p->state_path, &p->state, &err) != 0 ||
-	    engine_expand(&p->engine, &err) != 0 ||
+	if (state_load(p->state_path, &p->state, &err) != 0) {
+		prepare_error(json, err.buf);
+		goto out;
+	}
+	prepare_remember(p);
+	if (engine_expand(&p->engine, &err) != 0 ||
 	    engine_observe(&p->engine, &err) != 0) {
 		prepare_error(json, err.buf);
 		goto out;

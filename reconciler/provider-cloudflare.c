@@ -12,6 +12,12 @@
  *                                the bucket; its value becomes the Worker's
  *                                R2 credentials at once and is then dropped
  *
+ * and per org on a server target whose dns.target is this target
+ *
+ *   cloudflare.dns.ORG           the record ORG.DOMAIN in the server's zone:
+ *                                A (or AAAA) -> the server's address, ttl 1
+ *                                (automatic), proxied as configured
+ *
  * Ownership: Cloudflare has no labels. A Worker is ours when it carries the
  * plain_text binding GETBOT_MANAGED (org, team, runtime, persona,
  * instructions, the skills text of IDENTITY.md, its SHA-256, the spec hash
@@ -23,13 +29,19 @@
  * GETBOT_R2_TOKEN_<ID> says that token ID's one-time value reached the
  * Worker as its R2 credentials (a token whose answer was lost is replaced).
  *
- * Not done here: DNS records for server targets (the config has no zone
- * for them yet, and their orgs are served by the self-hosted providers).
+ * A DNS record is ours when its comment is "managed by getbot" (records
+ * have no other free field); a record of the wanted name without it is
+ * never touched, and the plan says so.
  *
  * Observation: one list per kind (workers; buckets with cursor pages;
  * tokens with numbered pages), plus, per Worker, its settings (bindings)
  * and its secret names: the contract's list carries neither, and nothing
- * lists them for a whole account.
+ * lists them for a whole account. DNS: per zone one list of every record,
+ * page by page (no type filter: a CNAME of the wanted name is in the way
+ * too, and a record getbot made as A is found when the address becomes
+ * IPv6). The zones are those the config names, plus those the state file
+ * remembers getbot's records in (a server whose dns went, or whose zone
+ * changed): scoped API tokens may not list an account's zones.
  *
  * Rate: one token bucket per account, shared by observation and apply, at 3.9
  * requests/s with a burst of 20, so that any 5 minutes hold at most 20 + 1170 <
@@ -39,6 +51,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +59,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,12 +83,17 @@
 #define CF_BUNDLE_MAX       (8u << 20)
 #define CF_HUB_TOKEN_BYTES  32
 #define CF_PAGE_LIMIT       1000 /* pages of one list: a loop guard */
+#define CF_DNS_COMMENT      "managed by getbot"
+#define CF_DNS_PER_PAGE     1000
 
 /* Cloudflare's error codes (api-contracts.md). */
-#define CF_SCRIPT_NOT_FOUND 10007
-#define CF_BUCKET_EXISTS    10004
-#define CF_BUCKET_NOT_FOUND 10006
-#define CF_BUCKET_NOT_EMPTY 10008
+#define CF_SCRIPT_NOT_FOUND  10007
+#define CF_BUCKET_EXISTS     10004
+#define CF_BUCKET_NOT_FOUND  10006
+#define CF_BUCKET_NOT_EMPTY  10008
+#define CF_RECORD_NOT_FOUND  81044
+#define CF_RECORD_HOST_TAKEN 81053 /* an A, AAAA or CNAME of that name */
+#define CF_RECORD_EXISTS     81057
 
 /* The request budget of one account: every session on it (two targets
  * may name one account) draws from the same bucket. */
@@ -112,6 +131,15 @@ static const struct field_def cf_secrets_fields[] = {
 	{ "keep_alive", FIELD_SECRET },
 	{ NULL, 0 },
 };
+static const struct field_def cf_dns_fields[] = {
+	{ "zone_id", FIELD_IDENTITY },
+	{ "name", FIELD_INPLACE },
+	{ "type", FIELD_INPLACE },
+	{ "content", FIELD_INPLACE },
+	{ "proxied", FIELD_INPLACE },
+	{ "ttl", FIELD_INPLACE },
+	{ NULL, 0 },
+};
 static const struct field_def cf_token_fields[] = {
 	{ "bucket", FIELD_IDENTITY },
 	/* "in worker" once the token's one-time value became the Worker's
@@ -141,8 +169,12 @@ static const struct resource_kind cf_secrets = { "secrets", cf_secrets_fields,
 static const struct resource_kind cf_token = { "token", cf_token_fields,
 	"the agent's R2 credentials (new ones are made)", 2 };
 
+/* After everything a server's org needs (the route is order 8): DNS points
+ * at the server last, and goes first when the org does. */
+static const struct resource_kind cf_dns = { "dns", cf_dns_fields, NULL, 9 };
+
 static const struct resource_kind *const cf_kinds[] = { &cf_bucket, &cf_worker,
-	&cf_secrets, &cf_token, NULL };
+	&cf_secrets, &cf_token, &cf_dns, NULL };
 
 /* ---- what this process knows of hub token digests ---- */
 
@@ -351,6 +383,10 @@ cf_result(const struct http_response *resp)
 /* ---- session ---- */
 
 static void cf_close(void *session);
+static int cf_dns_expand(const struct bots *bots,
+    const struct bots_target *target, struct resource_set *out,
+    struct strbuf *err);
+static const char *cf_str(const cJSON *obj, const char *key);
 
 static int
 cf_open(const struct bots_target *target, const char *base_dir, void **session,
@@ -590,7 +626,7 @@ cf_expand(const struct bots *bots, const struct bots_target *target,
 			free(bucket);
 		}
 	}
-	rc = 0;
+	rc = cf_dns_expand(bots, target, out, err);
 out:
 	free(runtimes);
 	return rc;
@@ -774,11 +810,28 @@ cf_observe_secrets(
 	return o;
 }
 
+/*
+ * Was a list refused for want of permission where that is no error? A
+ * target that keeps only DNS records may have a token that may touch
+ * nothing else; with no bot on the target there is nothing of Workers, R2
+ * or tokens it must manage (and nothing it could delete anyway).
+ */
+static bool
+cf_barred(struct provider_call *call, const struct http_response *resp,
+    bool optional, int *rc)
+{
+	if (*rc != PROVIDER_ERROR || !optional || resp->status != 403)
+		return false;
+	strbuf_reset(&call->err);
+	*rc = PROVIDER_OK;
+	return true;
+}
+
 /* Workers: the list, then per script its settings and (when ours) its
  * secret names. */
 static int
-cf_observe_workers(
-    struct provider_call *call, struct observed_set *out, cJSON *owners)
+cf_observe_workers(struct provider_call *call, struct observed_set *out,
+    cJSON *owners, bool optional)
 {
 	struct cf_session *s = call->session;
 	const char *account = s->target->account_id;
@@ -792,7 +845,7 @@ cf_observe_workers(
 	http_response_init(&one);
 	strbuf_addf(&path, "/accounts/%s/workers/scripts", account);
 	rc = cf_send(call, "GET", path.buf, NULL, NULL, 0, &resp);
-	if (rc != PROVIDER_OK)
+	if (cf_barred(call, &resp, optional, &rc) || rc != PROVIDER_OK)
 		goto out;
 	cJSON_ArrayForEach (script, cf_result(&resp)) {
 		const char *name = cf_str(script, "id");
@@ -907,8 +960,8 @@ cf_owner_of(
 
 /* R2 buckets, cursor-paginated. */
 static int
-cf_observe_buckets(
-    struct provider_call *call, struct observed_set *out, const cJSON *owners)
+cf_observe_buckets(struct provider_call *call, struct observed_set *out,
+    const cJSON *owners, bool optional)
 {
 	struct cf_session *s = call->session;
 	struct http_response resp;
@@ -929,7 +982,8 @@ cf_observe_buckets(
 			http_add_escaped(&path, cursor);
 		}
 		rc = cf_send(call, "GET", path.buf, NULL, NULL, 0, &resp);
-		if (rc != PROVIDER_OK)
+		if (cf_barred(call, &resp, optional && page == 0, &rc) ||
+		    rc != PROVIDER_OK)
 			break;
 		cJSON_ArrayForEach (bucket, cJSON_GetObjectItemCaseSensitive(
 						cf_result(&resp), "buckets")) {
@@ -1005,8 +1059,8 @@ cf_token_in_worker(const cJSON *owners, const char *name, const char *id)
 
 /* API tokens, page-paginated. */
 static int
-cf_observe_tokens(
-    struct provider_call *call, struct observed_set *out, const cJSON *owners)
+cf_observe_tokens(struct provider_call *call, struct observed_set *out,
+    const cJSON *owners, bool optional)
 {
 	struct cf_session *s = call->session;
 	struct http_response resp;
@@ -1021,7 +1075,8 @@ cf_observe_tokens(
 		strbuf_addf(&path, "/accounts/%s/tokens?page=%d&per_page=50",
 		    s->target->account_id, page);
 		rc = cf_send(call, "GET", path.buf, NULL, NULL, 0, &resp);
-		if (rc != PROVIDER_OK)
+		if (cf_barred(call, &resp, optional && page == 1, &rc) ||
+		    rc != PROVIDER_OK)
 			break;
 		cJSON_ArrayForEach (token, cf_result(&resp)) {
 			const char *tname = cf_str(token, "name");
@@ -1060,19 +1115,36 @@ cf_observe_tokens(
 	return rc;
 }
 
+static int cf_observe_dns(struct provider_call *call,
+    const struct bots_target *target, struct observed_set *out);
+
+/* Does an org of the config run its bots on target? */
+static bool
+cf_has_bots(const struct bots_target *target)
+{
+	size_t o;
+
+	for (o = 0; target->bots != NULL && o < target->bots->norgs; o++)
+		if (target->bots->orgs[o].target == target)
+			return true;
+	return false;
+}
+
 static int
 cf_observe(struct provider_call *call, const struct bots_target *target,
     struct observed_set *out)
 {
 	cJSON *owners = cJSON_CreateObject(); /* name -> {org, team} */
+	bool optional = !cf_has_bots(target);
 	int rc;
 
-	(void)target;
-	rc = cf_observe_workers(call, out, owners);
+	rc = cf_observe_workers(call, out, owners, optional);
 	if (rc == PROVIDER_OK)
-		rc = cf_observe_buckets(call, out, owners);
+		rc = cf_observe_buckets(call, out, owners, optional);
 	if (rc == PROVIDER_OK)
-		rc = cf_observe_tokens(call, out, owners);
+		rc = cf_observe_tokens(call, out, owners, optional);
+	if (rc == PROVIDER_OK)
+		rc = cf_observe_dns(call, target, out);
 	cJSON_Delete(owners);
 	return rc;
 }
@@ -1675,6 +1747,561 @@ cf_token_delete(struct provider_call *call, const struct observed *current)
 	return rc;
 }
 
+/* ---- DNS records for servers ---- */
+
+/* One record getbot wants through a cloudflare target: ORG.DOMAIN of an
+ * org on a server whose dns.target is that target. */
+struct cf_record_want {
+	const struct bots_org *org;
+	const struct bots_target *server;
+	char *name;
+	const char *type; /* "A" or "AAAA" */
+	char content[INET6_ADDRSTRLEN];
+};
+
+static void
+cf_wants_free(struct cf_record_want *wants, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(wants[i].name);
+	free(wants);
+}
+
+/* Is server's dns.target this cloudflare target? */
+static bool
+cf_dns_serves(
+    const struct bots_target *server, const struct bots_target *target)
+{
+	return server->kind == BOTS_TARGET_INCUS &&
+	       server->dns_target == target && server->dns_zone_id != NULL &&
+	       server->dns_address != NULL;
+}
+
+/* An address's record type and its canonical text (the form Cloudflare
+ * keeps: IPv6 compressed and lowercase), or -1. */
+static int
+cf_dns_address(
+    const char *address, const char **type, char content[INET6_ADDRSTRLEN])
+{
+	unsigned char raw[sizeof(struct in6_addr)];
+
+	if (inet_pton(AF_INET, address, raw) == 1 &&
+	    inet_ntop(AF_INET, raw, content, INET6_ADDRSTRLEN) != NULL) {
+		*type = "A";
+		return 0;
+	}
+	if (inet_pton(AF_INET6, address, raw) == 1 &&
+	    inet_ntop(AF_INET6, raw, content, INET6_ADDRSTRLEN) != NULL) {
+		*type = "AAAA";
+		return 0;
+	}
+	return -1;
+}
+
+/* The records getbot wants through target, or -1 with err. */
+static int
+cf_dns_wanted(const struct bots *bots, const struct bots_target *target,
+    struct cf_record_want **out, size_t *n, struct strbuf *err)
+{
+	struct cf_record_want *wants = NULL;
+	size_t alloc = 0, s, o;
+
+	*n = 0;
+	for (s = 0; s < bots->ntargets; s++) {
+		const struct bots_target *server = &bots->targets[s];
+		const char *type;
+		char content[INET6_ADDRSTRLEN];
+
+		if (!cf_dns_serves(server, target))
+			continue;
+		if (cf_dns_address(server->dns_address, &type, content) != 0) {
+			strbuf_addf(err,
+			    "targets.%s.dns.address: '%s' is neither an IPv4 "
+			    "nor an IPv6 address",
+			    server->name, server->dns_address);
+			cf_wants_free(wants, *n);
+			return -1;
+		}
+		for (o = 0; o < bots->norgs; o++) {
+			struct cf_record_want *w;
+
+			if (bots->orgs[o].target != server)
+				continue;
+			ALLOC_GROW(wants, *n + 1, alloc);
+			w = &wants[(*n)++];
+			w->org = &bots->orgs[o];
+			w->server = server;
+			w->name = identity_org_domain(
+			    bots->orgs[o].name, server->domain);
+			w->type = type;
+			memcpy(w->content, content, sizeof(w->content));
+		}
+	}
+	*out = wants;
+	return 0;
+}
+
+/* Desired: cloudflare.dns.ORG per org on a server served by target. The
+ * account is kept in the spec (not a field) so that the state remembers
+ * which account's zone to look in once the config no longer says. */
+static int
+cf_dns_expand(const struct bots *bots, const struct bots_target *target,
+    struct resource_set *out, struct strbuf *err)
+{
+	struct cf_record_want *wants;
+	size_t n, i;
+
+	if (cf_dns_wanted(bots, target, &wants, &n, err) != 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		cJSON *spec = cJSON_CreateObject();
+		struct resource *r;
+
+		cJSON_AddStringToObject(
+		    spec, "zone_id", wants[i].server->dns_zone_id);
+		cJSON_AddStringToObject(spec, "name", wants[i].name);
+		cJSON_AddStringToObject(spec, "type", wants[i].type);
+		cJSON_AddStringToObject(spec, "content", wants[i].content);
+		cJSON_AddBoolToObject(
+		    spec, "proxied", wants[i].server->dns_proxied);
+		cJSON_AddNumberToObject(spec, "ttl", 1);
+		cJSON_AddStringToObject(spec, "account_id", target->account_id);
+		r = resource_new(&provider_cloudflare, &cf_dns,
+		    wants[i].org->name, wants[i].org->name, NULL, spec);
+		r->target = target;
+		resource_set_add(out, r);
+	}
+	cf_wants_free(wants, n);
+	return 0;
+}
+
+/* A zone to list: named by a server in the config, or only remembered. */
+struct cf_zone {
+	const char *id;
+	bool configured;
+};
+
+static void
+cf_zone_add(struct cf_zone **zones, size_t *n, size_t *alloc, const char *id,
+    bool configured)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp((*zones)[i].id, id) == 0) {
+			(*zones)[i].configured |= configured;
+			return;
+		}
+	ALLOC_GROW(*zones, *n + 1, *alloc);
+	(*zones)[*n].id = id;
+	(*zones)[*n].configured = configured;
+	(*n)++;
+}
+
+/* Is id a zone id (32 lowercase hex digits), safe in a path? */
+static bool
+cf_zone_id_ok(const char *id)
+{
+	size_t i;
+
+	for (i = 0; id[i] != '\0'; i++)
+		if (!isxdigit((unsigned char)id[i]) ||
+		    isupper((unsigned char)id[i]))
+			return false;
+	return i == 32;
+}
+
+/* Does the zone named zone hold the name host? */
+static bool
+cf_zone_holds(const char *zone, const char *host)
+{
+	size_t zl = strlen(zone), hl = strlen(host);
+
+	return strcasecmp(host, zone) == 0 ||
+	       (hl > zl && host[hl - zl - 1] == '.' &&
+		   strcasecmp(host + hl - zl, zone) == 0);
+}
+
+/* A configured zone: does it exist, and does it hold each server's names?
+ * (Cloudflare appends the zone's name to a name outside it, which would
+ * make a record getbot never finds again.) */
+static int
+cf_dns_check_zone(struct provider_call *call, const struct bots *bots,
+    const struct bots_target *target, const char *zone_id)
+{
+	struct http_response resp;
+	struct strbuf path = STRBUF_INIT;
+	const char *zone_name;
+	int rc;
+	size_t s;
+
+	http_response_init(&resp);
+	strbuf_addf(&path, "/zones/%s", zone_id);
+	rc = cf_send(call, "GET", path.buf, NULL, NULL, 0, &resp);
+	zone_name = cf_str(cf_result(&resp), "name");
+	if (rc == PROVIDER_OK && *zone_name == '\0') {
+		strbuf_addf(
+		    &call->err, "GET %s: no zone name in the answer", path.buf);
+		rc = PROVIDER_ERROR;
+	}
+	for (s = 0; rc == PROVIDER_OK && s < bots->ntargets; s++) {
+		const struct bots_target *server = &bots->targets[s];
+
+		if (!cf_dns_serves(server, target) ||
+		    strcmp(server->dns_zone_id, zone_id) != 0 ||
+		    cf_zone_holds(zone_name, server->domain))
+			continue;
+		strbuf_addf(&call->err,
+		    "targets.%s.dns.zone_id: zone %s is '%s', which cannot "
+		    "hold the names ORG.%s of the server's orgs; give the "
+		    "zone of %s",
+		    server->name, zone_id, zone_name, server->domain,
+		    server->domain);
+		rc = PROVIDER_ERROR;
+	}
+	http_response_release(&resp);
+	strbuf_release(&path);
+	return rc;
+}
+
+/* Every record of a zone, page by page, into all (each with its zone id
+ * as "zone_id"). A zone only remembered that answers 4xx (gone, or not
+ * this account's) holds nothing getbot can reach: skipped. */
+static int
+cf_dns_list_zone(
+    struct provider_call *call, const struct cf_zone *zone, cJSON *all)
+{
+	struct http_response resp;
+	struct strbuf path = STRBUF_INIT;
+	int rc = PROVIDER_OK, page, pages = 1;
+
+	http_response_init(&resp);
+	for (page = 1; page <= pages && page <= CF_PAGE_LIMIT; page++) {
+		cJSON *result, *record;
+		const cJSON *total;
+
+		strbuf_reset(&path);
+		strbuf_addf(&path, "/zones/%s/dns_records?page=%d&per_page=%d",
+		    zone->id, page, CF_DNS_PER_PAGE);
+		rc = cf_send(call, "GET", path.buf, NULL, NULL, 0, &resp);
+		if (rc == PROVIDER_ERROR && !zone->configured &&
+		    resp.status >= 400 && resp.status < 500) {
+			strbuf_reset(&call->err);
+			rc = PROVIDER_OK;
+			break;
+		}
+		if (rc != PROVIDER_OK)
+			break;
+		result = cJSON_GetObjectItemCaseSensitive(resp.json, "result");
+		while (
+		    (record = cJSON_DetachItemFromArray(result, 0)) != NULL) {
+			cJSON_DeleteItemFromObjectCaseSensitive(
+			    record, "zone_id");
+			cJSON_AddStringToObject(record, "zone_id", zone->id);
+			cJSON_AddItemToArray(all, record);
+		}
+		total = cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(resp.json, "result_info"),
+		    "total_pages");
+		if (cJSON_IsNumber(total))
+			pages = total->valueint;
+	}
+	http_response_release(&resp);
+	strbuf_release(&path);
+	return rc;
+}
+
+/* Is a record getbot's (its comment is the marker, its type one getbot
+ * makes)? */
+static bool
+cf_record_ours(const cJSON *record)
+{
+	const char *type = cf_str(record, "type");
+
+	return strcmp(cf_str(record, "comment"), CF_DNS_COMMENT) == 0 &&
+	       (strcmp(type, "A") == 0 || strcmp(type, "AAAA") == 0);
+}
+
+/* Would a record of this type keep getbot's A or AAAA record of the same
+ * name from working (a CNAME cannot share its name; an NS delegates it;
+ * another address splits the traffic)? */
+static bool
+cf_record_conflicts(const cJSON *record)
+{
+	static const char *const types[] = { "A", "AAAA", "CNAME", "NS" };
+	const char *type = cf_str(record, "type");
+	size_t i;
+
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(type, types[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The org an owned record is named for: the first label of its name. */
+static char *
+cf_record_org(const cJSON *record)
+{
+	const char *name = cf_str(record, "name");
+	char *org = xstrndup(name, strcspn(name, "."));
+
+	if (identity_is_dns_label(org) && name[strlen(org)] == '.')
+		return org;
+	free(org);
+	return NULL;
+}
+
+static struct observed *
+cf_dns_observed(const char *name, const char *org, const cJSON *record)
+{
+	cJSON *spec = cJSON_CreateObject();
+	const cJSON *ttl = cJSON_GetObjectItemCaseSensitive(record, "ttl");
+	struct observed *o;
+
+	cJSON_AddStringToObject(spec, "zone_id", cf_str(record, "zone_id"));
+	cJSON_AddStringToObject(spec, "name", cf_str(record, "name"));
+	cJSON_AddStringToObject(spec, "type", cf_str(record, "type"));
+	cJSON_AddStringToObject(spec, "content", cf_str(record, "content"));
+	cJSON_AddBoolToObject(spec, "proxied",
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(record, "proxied")));
+	cJSON_AddNumberToObject(
+	    spec, "ttl", cJSON_IsNumber(ttl) ? ttl->valuedouble : 0);
+	o = cf_observed(&cf_dns, name, org, NULL, cf_record_ours(record), spec);
+	o->handle = cJSON_CreateObject();
+	cJSON_AddStringToObject(
+	    o->handle, "zone_id", cf_str(record, "zone_id"));
+	cJSON_AddStringToObject(o->handle, "id", cf_str(record, "id"));
+	return o;
+}
+
+/* The record of all that best stands for want: getbot's own at its name
+ * (of its type first), else one of someone else's there that is in the
+ * way. NULL when there is none. */
+static cJSON *
+cf_dns_match(const cJSON *all, const struct cf_record_want *want,
+    const bool *used, bool *owned)
+{
+	cJSON *record, *best = NULL;
+	int best_rank = 0;
+	size_t i = 0;
+
+	cJSON_ArrayForEach (record, all) {
+		int rank = 0;
+
+		if (!used[i++] &&
+		    strcmp(cf_str(record, "zone_id"),
+			want->server->dns_zone_id) == 0 &&
+		    strcasecmp(cf_str(record, "name"), want->name) == 0) {
+			if (cf_record_ours(record))
+				rank = strcmp(cf_str(record, "type"),
+					   want->type) == 0
+					   ? 3
+					   : 2;
+			else if (cf_record_conflicts(record))
+				rank = 1;
+		}
+		if (rank > best_rank) {
+			best = record;
+			best_rank = rank;
+		}
+	}
+	*owned = best_rank >= 2;
+	return best;
+}
+
+/*
+ * DNS records: one paginated list per zone the config names for this
+ * target (after a check of the zone's name) and per zone only the state
+ * remembers. Per org, cloudflare.dns.ORG is getbot's record at the wanted
+ * name, else someone else's record there (observed as not owned, with a
+ * notice for the plan), else any record of getbot's for that org; more
+ * records of getbot's for one org are observed as cloudflare.dns.ORG~ID,
+ * which nothing wants, so they are deleted.
+ */
+static int
+cf_observe_dns(struct provider_call *call, const struct bots_target *target,
+    struct observed_set *out)
+{
+	const struct bots *bots = target->bots;
+	struct cf_record_want *wants = NULL;
+	struct cf_zone *zones = NULL;
+	size_t nwants = 0, nzones = 0, alloc = 0, i, count;
+	cJSON *all = cJSON_CreateArray(), *record;
+	cJSON *seen = cJSON_CreateObject(); /* orgs with a cloudflare.dns.ORG */
+	const cJSON *memory;
+	bool *used = NULL;
+	int rc = PROVIDER_OK;
+
+	if (bots == NULL)
+		goto out;
+	if (cf_dns_wanted(bots, target, &wants, &nwants, &call->err) != 0) {
+		rc = PROVIDER_ERROR;
+		goto out;
+	}
+	for (i = 0; i < bots->ntargets; i++)
+		if (cf_dns_serves(&bots->targets[i], target))
+			cf_zone_add(&zones, &nzones, &alloc,
+			    bots->targets[i].dns_zone_id, true);
+	cJSON_ArrayForEach (memory, call->remembered) {
+		const char *zone = cf_str(memory, "zone_id");
+
+		if (strncmp(memory->string, "cloudflare.dns.", 15) == 0 &&
+		    strcmp(cf_str(memory, "account_id"), target->account_id) ==
+			0 &&
+		    cf_zone_id_ok(zone))
+			cf_zone_add(&zones, &nzones, &alloc, zone, false);
+	}
+	for (i = 0; i < nzones && rc == PROVIDER_OK; i++) {
+		if (zones[i].configured)
+			rc = cf_dns_check_zone(call, bots, target, zones[i].id);
+		if (rc == PROVIDER_OK)
+			rc = cf_dns_list_zone(call, &zones[i], all);
+	}
+	if (rc != PROVIDER_OK)
+		goto out;
+
+	count = (size_t)cJSON_GetArraySize(all);
+	used = xcalloc(count + 1, sizeof(*used));
+	for (i = 0; i < nwants; i++) {
+		bool owned;
+		cJSON *best = cf_dns_match(all, &wants[i], used, &owned);
+		struct observed *o;
+		size_t at = 0;
+
+		if (best == NULL)
+			continue;
+		cJSON_ArrayForEach (record, all) {
+			if (record == best)
+				break;
+			at++;
+		}
+		used[at] = true;
+		cJSON_AddTrueToObject(seen, wants[i].org->name);
+		o = cf_dns_observed(
+		    wants[i].org->name, wants[i].org->name, best);
+		if (!owned) {
+			o->notice = xasprintf(
+			    "cannot create the DNS record %s (%s): zone %s "
+			    "already holds a %s record of that name that "
+			    "getbot did not make (its comment is not '%s'), "
+			    "and getbot never touches it; remove that record, "
+			    "or give server '%s' another domain",
+			    wants[i].name, wants[i].type,
+			    wants[i].server->dns_zone_id, cf_str(best, "type"),
+			    CF_DNS_COMMENT, wants[i].server->name);
+		}
+		observed_set_add(out, o);
+	}
+	i = 0;
+	cJSON_ArrayForEach (record, all) {
+		char *org, *name;
+
+		if (used[i++] || !cf_record_ours(record))
+			continue;
+		org = cf_record_org(record);
+		if (org == NULL)
+			continue; /* not a name getbot gives */
+		if (cJSON_GetObjectItemCaseSensitive(seen, org) == NULL) {
+			cJSON_AddTrueToObject(seen, org);
+			name = xstrdup(org);
+		} else
+			name = xasprintf("%s~%s", org, cf_str(record, "id"));
+		observed_set_add(out, cf_dns_observed(name, org, record));
+		free(name);
+		free(org);
+	}
+out:
+	cJSON_Delete(seen);
+	free(used);
+	free(zones);
+	cf_wants_free(wants, nwants);
+	cJSON_Delete(all);
+	return rc;
+}
+
+/* The record's body: what getbot sets, and its marker. */
+static char *
+cf_dns_body(const struct resource *desired)
+{
+	cJSON *body = cJSON_CreateObject();
+	char *json;
+
+	cJSON_AddStringToObject(body, "type", cf_str(desired->spec, "type"));
+	cJSON_AddStringToObject(body, "name", cf_str(desired->spec, "name"));
+	cJSON_AddStringToObject(
+	    body, "content", cf_str(desired->spec, "content"));
+	cJSON_AddNumberToObject(body, "ttl", 1);
+	cJSON_AddBoolToObject(body, "proxied",
+	    cJSON_IsTrue(cJSON_GetObjectItem(desired->spec, "proxied")));
+	cJSON_AddStringToObject(body, "comment", CF_DNS_COMMENT);
+	json = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	return json;
+}
+
+static int
+cf_dns_create(struct provider_call *call, const struct resource *desired)
+{
+	struct http_response resp;
+	struct strbuf path = STRBUF_INIT;
+	char *json = cf_dns_body(desired);
+	int rc, code;
+
+	http_response_init(&resp);
+	strbuf_addf(
+	    &path, "/zones/%s/dns_records", cf_str(desired->spec, "zone_id"));
+	rc = cf_send(call, "POST", path.buf, json, NULL, 0, &resp);
+	code = cf_error_code(&resp);
+	if (rc == PROVIDER_ERROR &&
+	    (code == CF_RECORD_EXISTS || code == CF_RECORD_HOST_TAKEN))
+		strbuf_addf(&call->err,
+		    " (a record named %s that getbot did not make came into "
+		    "zone %s after the plan; getbot never touches it)",
+		    cf_str(desired->spec, "name"),
+		    cf_str(desired->spec, "zone_id"));
+	free(json);
+	http_response_release(&resp);
+	strbuf_release(&path);
+	return rc;
+}
+
+/* In place: name, type, content, proxied and ttl in one PATCH. */
+static int
+cf_dns_update(struct provider_call *call, const struct resource *desired,
+    const struct observed *current)
+{
+	struct http_response resp;
+	struct strbuf path = STRBUF_INIT;
+	char *json = cf_dns_body(desired);
+	int rc;
+
+	http_response_init(&resp);
+	strbuf_addf(&path, "/zones/%s/dns_records/%s",
+	    cf_str(current->handle, "zone_id"), cf_str(current->handle, "id"));
+	rc = cf_send(call, "PATCH", path.buf, json, NULL, 0, &resp);
+	free(json);
+	http_response_release(&resp);
+	strbuf_release(&path);
+	return rc;
+}
+
+static int
+cf_dns_delete(struct provider_call *call, const struct observed *current)
+{
+	struct strbuf path = STRBUF_INIT;
+	int rc;
+
+	strbuf_addf(&path, "/zones/%s/dns_records/%s",
+	    cf_str(current->handle, "zone_id"), cf_str(current->handle, "id"));
+	rc = cf_simple_delete(call, path.buf, CF_RECORD_NOT_FOUND);
+	if (rc == PROVIDER_OK)
+		strbuf_reset(&call->err);
+	strbuf_release(&path);
+	return rc;
+}
+
 /* ---- the provider's operations, by kind ---- */
 
 static int
@@ -1686,6 +2313,8 @@ cf_create(struct provider_call *call, const struct resource *desired)
 		return cf_worker_create(call, desired);
 	if (desired->kind == &cf_secrets)
 		return cf_write_secrets(call, desired, NULL);
+	if (desired->kind == &cf_dns)
+		return cf_dns_create(call, desired);
 	return cf_token_create(call, desired);
 }
 
@@ -1695,6 +2324,8 @@ cf_update(struct provider_call *call, const struct resource *desired,
 {
 	if (desired->kind == &cf_worker)
 		return cf_worker_update(call, desired, current);
+	if (desired->kind == &cf_dns)
+		return cf_dns_update(call, desired, current);
 	strbuf_addf(
 	    &call->err, "%s has nothing to update in place", desired->address);
 	return PROVIDER_ERROR;
@@ -1724,6 +2355,8 @@ cf_delete(
 		return cf_secrets_delete(call, current);
 	if (current->kind == &cf_token)
 		return cf_token_delete(call, current);
+	if (current->kind == &cf_dns)
+		return cf_dns_delete(call, current);
 	strbuf_addf(&path, "/accounts/%s/workers/scripts/%s",
 	    s->target->account_id, current->name);
 	rc = cf_simple_delete(call, path.buf, CF_SCRIPT_NOT_FOUND);
@@ -1735,7 +2368,7 @@ int
 cloudflare_hub_digest(const struct bots_target *target, const char *base_dir,
     const char *worker, char out[CLOUDFLARE_HEX_SHA256], struct strbuf *err)
 {
-	struct provider_call call = { NULL, STRBUF_INIT, 0, NULL, NULL };
+	struct provider_call call = { .err = STRBUF_INIT };
 	struct http_response resp;
 	struct strbuf path = STRBUF_INIT;
 	cJSON *marker = NULL;

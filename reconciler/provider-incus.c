@@ -220,7 +220,7 @@ incus_open(const struct bots_target *target, const char *base_dir,
     void **session, struct strbuf *err)
 {
 	struct incus_session *s = xcalloc(1, sizeof(*s));
-	struct provider_call call = { s, STRBUF_INIT, 0, NULL, NULL };
+	struct provider_call call = { .session = s, .err = STRBUF_INIT };
 	cJSON *server = NULL;
 	const char *kind;
 	int rc;
@@ -457,13 +457,68 @@ incus_socket_dir(struct provider_call *call)
 	return PROVIDER_OK;
 }
 
+/*
+ * What an org container needs inside, added only where missing: Docker
+ * (apt-get, once the container's network is up), with bounded logs.
+ * Through the exec API; the command's status decides.
+ */
+static int
+incus_provision(struct provider_call *call, const char *name)
+{
+	static const char script[] =
+	    "set -e\n"
+	    "if ! command -v dockerd >/dev/null 2>&1; then\n"
+	    "  i=0; until getent hosts deb.debian.org >/dev/null 2>&1; do\n"
+	    "    i=$((i + 1)); [ $i -lt 60 ] || { echo 'no network' >&2; "
+	    "exit 1; }; sleep 1; done\n"
+	    "  apt-get update -q\n"
+	    "  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
+	    "--no-install-recommends docker.io\n"
+	    "fi\n"
+	    "if [ ! -e /etc/docker/daemon.json ]; then\n"
+	    "  mkdir -p /etc/docker\n"
+	    "  printf '%s\\n' '{\"log-driver\": \"local\"}' "
+	    ">/etc/docker/daemon.json\n"
+	    "fi\n";
+	cJSON *body = cJSON_CreateObject(), *cmd, *md = NULL;
+	struct strbuf path = STRBUF_INIT;
+	const cJSON *ret;
+	int rc;
+
+	cmd = cJSON_AddArrayToObject(body, "command");
+	cJSON_AddItemToArray(cmd, cJSON_CreateString("/bin/sh"));
+	cJSON_AddItemToArray(cmd, cJSON_CreateString("-c"));
+	cJSON_AddItemToArray(cmd, cJSON_CreateString(script));
+	cJSON_AddBoolToObject(body, "wait-for-websocket", false);
+	cJSON_AddBoolToObject(body, "interactive", false);
+	cJSON_AddBoolToObject(body, "record-output", false);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(body, "environment"),
+	    "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	strbuf_addstr(&path, "/1.0/instances/");
+	http_add_escaped(&path, name);
+	strbuf_addstr(&path, "/exec");
+	rc = incus_call(call, "POST", path.buf, body, &md);
+	ret = cJSON_GetObjectItem(cJSON_GetObjectItem(md, "metadata"), "return");
+	if (rc == PROVIDER_OK && (!cJSON_IsNumber(ret) || ret->valueint != 0)) {
+		strbuf_addf(&call->err,
+		    "container %s: installing Docker inside failed (exit %d); "
+		    "the container needs network access to Debian's mirrors",
+		    name, cJSON_IsNumber(ret) ? ret->valueint : -1);
+		rc = PROVIDER_ERROR;
+	}
+	cJSON_Delete(md);
+	cJSON_Delete(body);
+	strbuf_release(&path);
+	return rc;
+}
+
 static int
 incus_create_container(struct provider_call *call, const struct resource *r)
 {
 	cJSON *body = cJSON_CreateObject(), *config, *devices, *dev, *source;
 	cJSON *profiles;
-	char *listen =
-	    xasprintf("unix:%s/docker-%s.sock", INCUS_SOCKET_DIR, r->name);
+	char *sock = incus_docker_socket(r->name);
+	char *listen = xasprintf("unix:%s", sock);
 	const char *list = incus_spec(r, "profiles");
 	int rc;
 
@@ -509,9 +564,12 @@ incus_create_container(struct provider_call *call, const struct resource *r)
 	/* started apart: LXD 5.0 lacks "start" in the create request */
 	if (rc == PROVIDER_OK)
 		rc = incus_set_state(call, r->name, "start");
+	if (rc == PROVIDER_OK)
+		rc = incus_provision(call, r->name);
 out:
 	cJSON_Delete(body);
 	free(listen);
+	free(sock);
 	return rc;
 }
 
@@ -600,8 +658,7 @@ incus_delete(
 		rc = incus_call(call, "DELETE", path.buf, NULL, NULL);
 	if (rc == PROVIDER_OK && current->kind == &incus_container) {
 		/* LXD leaves the host end of a proxy device behind */
-		char *sock = xasprintf(
-		    "%s/docker-%s.sock", INCUS_SOCKET_DIR, current->name);
+		char *sock = incus_docker_socket(current->name);
 
 		if (unlink(sock) != 0 && errno != ENOENT) {
 			strbuf_addf(&call->err, "cannot remove %s: %s", sock,
@@ -614,13 +671,117 @@ incus_delete(
 	return rc;
 }
 
+char *
+incus_docker_socket(const char *org)
+{
+	return xasprintf("%s/docker-%s.sock", INCUS_SOCKET_DIR, org);
+}
+
+/* One request of the files API: Incus reads X-Incus-*, LXD X-LXD-*; each
+ * ignores the other's. */
+static int
+incus_files_request(struct incus_session *s, const char *method,
+    const char *instance, const char *path, const char *type,
+    const char *data, size_t len, unsigned mode, struct strbuf *err)
+{
+	struct strbuf url = STRBUF_INIT, mode_lxd = STRBUF_INIT,
+		      mode_incus = STRBUF_INIT, type_lxd = STRBUF_INIT,
+		      type_incus = STRBUF_INIT;
+	const char *headers[9] = { NULL };
+	struct http_request req = { 0 };
+	struct http_response resp;
+	int rc;
+
+	strbuf_addstr(&url, "http://incus/1.0/instances/");
+	http_add_escaped(&url, instance);
+	strbuf_addstr(&url, "/files?path=");
+	http_add_escaped(&url, path);
+	strbuf_addf(&mode_lxd, "X-LXD-mode: %04o", mode);
+	strbuf_addf(&mode_incus, "X-Incus-mode: %04o", mode);
+	strbuf_addf(&type_lxd, "X-LXD-type: %s", type);
+	strbuf_addf(&type_incus, "X-Incus-type: %s", type);
+	if (strcmp(method, "POST") == 0) {
+		headers[0] = mode_lxd.buf;
+		headers[1] = mode_incus.buf;
+		headers[2] = type_lxd.buf;
+		headers[3] = type_incus.buf;
+		headers[4] = "X-LXD-uid: 0";
+		headers[5] = "X-Incus-uid: 0";
+		headers[6] = "X-LXD-gid: 0";
+		headers[7] = "X-Incus-gid: 0";
+	}
+	req.method = method;
+	req.url = url.buf;
+	req.headers = headers;
+	req.unix_socket = s->socket;
+	req.timeout_ms = 60 * 1000L;
+	req.body = data != NULL ? data : "";
+	req.body_len = data != NULL ? len : 0;
+	req.content_type = "application/octet-stream";
+	if (strcmp(method, "DELETE") == 0)
+		req.body = NULL;
+	http_response_init(&resp);
+	rc = http_request(&req, &resp, err);
+	if (rc == PROVIDER_TRANSIENT && resp.status == 500)
+		rc = PROVIDER_ERROR;
+	http_response_release(&resp);
+	strbuf_release(&url);
+	strbuf_release(&mode_lxd);
+	strbuf_release(&mode_incus);
+	strbuf_release(&type_lxd);
+	strbuf_release(&type_incus);
+	return rc;
+}
+
+int
+incus_write_file(struct provider_call *call, const char *instance,
+    const char *path, const char *data, size_t len, unsigned mode)
+{
+	struct incus_session s = { incus_find_socket(), false };
+	struct strbuf dir = STRBUF_INIT;
+	const char *slash;
+	int rc = PROVIDER_OK;
+
+	provider_throttle(call);
+	if (data == NULL) {
+		rc = incus_files_request(&s, "DELETE", instance, path, "file",
+		    NULL, 0, 0, &call->err);
+		if (rc == PROVIDER_ERROR && strstr(call->err.buf, "HTTP 404"))
+			rc = PROVIDER_OK, strbuf_reset(&call->err);
+		goto out;
+	}
+	/* mkdir -p: each parent in turn (an existing one is fine) */
+	for (slash = strchr(path + 1, '/'); slash != NULL && rc == PROVIDER_OK;
+	     slash = strchr(slash + 1, '/')) {
+		strbuf_reset(&dir);
+		strbuf_add(&dir, path, (size_t)(slash - path));
+		rc = incus_files_request(&s, "POST", instance, dir.buf,
+		    "directory", NULL, 0, 0755, &call->err);
+	}
+	if (rc == PROVIDER_OK)
+		rc = incus_files_request(&s, "POST", instance, path, "file",
+		    data, len, mode, &call->err);
+out:
+	if (rc != PROVIDER_OK && strstr(call->err.buf, "cannot reach") == NULL) {
+		char *why = strbuf_detach(&call->err, NULL);
+
+		strbuf_addf(&call->err, "%s: %s: %s", instance, path, why);
+		free(why);
+	}
+	strbuf_release(&dir);
+	free(s.socket);
+	return rc;
+}
+
 int
 incus_org_addresses(struct provider_call *call,
     const struct bots_target *target, cJSON **out)
 {
 	struct incus_session s = { incus_find_socket(), false };
-	struct provider_call mine = { &s, STRBUF_INIT, 0, call->throttle,
-		call->throttle_data };
+	struct provider_call mine = { .session = &s,
+		.err = STRBUF_INIT,
+		.throttle = call->throttle,
+		.throttle_data = call->throttle_data };
 	cJSON *instances = NULL;
 	const cJSON *item;
 	int rc;

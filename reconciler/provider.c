@@ -5,7 +5,9 @@
 
 #include "provider.h"
 #include "provider-incus.h"
+#include "provider-docker.h"
 #include "provider-auth.h"
+#include "provider-caddy.h"
 /* edge */
 #include "provider-cloudflare.h"
 
@@ -13,7 +15,9 @@
 const struct provider *const provider_table[] = {
 	/* self-hosted */
 	&provider_incus,
+	&provider_docker,
 	&provider_auth,
+	&provider_caddy,
 	/* edge: Cloudflare before the router, whose cards carry the digest
 	 * of a token the Cloudflare provider observes */
 	&provider_cloudflare,

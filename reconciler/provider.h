@@ -27,6 +27,11 @@ struct provider_call {
 	 * before each request it sends. */
 	void (*throttle)(struct provider_call *call);
 	void *throttle_data;
+	/* What the state file remembers of this provider's resources,
+	 * {ADDRESS: last applied spec}, or NULL: for an observation that
+	 * the config alone cannot direct (a DNS zone that no server in the
+	 * config names any more still holds getbot's records). Borrowed. */
+	const cJSON *remembered;
 };
 
 /* Wait for the rate limiter (if any) before sending one request. */

@@ -162,6 +162,7 @@ observed_free(struct observed *o)
 	free(o->org);
 	free(o->team);
 	free(o->version);
+	free(o->notice);
 	free(o);
 }
 

@@ -75,6 +75,10 @@ struct observed {
 	cJSON *fingerprints; /* owned: secret name -> fingerprint (markers) */
 	cJSON *handle; /* owned: provider-private ids and etags, or NULL */
 	char *version; /* digest of everything observed, for stale plans */
+	/* Not owned: what it is, in the provider's words, for the plan's
+	 * message ("zone Z holds a CNAME record acme.example.com that ..."),
+	 * or NULL for the general one. Owned string. */
+	char *notice;
 };
 
 struct resource_set {

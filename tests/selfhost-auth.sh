@@ -27,8 +27,7 @@ AUTH_LOG=$AUTH_DIR/getbot-auth.log
 fake_pid=""
 auth_test_cleanup() {
 	mountpoint -q "$AUTH_DIR" 2>/dev/null && umount "$AUTH_DIR"
-	pid=$(daemon_pid)
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	getbot_auth_stop "$AUTH_JSON"
 	[ -n "$fake_pid" ] && kill "$fake_pid" 2>/dev/null
 	for name in acme globex; do
 		lxd_delete_instance "$name" >/dev/null 2>&1

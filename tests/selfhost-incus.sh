@@ -4,13 +4,15 @@
 # does not own, and a daemon that is not there. Started by tests/services.sh.
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 . "$top_srcdir/tests/services.sh"
-services_require lxd docker
+services_require lxd docker caddy
 services_init
 T=$(mktemp -d "${TMPDIR:-/tmp}/getbot-incus.XXXXXX")
 bail() { echo "Bail out! $1"; services_logs 30; exit 1; }
 lxd_start || bail "LXD did not start"
 lxd_test_profile || bail "no test profile"
 lxd_import_test_image getbot-test-docker || bail "no test image"
+# every server target has a Caddy (the caddy provider observes it)
+caddy_start --bare || bail "Caddy did not start"
 services_on_exit incus_test_cleanup
 cd "$T" || exit 99
 
@@ -22,9 +24,7 @@ instance_json() { api GET "/1.0/instances/$1"; }
 # getbot-auth stay in $T, on a port of their own, and stop at the end.
 auth_port=$(svc_free_port)
 incus_test_cleanup() {
-	pid=$(cut -d' ' -f1 "$T/auth/getbot-auth.pid" 2>/dev/null)
-	[ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null |
-		grep -q "getbot-auth --config $T/auth/auth.json" && kill "$pid"
+	getbot_auth_stop "$T/auth/auth.json"
 	for name in tacme tglobex handmade; do
 		api PUT "/1.0/instances/$name/state" '{"action":"stop","force":true}' >/dev/null 2>&1
 		sleep 1
@@ -48,7 +48,8 @@ write_config() { # ORGS...
 version: 1
 targets:
   srv: {kind: incus, connect: local, image: getbot-test-docker, profiles: [$GETBOT_INCUS_TEST_PROFILE],
-        auth: {config: $T/auth/auth.json, listen: "127.0.0.1:$auth_port"}}
+        auth: {config: $T/auth/auth.json, listen: "127.0.0.1:$auth_port"},
+        caddy: {admin: "${GETBOT_CADDY_ADMIN#http://}", listen: ["127.0.0.1:$GETBOT_CADDY_HTTP_PORT"], https: false}}
 defaults: {model: anthropic/claude-sonnet-4-5, runtime: v1}
 orgs:
 YAML
@@ -88,6 +89,10 @@ import json, sys
 c = json.load(sys.stdin)['metadata']['config']
 assert c['ipv4.address'] == '10.199.0.1/24' and c['ipv4.nat'] == 'true' and c['user.getbot.managed'] == 'true', c"
 tap_ok $? "the bridge is 10.199.0.0/24 with NAT, marked"
+out=$(lxd_exec tacme cat /etc/docker/daemon.json)
+[ "$out" = '{"log-driver": "local"}' ]
+tap_ok $? "provisioning through the exec API: Docker is there (not reinstalled), with bounded logs"
+[ "$out" = '{"log-driver": "local"}' ] || tap_diag "$out"
 run plan --detailed-exitcode
 [ "$rc" -eq 0 ]; tap_ok $? "a second plan has no changes"
 

@@ -11,7 +11,9 @@
 #   lxd_import_test_image getbot-test-docker
 #   busybox_image_context DIR           # a FROM-scratch bot build context
 #   caddy_start                         # GETBOT_CADDY_ADMIN, _HTTP_PORT
+#   caddy_start --bare                  # the same, without the getbot server
 #   services_on_exit 'getbot destroy ...'  # the test's own teardown
+#   getbot_auth_stop AUTH.JSON          # the getbot-auth getbot started
 #   lxd_track network getbot-br0        # delete it at the end, too
 #
 # What a test, and the provider it runs, gets (all exported):
@@ -32,6 +34,9 @@
 #   GETBOT_CADDY_HTTP_PORT     Caddy's plain-HTTP listener on 127.0.0.1; the
 #                              server is named "getbot": routes go to
 #                              /config/apps/http/servers/getbot/routes
+#                              (with --bare there is no server: the port is
+#                              free for the caddy provider's server block)
+#   GETBOT_CADDY_PID           Caddy's pid, for a test that stops it
 #
 # The test profile (lxd_test_profile), what Docker inside LXD needs here
 # (root, cgroup v1, no AppArmor, no systemd):
@@ -761,11 +766,33 @@ CMD ["/bin/busybox", "httpd", "-f", "-p", "18789", "-h", "/www"]
 EOF
 }
 
+# --- getbot-auth ----------------------------------------------------------------
+
+# getbot_auth_stop AUTH.JSON: stop the getbot-auth that getbot's auth
+# provider started (no systemd here: a daemon with getbot-auth.pid beside
+# auth.json) for that config, if it runs. By its pid, checked against its
+# command line; every test whose config has a server target calls this at
+# the end, with the auth.config its target names.
+getbot_auth_stop() {
+	svc_auth_pid=$(cut -d' ' -f1 "$(dirname "$1")/getbot-auth.pid" 2>/dev/null)
+	[ -n "$svc_auth_pid" ] || return 0
+	tr '\0' ' ' <"/proc/$svc_auth_pid/cmdline" 2>/dev/null |
+		grep -q "getbot-auth --config $1\( \|\$\)" || return 0
+	kill "$svc_auth_pid" 2>/dev/null
+	svc_wait 10 svc_auth_gone "$svc_auth_pid" "$1"
+}
+svc_auth_gone() {
+	! tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q "getbot-auth --config $2"
+}
+
 # --- Caddy ---------------------------------------------------------------------
 
-# caddy_start: Caddy with its admin API and one plain-HTTP server named
-# "getbot" (no routes) on free loopback ports. Exports GETBOT_CADDY_ADMIN
-# (http://127.0.0.1:PORT) and GETBOT_CADDY_HTTP_PORT.
+# caddy_start [--bare]: Caddy with its admin API and one plain-HTTP server
+# named "getbot" (no routes) on free loopback ports. Exports
+# GETBOT_CADDY_ADMIN (http://127.0.0.1:PORT), GETBOT_CADDY_HTTP_PORT (the
+# port for getbot's server) and GETBOT_CADDY_PID. With --bare, Caddy has
+# its admin block and nothing else (no apps): for the caddy provider to
+# make the server block itself.
 caddy_start() {
 	[ -n "$svc_tmp" ] || services_init
 	svc_http_port=$(svc_free_port)
@@ -774,7 +801,15 @@ caddy_start() {
 		svc_admin_port=$(svc_free_port)
 	done
 	mkdir -p "$svc_tmp/caddy-data" "$svc_tmp/caddy-config"
-	cat >"$svc_tmp/caddy.json" <<EOF
+	if [ "${1:-}" = --bare ]; then
+		cat >"$svc_tmp/caddy.json" <<EOF
+{
+  "admin": {"listen": "127.0.0.1:$svc_admin_port"},
+  "logging": {"logs": {"default": {"level": "ERROR"}}}
+}
+EOF
+	else
+		cat >"$svc_tmp/caddy.json" <<EOF
 {
   "admin": {"listen": "127.0.0.1:$svc_admin_port"},
   "logging": {"logs": {"default": {"level": "ERROR"}}},
@@ -785,13 +820,15 @@ caddy_start() {
   }}}}
 }
 EOF
+	fi
 	svc_spawn "$svc_tmp/caddy.log" env XDG_DATA_HOME="$svc_tmp/caddy-data" \
 		XDG_CONFIG_HOME="$svc_tmp/caddy-config" \
 		caddy run --config "$svc_tmp/caddy.json"
 	svc_pids="$svc_pids $svc_pid"
 	GETBOT_CADDY_ADMIN="http://127.0.0.1:$svc_admin_port"
 	GETBOT_CADDY_HTTP_PORT=$svc_http_port
-	export GETBOT_CADDY_ADMIN GETBOT_CADDY_HTTP_PORT
+	GETBOT_CADDY_PID=$svc_pid
+	export GETBOT_CADDY_ADMIN GETBOT_CADDY_HTTP_PORT GETBOT_CADDY_PID
 	svc_wait 20 curl -sf "$GETBOT_CADDY_ADMIN/config/" || {
 		echo "caddy: the admin API did not answer" >&2
 		return 1

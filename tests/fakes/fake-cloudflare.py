@@ -24,11 +24,36 @@ limit (429, code 971, Retry-After, then a block of every call).
   POST   /accounts/A/tokens                          result.value once
   GET    /accounts/A/tokens?page=&per_page=          result_info.total_pages
   DELETE /accounts/A/tokens/ID
+  GET    /zones/Z                                    {"id","name","status",
+                                                     "account"}
+  GET    /zones/Z/dns_records?type=&name=&page=&per_page=
+                                                     result_info {page,
+         per_page, count, total_count, total_pages}; type and name filter
+         exactly (the name case-insensitively)
+  POST   /zones/Z/dns_records                        {"type","name",
+         "content","ttl","proxied","comment"}; a duplicate (same type, name
+         and content) is 400 code 81057; A or AAAA beside a CNAME of the
+         same name (or the reverse) is 400 code 81053
+  PATCH  /zones/Z/dns_records/ID                     the fields given
+  DELETE /zones/Z/dns_records/ID                     {"id"}; 404 code 81044
+
+DNS details api-contracts.md does not give, from Cloudflare's API
+documentation (and error reports quoting it): a name outside the zone gets
+the zone's name appended, names are kept lowercase, AAAA content is kept in
+its compressed form, ttl is 1 (automatic) or 30..86400, proxied applies to
+A, AAAA and CNAME only, comment is free text (at most 100 characters on the
+free plan), per_page defaults to 100, an unknown zone is 400 code 7003
+("Could not route to ..."), a record that does not exist 404 code 81044
+("Record does not exist."), the 81053 message is Cloudflare's own. The
+codes for bad content (9005) and a bad ttl (9021) are this fake's guess.
 
 The log keeps request bodies, with every secret value replaced by
 "<redacted>" (secrets PUT, secret_text bindings) and Worker modules by
 their size. POST /__control/world {"objects": {"BUCKET": ["KEY", ...]}}
-puts objects into a bucket.
+puts objects into a bucket; {"zones": {"Z": {"name": "example.com"}}} makes
+zones (32 hex digits), and {"dns_records": {"Z": [{"type", "name",
+"content", "proxied", "comment"}, ...]}} adds records made by someone else
+(checked as a POST would be).
 
 Usage: fake-cloudflare.py --token TOKEN --port-file FILE [--port N]
        [--limit 1200] [--window 300] [--block 300] [--page-size N]
@@ -38,6 +63,7 @@ import base64
 import email.parser
 import email.policy
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -51,7 +77,9 @@ import fakebase  # noqa: E402
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-WORLD = {"scripts": {}, "buckets": {}, "tokens": {}}
+ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
+WORLD = {"scripts": {}, "buckets": {}, "tokens": {}, "zones": {}}
+PROXIABLE = ("A", "AAAA", "CNAME")
 PAGE = {"size": 20}
 
 
@@ -121,12 +149,26 @@ class Handler(fakebase.Handler):
         for i, t in WORLD["tokens"].items():
             out["tokens"][i] = {"name": t["name"], "policies": t["policies"],
                                 "value_sha256": t["value_sha256"]}
+        out["zones"] = {z: {"name": zone["name"],
+                            "records": sorted(zone["records"].values(),
+                                              key=record_order)}
+                        for z, zone in WORLD["zones"].items()}
         return out
 
     def world_change(self, change):
         for bucket, keys in change.get("objects", {}).items():
             for k in keys:
                 WORLD["buckets"][bucket]["objects"][k] = b"data"
+        for zid, z in change.get("zones", {}).items():
+            if not ZONE_ID.match(zid):
+                raise ValueError("a zone id is 32 hex digits")
+            WORLD["zones"].setdefault(zid, {"records": {}})["name"] = \
+                z["name"].lower()
+        for zid, records in change.get("dns_records", {}).items():
+            for r in records:
+                status, body = record_write(WORLD["zones"][zid], None, r)
+                if status != 200:
+                    raise ValueError(json.dumps(body))
 
     def route(self, method, path, query, raw):
         status, body, logged = self.dispatch(method, path, query, raw)
@@ -142,6 +184,8 @@ class Handler(fakebase.Handler):
                 logged = json.loads(raw)
             except ValueError:
                 logged = "<%d bytes>" % len(raw)
+        if len(parts) >= 2 and parts[0] == "zones":
+            return self.zones(method, parts, path, query, raw) + (logged,)
         if len(parts) < 3 or parts[0] != "accounts":
             return err(404, 7000, "No route for that URI") + (logged,)
         rest = parts[2:]
@@ -361,6 +405,124 @@ class Handler(fakebase.Handler):
             del tokens[rest[0]]
             return ok({"id": rest[0]})
         return err(405, 10000, "method not allowed")
+
+    # ---- DNS ----
+    def zones(self, method, parts, path, query, raw):
+        zone = WORLD["zones"].get(parts[1])
+        if zone is None:
+            return err(400, 7003, "Could not route to /client/v4%s, perhaps "
+                       "your object identifier is invalid?" % path)
+        rest = parts[2:]
+        if not rest and method == "GET":
+            return ok({"id": parts[1], "name": zone["name"],
+                       "status": "active",
+                       "account": {"id": "0123456789abcdef0123456789abcdef"}})
+        if rest[:1] != ["dns_records"]:
+            return err(404, 7000, "No route for that URI")
+        records = zone["records"]
+        if len(rest) == 1 and method == "GET":
+            per = min(int(query.get("per_page", ["100"])[0]), PAGE["size"])
+            page = max(int(query.get("page", ["1"])[0]), 1)
+            want_type = query.get("type", [None])[0]
+            want_name = query.get("name", [None])[0]
+            hits = [r for r in sorted(records.values(), key=record_order)
+                    if (want_type is None or r["type"] == want_type) and
+                    (want_name is None or r["name"] == want_name.lower())]
+            chunk = hits[(page - 1) * per:page * per]
+            return ok(chunk, {"page": page, "per_page": per,
+                              "count": len(chunk), "total_count": len(hits),
+                              "total_pages": max((len(hits) + per - 1) //
+                                                 per, 1)})
+        if len(rest) == 1 and method == "POST":
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                return err(400, 9207, "Request body is invalid.")
+            return record_write(zone, None, body)
+        if len(rest) != 2:
+            return err(405, 10000, "method not allowed")
+        if rest[1] not in records:
+            return err(404, 81044, "Record does not exist.")
+        if method == "PATCH":
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                return err(400, 9207, "Request body is invalid.")
+            return record_write(zone, rest[1], body)
+        if method == "DELETE":
+            del records[rest[1]]
+            return ok({"id": rest[1]})
+        return err(405, 10000, "method not allowed")
+
+
+def record_order(r):
+    return (r["type"], r["name"], r["content"], r["id"])
+
+
+def record_write(zone, rid, body):
+    """Create (rid None) or patch a record of zone from body, checked as
+    Cloudflare checks it; returns (status, envelope)."""
+    if not isinstance(body, dict):
+        return err(400, 9207, "Request body is invalid.")
+    old = zone["records"].get(rid, {}) if rid else {}
+    rec = {k: old[k] for k in old}
+    for k in ("type", "name", "content", "ttl", "proxied", "comment"):
+        if k in body:
+            rec[k] = body[k]
+    rtype, name, content = rec.get("type"), rec.get("name"), rec.get("content")
+    if not isinstance(rtype, str) or not isinstance(name, str) or \
+            not isinstance(content, str) or not name:
+        return err(400, 9000, "DNS name, type and content are required.")
+    name = name.lower().rstrip(".")
+    if name == "@":
+        name = zone["name"]
+    elif name != zone["name"] and not name.endswith("." + zone["name"]):
+        name = name + "." + zone["name"]
+    if rtype in ("A", "AAAA"):
+        try:
+            ip = ipaddress.ip_address(content)
+        except ValueError:
+            ip = None
+        if ip is None or ip.version != (4 if rtype == "A" else 6):
+            return err(400, 9005, "Content for %s record is invalid. Must "
+                       "be a valid IPv%d address." %
+                       (rtype, 4 if rtype == "A" else 6))
+        content = str(ip)
+    ttl = rec.get("ttl", 1)
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or \
+            not (ttl == 1 or 30 <= ttl <= 86400):
+        return err(400, 9021, "Invalid TTL. Must be between 30 and 86400 "
+                   "seconds, or 1 for Automatic.")
+    proxied = rec.get("proxied", False)
+    if not isinstance(proxied, bool):
+        return err(400, 9003, "Invalid 'proxied' value, must be a boolean.")
+    comment = rec.get("comment")
+    if comment is not None and (not isinstance(comment, str) or
+                                len(comment) > 100):
+        return err(400, 9101, "DNS record comment is invalid or longer "
+                   "than 100 characters.")
+    for other in zone["records"].values():
+        if other["id"] == rid or other["name"] != name:
+            continue
+        if other["type"] == rtype and other["content"] == content:
+            return err(400, 81057, "The record already exists.")
+        if (rtype == "CNAME") != (other["type"] == "CNAME") and \
+                {rtype, other["type"]} <= {"A", "AAAA", "CNAME"}:
+            return err(400, 81053, "An A, AAAA, or CNAME record with that "
+                       "host already exists.")
+    stamp = now()
+    rec.update({"id": rid or secrets.token_hex(16),
+                "zone_id": [z for z, v in WORLD["zones"].items()
+                            if v is zone][0],
+                "zone_name": zone["name"], "name": name, "type": rtype,
+                "content": content, "ttl": ttl,
+                "proxiable": rtype in PROXIABLE,
+                "proxied": proxied and rtype in PROXIABLE,
+                "comment": comment or None, "tags": [], "meta": {},
+                "created_on": old.get("created_on", stamp),
+                "modified_on": stamp})
+    zone["records"][rec["id"]] = rec
+    return ok(rec)
 
 
 def main():

@@ -21,6 +21,7 @@ struct canned {
 	int listener;
 	const char *const *answers;
 	size_t count;
+	char seen[4][2048]; /* the first requests' heads, NUL-ended */
 };
 
 static void *
@@ -36,7 +37,15 @@ canned_serve(void *arg)
 
 		if (fd < 0)
 			break;
-		(void)read(fd, request, sizeof(request));
+		ssize_t got = read(fd, request, sizeof(request) - 1);
+
+		request[got > 0 ? got : 0] = '\0';
+		if (i < 4) {
+			size_t n = strnlen(request, sizeof(c->seen[i]) - 1);
+
+			memcpy(c->seen[i], request, n);
+			c->seen[i][n] = '\0';
+		}
 		if (write(fd, c->answers[i], len) != (ssize_t)len)
 			break;
 		shutdown(fd, SHUT_RDWR);
@@ -210,6 +219,79 @@ test_http__urls(void)
 	strbuf_release(&sb);
 }
 
+/* Caddy <= 2.7 sends its ETag as a trailer of a chunked body; 2.8 and
+ * other servers in a header. Either way it is the response's ETag, and an
+ * If-Match given goes out as it came. */
+static void
+test_http__etag_from_header_or_trailer(void)
+{
+	const char *answers[3];
+	struct canned c;
+	struct http_response resp;
+	struct http_request req;
+	struct strbuf err = STRBUF_INIT, url = STRBUF_INIT;
+	pthread_t thread;
+	int port, rc;
+
+	answers[0] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+		     "ETag: \"/config/ 0e7c22ea\"\r\n"
+		     "Content-Length: 5\r\nConnection: close\r\n\r\nnull\n";
+	answers[1] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+		     "Trailer: ETag\r\nTransfer-Encoding: chunked\r\n"
+		     "Connection: close\r\n\r\n"
+		     "5\r\nnull\n\r\n0\r\n"
+		     "Etag: \"/config/apps 96aabbf1\"\r\n\r\n";
+	answers[2] = "HTTP/1.1 412 Precondition Failed\r\n"
+		     "Content-Type: application/json\r\nConnection: close\r\n"
+		     "\r\n{\"error\":\"If-Match header did not match current "
+		     "config hash\"}";
+	c.answers = answers;
+	c.count = 3;
+	port = canned_start(&c, &thread);
+	ok(port > 0, "a loopback server for canned answers");
+	if (port <= 0)
+		return;
+	strbuf_addf(&url, "http://127.0.0.1:%d/config/", port);
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.url = url.buf;
+	http_response_init(&resp);
+
+	rc = http_request(&req, &resp, &err);
+	is_int(rc, PROVIDER_OK, "an answer with an ETag header");
+	is_str(resp.etag, "\"/config/ 0e7c22ea\"", "the ETag header is kept");
+
+	rc = http_request(&req, &resp, &err);
+	is_int(rc, PROVIDER_OK, "a chunked answer with an ETag trailer");
+	is_str(
+	    resp.etag, "\"/config/apps 96aabbf1\"", "the ETag trailer is kept");
+	ok(resp.json != NULL && cJSON_IsNull(resp.json),
+	    "and the body before it is whole");
+
+	req.method = "PATCH";
+	req.json = "{}";
+	req.if_match = "\"/config/apps 96aabbf1\"";
+	strbuf_reset(&err);
+	rc = http_request(&req, &resp, &err);
+	is_int(rc, PROVIDER_ERROR, "412 is an error of its own to handle");
+	is_int(resp.status, 412, "with its status");
+	is_str(resp.etag, NULL, "an answer without an ETag has none");
+	is_str(err.buf,
+	    "PATCH /config/: HTTP 412: If-Match header did not match current "
+	    "config hash",
+	    "in Caddy's words");
+	pthread_join(thread, NULL);
+	close(c.listener);
+	ok(strstr(c.seen[0], "If-Match") == NULL,
+	    "no If-Match unless asked for");
+	ok(strstr(c.seen[2], "\r\nIf-Match: \"/config/apps 96aabbf1\"\r\n") !=
+		NULL,
+	    "If-Match is sent as given");
+	http_response_release(&resp);
+	strbuf_release(&err);
+	strbuf_release(&url);
+}
+
 int
 main(void)
 {
@@ -217,5 +299,6 @@ main(void)
 	test_http__retry_after();
 	test_http__error_shapes();
 	test_http__urls();
+	test_http__etag_from_header_or_trailer();
 	return tap_done();
 }

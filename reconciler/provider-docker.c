@@ -1,0 +1,1507 @@
+/*
+ * The docker provider: the bots inside each org container, through the
+ * Docker Engine API on the socket the incus provider exposes on the host
+ * (/run/getbot/docker-ORG.sock).
+ *
+ *   docker.image.ORG:RUNTIME   getbot/openclaw:RUNTIME, built in the org's
+ *                              Docker from the build context
+ *                              runtimes/RUNTIME/ (a tar stream made with
+ *                              libarchive, sent to /build)
+ *   docker.bot.ORG/TEAM        the container TEAM-openclaw-1 with its two
+ *                              volumes TEAM_openclaw-config and
+ *                              TEAM_openclaw-workspace (UID 1000), the
+ *                              provider's key in its environment, a health
+ *                              check, and compose's labels; the rendered
+ *                              compose file is kept at
+ *                              /srv/getbot/TEAM/compose.yaml in the org
+ *                              container
+ *
+ * Every object carries getbot.* labels; what lacks getbot.managed=true is
+ * not ours and is never touched. Container labels cannot change after
+ * creation, so each field the plan compares has a label of its own (and
+ * a secret its fingerprint, getbot.secret-fpr.NAME).
+ *
+ * A secret or runtime change recreates the container; the volumes stay.
+ * Deleting a bot keeps its volumes unless purge (--purge-data, --replace).
+ */
+#include "config.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "provider-docker.h"
+#include "engine.h"
+#include "http.h"
+#include "identity.h"
+#include "provider-incus.h"
+#include "xmalloc.h"
+
+#define DOCKER_API_OURS      "1.43" /* what getbot speaks, at most */
+#define DOCKER_API_MIN       "1.41" /* Debian 12's daemon */
+#define DOCKER_IMAGE_REPO    "getbot/openclaw"
+#define DOCKER_BOT_PORT      18789 /* inside the bot container */
+#define DOCKER_CONFIG_DIR    "/home/node/.openclaw"
+#define DOCKER_WORKSPACE_DIR "/home/node/.openclaw/workspace"
+#define DOCKER_COMPOSE_DIR   "/srv/getbot"
+#define DOCKER_HEALTH_WAIT   60 /* seconds a new bot has to turn healthy */
+#define DOCKER_READY_WAIT    90 /* seconds a new org's dockerd has to answer */
+#define DOCKER_CONTEXT_MAX   (256u << 20)
+#define DOCKER_BUILD_MAX     (64u << 20) /* the build's progress stream */
+#define DOCKER_MAX_BODY      (32u << 20)
+
+static const struct field_def docker_image_fields[] = {
+	{ "context", FIELD_INPLACE },
+	{ NULL, 0 },
+};
+
+static const struct field_def docker_bot_fields[] = {
+	{ "persona", FIELD_IMMUTABLE },
+	{ "instructions", FIELD_IMMUTABLE },
+	{ "model", FIELD_SECRET },
+	{ "runtime", FIELD_INPLACE },
+	{ "context", FIELD_INPLACE },
+	{ "port", FIELD_INPLACE },
+	{ "state", FIELD_INPLACE },
+	{ NULL, 0 },
+};
+
+static const struct resource_kind docker_image = { "image",
+	docker_image_fields, NULL, 2 };
+static const struct resource_kind docker_bot = { "bot", docker_bot_fields,
+	"the bot's volumes openclaw-config and openclaw-workspace (its memory "
+	"and files)",
+	3 };
+
+static const struct resource_kind *const docker_kinds[] = { &docker_image,
+	&docker_bot, NULL };
+
+/* The API version agreed with each org's daemon. */
+struct docker_version {
+	char *org;
+	char prefix[16]; /* "/v1.41" */
+};
+
+struct docker_session {
+	const struct bots_target *target;
+	char *runtime_dir;
+	pthread_mutex_t lock; /* guards versions */
+	struct docker_version *versions;
+	size_t nversions, alloc;
+};
+
+/* ---- talking to an org's daemon ---- */
+
+/* Compare API versions "1.41" and "1.43". */
+static int
+docker_version_cmp(const char *a, const char *b)
+{
+	long a1 = strtol(a, NULL, 10), b1 = strtol(b, NULL, 10);
+	const char *ad = strchr(a, '.'), *bd = strchr(b, '.');
+	long a2 = ad ? strtol(ad + 1, NULL, 10) : 0;
+	long b2 = bd ? strtol(bd + 1, NULL, 10) : 0;
+
+	if (a1 != b1)
+		return a1 < b1 ? -1 : 1;
+	return a2 < b2 ? -1 : a2 > b2;
+}
+
+/* One request to org's daemon; path starts with '/' and is sent as is
+ * (the caller adds the version prefix). */
+static int
+docker_send(const char *org, const struct http_request *base,
+    const char *path, struct http_response *resp, struct strbuf *err)
+{
+	char *sock = incus_docker_socket(org);
+	char *url = xasprintf("http://docker%s", path);
+	struct http_request req = *base;
+	int rc;
+
+	req.url = url;
+	req.unix_socket = sock;
+	if (req.timeout_ms == 0)
+		req.timeout_ms = 120 * 1000L;
+	if (req.max_body == 0)
+		req.max_body = DOCKER_MAX_BODY;
+	http_response_init(resp);
+	rc = http_request(&req, resp, err);
+	if (rc == PROVIDER_TRANSIENT && resp->status == 0) {
+		char *why = strbuf_detach(err, NULL);
+
+		strbuf_addf(err, "org %s: cannot reach Docker at %s: %s", org,
+		    sock, why);
+		free(why);
+	} else if (rc != PROVIDER_OK) {
+		char *why = strbuf_detach(err, NULL);
+
+		strbuf_addf(err, "org %s: Docker: %s", org, why);
+		free(why);
+	}
+	free(url);
+	free(sock);
+	return rc;
+}
+
+/*
+ * The version prefix for org's daemon: min(ours, the server's), agreed
+ * once per session with the unversioned GET /version. When wait is set
+ * the daemon gets DOCKER_READY_WAIT seconds to answer (a new org
+ * container's dockerd is still starting).
+ */
+static int
+docker_prefix(struct provider_call *call, const char *org, bool wait,
+    char prefix[16])
+{
+	struct docker_session *s = call->session;
+	struct http_request req = { 0 };
+	struct http_response resp;
+	const char *theirs, *minimum;
+	time_t deadline = time(NULL) + (wait ? DOCKER_READY_WAIT : 0);
+	size_t i;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	for (i = 0; i < s->nversions; i++)
+		if (strcmp(s->versions[i].org, org) == 0) {
+			memcpy(prefix, s->versions[i].prefix, 16);
+			pthread_mutex_unlock(&s->lock);
+			return PROVIDER_OK;
+		}
+	pthread_mutex_unlock(&s->lock);
+
+	req.method = "GET";
+	req.timeout_ms = 10 * 1000L;
+	for (;;) {
+		provider_throttle(call);
+		strbuf_reset(&call->err);
+		rc = docker_send(org, &req, "/version", &resp, &call->err);
+		if (rc != PROVIDER_TRANSIENT || time(NULL) >= deadline)
+			break;
+		http_response_release(&resp);
+		sleep(1);
+	}
+	if (rc != PROVIDER_OK)
+		goto out;
+	theirs = cJSON_GetStringValue(
+	    cJSON_GetObjectItem(resp.json, "ApiVersion"));
+	minimum = cJSON_GetStringValue(
+	    cJSON_GetObjectItem(resp.json, "MinAPIVersion"));
+	if (theirs == NULL) {
+		strbuf_addf(&call->err,
+		    "org %s: Docker's GET /version gave no ApiVersion", org);
+		rc = PROVIDER_ERROR;
+		goto out;
+	}
+	if (docker_version_cmp(theirs, DOCKER_API_MIN) < 0 ||
+	    (minimum != NULL &&
+		docker_version_cmp(minimum, DOCKER_API_OURS) > 0)) {
+		strbuf_addf(&call->err,
+		    "org %s: Docker speaks API %s (at least %s); getbot "
+		    "speaks %s to %s",
+		    org, theirs, minimum ? minimum : "?", DOCKER_API_MIN,
+		    DOCKER_API_OURS);
+		rc = PROVIDER_ERROR;
+		goto out;
+	}
+	snprintf(prefix, 16, "/v%.10s",
+	    docker_version_cmp(theirs, DOCKER_API_OURS) < 0 ? theirs
+							    : DOCKER_API_OURS);
+	pthread_mutex_lock(&s->lock);
+	ALLOC_GROW(s->versions, s->nversions + 1, s->alloc);
+	s->versions[s->nversions].org = xstrdup(org);
+	memcpy(s->versions[s->nversions++].prefix, prefix, 16);
+	pthread_mutex_unlock(&s->lock);
+out:
+	http_response_release(&resp);
+	return rc;
+}
+
+/*
+ * One versioned API call to org's daemon with an optional JSON body; the
+ * answer's JSON in *out when out is not NULL (the caller deletes it).
+ * Docker's 404 and 409 are answers, not failures to retry.
+ */
+static int
+docker_call(struct provider_call *call, const char *org, const char *method,
+    const char *path, const cJSON *body, cJSON **out)
+{
+	struct http_request req = { 0 };
+	struct http_response resp;
+	char prefix[16], *full, *text = NULL;
+	int rc;
+
+	if (out != NULL)
+		*out = NULL;
+	rc = docker_prefix(call, org, true, prefix);
+	if (rc != PROVIDER_OK)
+		return rc;
+	full = xasprintf("%s%s", prefix, path);
+	if (body != NULL)
+		text = cJSON_PrintUnformatted(body);
+	req.method = method;
+	req.json = text;
+	provider_throttle(call);
+	rc = docker_send(org, &req, full, &resp, &call->err);
+	if (rc == PROVIDER_OK && out != NULL) {
+		*out = resp.json;
+		resp.json = NULL;
+	}
+	if (text != NULL) {
+		/* a container's create body carries its keys */
+		sodium_memzero(text, strlen(text));
+		free(text);
+	}
+	/* and an inspect answer shows them back */
+	sodium_memzero(resp.body.buf, resp.body.len);
+	http_response_release(&resp);
+	free(full);
+	return rc;
+}
+
+/* Was the last call's failure this HTTP status? */
+static bool
+docker_failed_with(const struct provider_call *call, long status)
+{
+	char code[16];
+
+	snprintf(code, sizeof(code), "HTTP %ld", status);
+	return strstr(call->err.buf, code) != NULL;
+}
+
+/* Wipe the values of Config.Env in an inspect answer before freeing it. */
+static void
+docker_wipe_env(cJSON *inspect)
+{
+	cJSON *item;
+
+	cJSON_ArrayForEach (item,
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(inspect, "Config"), "Env"))
+		if (cJSON_IsString(item))
+			sodium_memzero(
+			    item->valuestring, strlen(item->valuestring));
+	cJSON_Delete(inspect);
+}
+
+/* ---- the build context ---- */
+
+struct docker_tar {
+	struct strbuf out;
+	bool too_big;
+};
+
+static la_ssize_t
+docker_tar_write(struct archive *a, void *data, const void *buf, size_t len)
+{
+	struct docker_tar *tar = data;
+
+	(void)a;
+	if (tar->out.len + len > DOCKER_CONTEXT_MAX) {
+		tar->too_big = true;
+		return -1;
+	}
+	strbuf_add(&tar->out, buf, len);
+	return (la_ssize_t)len;
+}
+
+static int
+docker_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Add dir/rel (a file, link or directory, recursively) to the archive,
+ * entries in name order with owner 0 and time 0: the same context makes
+ * the same bytes, so its digest says whether it changed. */
+static int
+docker_tar_add(struct archive *a, const char *dir, const char *rel,
+    struct strbuf *err)
+{
+	char *path = rel[0] ? xasprintf("%s/%s", dir, rel) : xstrdup(dir);
+	struct archive_entry *e = NULL;
+	struct stat st;
+	int rc = -1;
+
+	if (lstat(path, &st) != 0) {
+		strbuf_addf(err, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (rel[0] != '\0') {
+		e = archive_entry_new();
+		archive_entry_set_pathname(e, rel);
+		archive_entry_set_mode(e, st.st_mode);
+		archive_entry_set_mtime(e, 0, 0);
+		if (S_ISREG(st.st_mode))
+			archive_entry_set_size(e, st.st_size);
+		if (S_ISLNK(st.st_mode)) {
+			char target[4096];
+			ssize_t n = readlink(path, target, sizeof(target) - 1);
+
+			if (n < 0) {
+				strbuf_addf(err, "%s: %s", path,
+				    strerror(errno));
+				goto out;
+			}
+			target[n] = '\0';
+			archive_entry_set_symlink(e, target);
+		} else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+			strbuf_addf(err,
+			    "%s: not a file, link or directory, which a build "
+			    "context cannot hold",
+			    path);
+			goto out;
+		}
+		if (archive_write_header(a, e) != ARCHIVE_OK) {
+			strbuf_addf(err, "%s: %s", path, archive_error_string(a));
+			goto out;
+		}
+	}
+	if (S_ISREG(st.st_mode)) {
+		char buf[65536];
+		ssize_t n;
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0) {
+			strbuf_addf(err, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			if (archive_write_data(a, buf, (size_t)n) != n) {
+				strbuf_addf(err, "%s: %s", path,
+				    archive_error_string(a));
+				close(fd);
+				goto out;
+			}
+		close(fd);
+		if (n < 0) {
+			strbuf_addf(err, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+	} else if (S_ISDIR(st.st_mode)) {
+		DIR *d = opendir(path);
+		struct dirent *de;
+		char **names = NULL;
+		size_t n = 0, alloc = 0, i;
+
+		if (d == NULL) {
+			strbuf_addf(err, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0)
+				continue;
+			ALLOC_GROW(names, n + 1, alloc);
+			names[n++] = rel[0] ? xasprintf("%s/%s", rel, de->d_name)
+					    : xstrdup(de->d_name);
+		}
+		closedir(d);
+		qsort(names, n, sizeof(*names), docker_name_cmp);
+		rc = 0;
+		for (i = 0; i < n; i++) {
+			if (rc == 0)
+				rc = docker_tar_add(a, dir, names[i], err);
+			free(names[i]);
+		}
+		free(names);
+		if (rc != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	archive_entry_free(e);
+	free(path);
+	return rc;
+}
+
+/* The build context of runtime as a tar in *out, and its digest (hex). */
+static int
+docker_context(const char *runtime_dir, const char *runtime,
+    struct strbuf *out, char digest[65], struct strbuf *err)
+{
+	char *dir = xasprintf("%s/%s", runtime_dir, runtime);
+	char *dockerfile = xasprintf("%s/Dockerfile", dir);
+	struct docker_tar tar = { STRBUF_INIT, false };
+	struct archive *a = archive_write_new();
+	unsigned char hash[32];
+	int rc = -1;
+	size_t i;
+
+	if (access(dockerfile, R_OK) != 0) {
+		strbuf_addf(err,
+		    "runtime '%s' has no build context: %s: %s (a server "
+		    "runtime is a directory with a Dockerfile, in runtimes/ "
+		    "beside bots.yaml or $GETBOT_RUNTIME_DIR)",
+		    runtime, dockerfile, strerror(errno));
+		goto out;
+	}
+	archive_write_set_format_pax_restricted(a);
+	archive_write_set_bytes_in_last_block(a, 1);
+	if (archive_write_open2(a, &tar, NULL, docker_tar_write, NULL, NULL) !=
+	    ARCHIVE_OK) {
+		strbuf_addf(err, "%s: %s", dir, archive_error_string(a));
+		goto out;
+	}
+	if (docker_tar_add(a, dir, "", err) != 0)
+		goto out;
+	if (archive_write_close(a) != ARCHIVE_OK) {
+		strbuf_addf(err, "%s: %s", dir,
+		    tar.too_big ? "the build context is larger than 256 MiB"
+				: archive_error_string(a));
+		goto out;
+	}
+	crypto_generichash(hash, sizeof(hash), (unsigned char *)tar.out.buf,
+	    tar.out.len, NULL, 0);
+	for (i = 0; i < sizeof(hash); i++)
+		snprintf(digest + 2 * i, 3, "%02x", hash[i]);
+	if (out != NULL) {
+		strbuf_release(out);
+		*out = tar.out;
+		strbuf_init(&tar.out, 0);
+	}
+	rc = 0;
+out:
+	if (rc != 0 && tar.too_big && !strstr(err->buf, "256 MiB"))
+		strbuf_addstr(err, " (the build context is over 256 MiB)");
+	archive_write_free(a);
+	strbuf_release(&tar.out);
+	free(dockerfile);
+	free(dir);
+	return rc;
+}
+
+/* ---- desired state ---- */
+
+static int
+docker_open(const struct bots_target *target, const char *base_dir,
+    void **session, struct strbuf *err)
+{
+	struct docker_session *s = xcalloc(1, sizeof(*s));
+
+	(void)base_dir;
+	(void)err;
+	s->target = target;
+	s->runtime_dir = bots_runtime_dir(target->bots);
+	pthread_mutex_init(&s->lock, NULL);
+	*session = s;
+	return 0;
+}
+
+static void
+docker_close(void *session)
+{
+	struct docker_session *s = session;
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->nversions; i++)
+		free(s->versions[i].org);
+	free(s->versions);
+	pthread_mutex_destroy(&s->lock);
+	free(s->runtime_dir);
+	free(s);
+}
+
+static char *
+docker_image_name(const char *org, const char *runtime)
+{
+	return xasprintf("%s:%s", org, runtime);
+}
+
+static int
+docker_expand(const struct bots *bots, const struct bots_target *target,
+    struct resource_set *out, struct strbuf *err)
+{
+	const struct provider *self = &provider_docker;
+	char *runtimes = bots_runtime_dir(bots);
+	struct strbuf where = STRBUF_INIT;
+	int rc = 0;
+	size_t o, t;
+
+	for (o = 0; o < bots->norgs && rc == 0; o++) {
+		const struct bots_org *org = &bots->orgs[o];
+		char *container = xasprintf("incus.container.%s", org->name);
+
+		if (org->target != target) {
+			free(container);
+			continue;
+		}
+		for (t = 0; t < org->nteams && rc == 0; t++) {
+			const struct bots_team *team = &org->teams[t];
+			char *image = docker_image_name(org->name, team->runtime);
+			char *image_addr = xasprintf("docker.image.%s", image);
+			char digest[65];
+			struct resource *r;
+			cJSON *spec;
+			size_t k;
+
+			strbuf_reset(&where);
+			if (docker_context(runtimes, team->runtime, NULL,
+				digest, &where) != 0) {
+				strbuf_addf(err, "orgs.%s.teams.%s: %s",
+				    org->name, team->name, where.buf);
+				rc = -1;
+			} else if (resource_set_find(out, image_addr) == NULL) {
+				spec = cJSON_CreateObject();
+				cJSON_AddStringToObject(spec, "context", digest);
+				r = resource_new(self, &docker_image, image,
+				    org->name, NULL, spec);
+				r->target = target;
+				resource_add_dep(r, container);
+				resource_set_add(out, r);
+			}
+			if (rc == 0) {
+				char port[16];
+				char *scoped = resource_scope_name(
+				    org->name, team->name);
+
+				snprintf(port, sizeof(port), "%u", team->port);
+				spec = cJSON_CreateObject();
+				cJSON_AddStringToObject(
+				    spec, "persona", team->persona);
+				cJSON_AddStringToObject(
+				    spec, "instructions", team->instructions);
+				cJSON_AddStringToObject(spec, "model",
+				    team->model ? team->model : "");
+				cJSON_AddStringToObject(
+				    spec, "runtime", team->runtime);
+				cJSON_AddStringToObject(spec, "context", digest);
+				cJSON_AddStringToObject(spec, "port", port);
+				cJSON_AddStringToObject(spec, "state", "healthy");
+				r = resource_new(self, &docker_bot, scoped,
+				    org->name, team->name, spec);
+				free(scoped);
+				r->target = target;
+				resource_add_dep(r, container);
+				resource_add_dep(r, image_addr);
+				for (k = 0; k < team->napi_keys; k++) {
+					char *env = identity_key_env(
+					    team->api_keys[k].provider);
+
+					resource_add_secret(
+					    r, env, &team->api_keys[k].secret);
+					free(env);
+				}
+				resource_set_add(out, r);
+			}
+			free(image);
+			free(image_addr);
+		}
+		free(container);
+	}
+	strbuf_release(&where);
+	free(runtimes);
+	return rc;
+}
+
+/* ---- observation ---- */
+
+static const char *
+docker_label(const cJSON *item, const char *key)
+{
+	const char *v = cJSON_GetStringValue(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(item, "Labels"), key));
+
+	return v != NULL ? v : "";
+}
+
+/* "healthy" when running and healthy, else what Docker says: exited,
+ * created, restarting, unhealthy, starting, ... The list has health only
+ * in its Status text before API 1.52: "Up 3 minutes (healthy)". */
+static const char *
+docker_state(const cJSON *item)
+{
+	const char *state =
+	    cJSON_GetStringValue(cJSON_GetObjectItem(item, "State"));
+	const char *status =
+	    cJSON_GetStringValue(cJSON_GetObjectItem(item, "Status"));
+
+	if (state == NULL)
+		return "unknown";
+	if (strcmp(state, "running") != 0 || status == NULL)
+		return state;
+	if (strstr(status, "(healthy)") != NULL)
+		return "healthy";
+	if (strstr(status, "(unhealthy)") != NULL)
+		return "unhealthy";
+	if (strstr(status, "(health: starting)") != NULL)
+		return "starting";
+	return "running"; /* no health check: not a bot getbot made */
+}
+
+static void
+docker_observe_bot(const struct bots_org *org, const cJSON *item,
+    struct observed_set *out)
+{
+	static const char *const labelled[] = { "persona", "instructions",
+		"model", "runtime", "context", "port" };
+	const cJSON *names = cJSON_GetObjectItem(item, "Names");
+	const char *name = cJSON_GetStringValue(cJSON_GetArrayItem(names, 0));
+	const cJSON *label;
+	const char *suffix = "-openclaw-1";
+	struct observed *o;
+	char *team, *scoped;
+	size_t len, i;
+
+	/* ours by label, or a container with a bot's name */
+	if (name == NULL)
+		return;
+	name += name[0] == '/';
+	len = strlen(name);
+	if (strcmp(docker_label(item, "getbot.managed"), "true") == 0 &&
+	    strcmp(docker_label(item, "getbot.org"), org->name) == 0)
+		team = xstrdup(docker_label(item, "getbot.team"));
+	else if (len > strlen(suffix) &&
+		 strcmp(name + len - strlen(suffix), suffix) == 0)
+		team = xstrndup(name, len - strlen(suffix));
+	else
+		return;
+	if (!identity_is_dns_label(team)) {
+		free(team);
+		return;
+	}
+	scoped = resource_scope_name(org->name, team);
+	o = observed_new(&provider_docker, &docker_bot, scoped);
+	o->owned = strcmp(docker_label(item, "getbot.managed"), "true") == 0;
+	o->org = xstrdup(org->name);
+	o->team = team;
+	for (i = 0; i < sizeof(labelled) / sizeof(labelled[0]); i++) {
+		char *key = xasprintf("getbot.%s", labelled[i]);
+
+		cJSON_AddStringToObject(
+		    o->spec, labelled[i], docker_label(item, key));
+		free(key);
+	}
+	cJSON_AddStringToObject(o->spec, "state", docker_state(item));
+	cJSON_ArrayForEach (label, cJSON_GetObjectItem(item, "Labels"))
+		if (strncmp(label->string, "getbot.secret-fpr.", 18) == 0 &&
+		    cJSON_IsString(label))
+			cJSON_AddStringToObject(o->fingerprints,
+			    label->string + 18, label->valuestring);
+	o->handle = cJSON_CreateObject();
+	cJSON_AddStringToObject(o->handle, "id",
+	    cJSON_GetStringValue(cJSON_GetObjectItem(item, "Id"))
+		? cJSON_GetStringValue(cJSON_GetObjectItem(item, "Id"))
+		: "");
+	free(scoped);
+	observed_set_add(out, o);
+}
+
+static void
+docker_observe_image(const struct bots_org *org, const cJSON *item,
+    struct observed_set *out)
+{
+	const char *runtime = docker_label(item, "getbot.runtime");
+	struct observed *o;
+	char *name;
+
+	if (strcmp(docker_label(item, "getbot.managed"), "true") != 0 ||
+	    strcmp(docker_label(item, "getbot.org"), org->name) != 0 ||
+	    *runtime == '\0')
+		return;
+	name = docker_image_name(org->name, runtime);
+	o = observed_new(&provider_docker, &docker_image, name);
+	o->owned = true;
+	o->org = xstrdup(org->name);
+	cJSON_AddStringToObject(
+	    o->spec, "context", docker_label(item, "getbot.context"));
+	observed_set_add(out, o);
+	free(name);
+}
+
+/*
+ * Per org container of the target: its bot containers and getbot's
+ * images, two bulk calls (plus the version, once). An org whose Docker
+ * does not answer (no container yet, or stopped) has nothing observed:
+ * its bots are planned for creation, and a create replaces a container
+ * of ours that was there after all, keeping its volumes.
+ */
+static int
+docker_observe(struct provider_call *call, const struct bots_target *target,
+    struct observed_set *out)
+{
+	const struct bots *bots = target->bots;
+	size_t o;
+	int rc = PROVIDER_OK;
+
+	for (o = 0; o < bots->norgs && rc == PROVIDER_OK; o++) {
+		const struct bots_org *org = &bots->orgs[o];
+		cJSON *list = NULL;
+		const cJSON *item;
+		char prefix[16];
+		char *sock;
+
+		if (org->target != target)
+			continue;
+		sock = incus_docker_socket(org->name);
+		if (access(sock, F_OK) != 0) {
+			free(sock);
+			continue;
+		}
+		free(sock);
+		rc = docker_prefix(call, org->name, false, prefix);
+		if (rc == PROVIDER_TRANSIENT &&
+		    strstr(call->err.buf, "cannot reach") != NULL) {
+			strbuf_reset(&call->err);
+			rc = PROVIDER_OK;
+			continue;
+		}
+		if (rc == PROVIDER_OK)
+			rc = docker_call(call, org->name, "GET",
+			    "/containers/json?all=1", NULL, &list);
+		cJSON_ArrayForEach (item, list)
+			docker_observe_bot(org, item, out);
+		cJSON_Delete(list);
+		list = NULL;
+		if (rc == PROVIDER_OK)
+			rc = docker_call(call, org->name, "GET",
+			    "/images/json?filters=%7B%22label%22%3A%5B%22getbot."
+			    "managed%3Dtrue%22%5D%7D",
+			    NULL, &list);
+		cJSON_ArrayForEach (item, list)
+			docker_observe_image(org, item, out);
+		cJSON_Delete(list);
+	}
+	return rc;
+}
+
+/* ---- images ---- */
+
+static const char *
+docker_spec(const struct resource *r, const char *key)
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(r->spec, key));
+
+	return v != NULL ? v : "";
+}
+
+/* The runtime of an image resource: what follows "ORG:". */
+static const char *
+docker_image_runtime(const char *name)
+{
+	const char *colon = strchr(name, ':');
+
+	return colon != NULL ? colon + 1 : name;
+}
+
+/*
+ * Build the image: POST /build with the context. The answer is always
+ * 200 and a stream of JSON lines; a failure is a line with "error".
+ */
+static int
+docker_build(struct provider_call *call, const struct resource *r)
+{
+	struct docker_session *s = call->session;
+	const char *runtime = docker_image_runtime(r->name);
+	struct strbuf tar = STRBUF_INIT, path = STRBUF_INIT;
+	struct http_request req = { 0 };
+	struct http_response resp;
+	cJSON *labels = cJSON_CreateObject();
+	char prefix[16], digest[65], *labels_text = NULL, *tag = NULL;
+	const char *line, *end;
+	int rc;
+
+	rc = docker_prefix(call, r->org, true, prefix);
+	if (rc != PROVIDER_OK)
+		goto out;
+	if (docker_context(s->runtime_dir, runtime, &tar, digest, &call->err) !=
+	    0) {
+		rc = PROVIDER_ERROR;
+		goto out;
+	}
+	cJSON_AddStringToObject(labels, "getbot.managed", "true");
+	cJSON_AddStringToObject(labels, "getbot.org", r->org);
+	cJSON_AddStringToObject(labels, "getbot.runtime", runtime);
+	cJSON_AddStringToObject(labels, "getbot.context", digest);
+	labels_text = cJSON_PrintUnformatted(labels);
+	tag = xasprintf("%s:%s", DOCKER_IMAGE_REPO, runtime);
+	strbuf_addf(&path, "%s/build?rm=1&forcerm=1&t=", prefix);
+	http_add_escaped(&path, tag);
+	strbuf_addstr(&path, "&labels=");
+	http_add_escaped(&path, labels_text);
+	req.method = "POST";
+	req.body = tar.buf;
+	req.body_len = tar.len;
+	req.content_type = "application/x-tar";
+	req.timeout_ms = 30 * 60 * 1000L;
+	req.max_body = DOCKER_BUILD_MAX;
+	provider_throttle(call);
+	rc = docker_send(r->org, &req, path.buf, &resp, &call->err);
+	for (line = resp.body.buf; rc == PROVIDER_OK && line != NULL &&
+				   *line != '\0';
+	     line = end != NULL ? end + 1 : NULL) {
+		cJSON *msg;
+		const char *why;
+
+		end = strchr(line, '\n');
+		msg = cJSON_ParseWithLength(
+		    line, end ? (size_t)(end - line) : strlen(line));
+		why = cJSON_GetStringValue(cJSON_GetObjectItem(msg, "error"));
+		if (why != NULL) {
+			strbuf_addf(&call->err,
+			    "org %s: building %s from %s/%s: %s", r->org, tag,
+			    s->runtime_dir, runtime, why);
+			rc = PROVIDER_ERROR;
+		}
+		cJSON_Delete(msg);
+	}
+	http_response_release(&resp);
+out:
+	cJSON_Delete(labels);
+	free(labels_text);
+	free(tag);
+	strbuf_release(&tar);
+	strbuf_release(&path);
+	return rc;
+}
+
+static int
+docker_delete_image(struct provider_call *call, const struct observed *o)
+{
+	char *ref = xasprintf("%s:%s", DOCKER_IMAGE_REPO,
+	    docker_image_runtime(o->name));
+	struct strbuf path = STRBUF_INIT;
+	int rc;
+
+	strbuf_addstr(&path, "/images/");
+	http_add_escaped(&path, ref);
+	rc = docker_call(call, o->org, "DELETE", path.buf, NULL, NULL);
+	if (rc != PROVIDER_OK && docker_failed_with(call, 404)) {
+		strbuf_reset(&call->err);
+		rc = PROVIDER_OK;
+	}
+	strbuf_release(&path);
+	free(ref);
+	return rc;
+}
+
+/* ---- bots ---- */
+
+/* A container by name or id: its inspect answer in *out, or NULL when
+ * there is none. The caller frees it with docker_wipe_env. */
+static int
+docker_inspect(struct provider_call *call, const char *org, const char *name,
+    cJSON **out)
+{
+	struct strbuf path = STRBUF_INIT;
+	int rc;
+
+	strbuf_addstr(&path, "/containers/");
+	http_add_escaped(&path, name);
+	strbuf_addstr(&path, "/json");
+	rc = docker_call(call, org, "GET", path.buf, NULL, out);
+	if (rc != PROVIDER_OK && docker_failed_with(call, 404)) {
+		strbuf_reset(&call->err);
+		rc = PROVIDER_OK;
+		*out = NULL;
+	}
+	strbuf_release(&path);
+	return rc;
+}
+
+static int
+docker_remove_container(
+    struct provider_call *call, const char *org, const char *name)
+{
+	struct strbuf path = STRBUF_INIT;
+	int rc;
+
+	strbuf_addstr(&path, "/containers/");
+	http_add_escaped(&path, name);
+	strbuf_addstr(&path, "?force=1");
+	rc = docker_call(call, org, "DELETE", path.buf, NULL, NULL);
+	if (rc != PROVIDER_OK && docker_failed_with(call, 404)) {
+		strbuf_reset(&call->err);
+		rc = PROVIDER_OK;
+	}
+	strbuf_release(&path);
+	return rc;
+}
+
+/*
+ * Make way for a container named name: one of ours goes (a create that
+ * was cut short, or the bot being recreated); one that is not ours stops
+ * the create.
+ */
+static int
+docker_make_way(struct provider_call *call, const char *org, const char *name)
+{
+	cJSON *found = NULL;
+	const char *managed;
+	int rc;
+
+	rc = docker_inspect(call, org, name, &found);
+	if (rc != PROVIDER_OK || found == NULL)
+		return rc;
+	managed = cJSON_GetStringValue(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(found,
+						    "Config"),
+				    "Labels"),
+		"getbot.managed"));
+	if (managed == NULL || strcmp(managed, "true") != 0) {
+		strbuf_addf(&call->err,
+		    "org %s: a container named %s exists that getbot did not "
+		    "make; rename or remove it",
+		    org, name);
+		rc = PROVIDER_ERROR;
+	} else
+		rc = docker_remove_container(call, org, name);
+	docker_wipe_env(found);
+	return rc;
+}
+
+static void
+docker_add_labels(cJSON *labels, const struct resource *r)
+{
+	static const char *const labelled[] = { "persona", "instructions",
+		"model", "runtime", "context", "port" };
+	char *project = identity_compose_project(r->team);
+	char *dir = xasprintf("%s/%s", DOCKER_COMPOSE_DIR, r->team);
+	char *file = xasprintf("%s/compose.yaml", dir);
+	size_t i;
+
+	cJSON_AddStringToObject(labels, "getbot.managed", "true");
+	cJSON_AddStringToObject(labels, "getbot.org", r->org);
+	cJSON_AddStringToObject(labels, "getbot.team", r->team);
+	for (i = 0; i < sizeof(labelled) / sizeof(labelled[0]); i++) {
+		char *key = xasprintf("getbot.%s", labelled[i]);
+
+		cJSON_AddStringToObject(labels, key, docker_spec(r, labelled[i]));
+		free(key);
+	}
+	for (i = 0; i < r->nsecrets; i++) {
+		char *key =
+		    xasprintf("getbot.secret-fpr.%s", r->secrets[i].name);
+
+		cJSON_AddStringToObject(labels, key, r->secrets[i].fingerprint);
+		free(key);
+	}
+	/* what compose itself sets, so `docker compose ps` shows the bot */
+	cJSON_AddStringToObject(labels, "com.docker.compose.project", project);
+	cJSON_AddStringToObject(labels, "com.docker.compose.service", "openclaw");
+	cJSON_AddStringToObject(
+	    labels, "com.docker.compose.container-number", "1");
+	cJSON_AddStringToObject(labels, "com.docker.compose.oneoff", "False");
+	cJSON_AddStringToObject(
+	    labels, "com.docker.compose.project.working_dir", dir);
+	cJSON_AddStringToObject(
+	    labels, "com.docker.compose.project.config_files", file);
+	free(project);
+	free(dir);
+	free(file);
+}
+
+static void
+docker_add_mounts(cJSON *host, const char *team)
+{
+	cJSON *mounts = cJSON_AddArrayToObject(host, "Mounts"), *m;
+	char *config = identity_bot_volume(team, "openclaw-config");
+	char *workspace = identity_bot_volume(team, "openclaw-workspace");
+
+	m = cJSON_CreateObject();
+	cJSON_AddStringToObject(m, "Type", "volume");
+	cJSON_AddStringToObject(m, "Source", config);
+	cJSON_AddStringToObject(m, "Target", DOCKER_CONFIG_DIR);
+	cJSON_AddItemToArray(mounts, m);
+	m = cJSON_CreateObject();
+	cJSON_AddStringToObject(m, "Type", "volume");
+	cJSON_AddStringToObject(m, "Source", workspace);
+	cJSON_AddStringToObject(m, "Target", DOCKER_WORKSPACE_DIR);
+	cJSON_AddItemToArray(mounts, m);
+	free(config);
+	free(workspace);
+}
+
+/* The bot's two volumes, labelled as compose labels its own. Creating an
+ * existing volume hands it back unchanged. */
+static int
+docker_volumes(struct provider_call *call, const struct resource *r)
+{
+	static const char *const volumes[] = { "openclaw-config",
+		"openclaw-workspace" };
+	int rc = PROVIDER_OK;
+	size_t i;
+
+	for (i = 0; i < 2 && rc == PROVIDER_OK; i++) {
+		cJSON *body = cJSON_CreateObject(), *labels;
+		char *name = identity_bot_volume(r->team, volumes[i]);
+
+		cJSON_AddStringToObject(body, "Name", name);
+		labels = cJSON_AddObjectToObject(body, "Labels");
+		cJSON_AddStringToObject(labels, "getbot.managed", "true");
+		cJSON_AddStringToObject(labels, "getbot.org", r->org);
+		cJSON_AddStringToObject(labels, "getbot.team", r->team);
+		cJSON_AddStringToObject(
+		    labels, "com.docker.compose.project", r->team);
+		cJSON_AddStringToObject(
+		    labels, "com.docker.compose.volume", volumes[i]);
+		rc = docker_call(
+		    call, r->org, "POST", "/volumes/create", body, NULL);
+		cJSON_Delete(body);
+		free(name);
+	}
+	return rc;
+}
+
+static char *
+docker_identity_text(const struct resource *r)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_addf(&sb, "# Persona\n\n%s", docker_spec(r, "persona"));
+	if (sb.buf[sb.len - 1] != '\n')
+		strbuf_addch(&sb, '\n');
+	strbuf_addf(&sb, "\n# Instructions\n\n%s", docker_spec(r, "instructions"));
+	if (sb.buf[sb.len - 1] != '\n')
+		strbuf_addch(&sb, '\n');
+	return strbuf_detach(&sb, NULL);
+}
+
+/* Run a short root container on the bot's volumes, from its image: the
+ * volumes become UID 1000's, and IDENTITY.md (persona and instructions)
+ * is written once, when the config volume is new. */
+static int
+docker_prepare_volumes(struct provider_call *call, const struct resource *r)
+{
+	static const char script[] =
+	    "set -e; cd " DOCKER_CONFIG_DIR "; "
+	    "chown 1000:1000 . workspace; "
+	    "if [ ! -e IDENTITY.md ]; then "
+	    "printf '%s' \"$GETBOT_IDENTITY\" > IDENTITY.md.tmp; "
+	    "chown 1000:1000 IDENTITY.md.tmp; mv IDENTITY.md.tmp IDENTITY.md; "
+	    "fi";
+	char *name = xasprintf("%s-openclaw-prepare", r->team);
+	char *image = xasprintf(
+	    "%s:%s", DOCKER_IMAGE_REPO, docker_spec(r, "runtime"));
+	char *identity = docker_identity_text(r);
+	char *env_identity = xasprintf("GETBOT_IDENTITY=%s", identity);
+	struct strbuf path = STRBUF_INIT;
+	cJSON *body = cJSON_CreateObject(), *host, *cmd, *env, *labels;
+	cJSON *created = NULL, *waited = NULL;
+	const char *id;
+	int rc;
+
+	rc = docker_make_way(call, r->org, name);
+	if (rc != PROVIDER_OK)
+		goto out;
+	cJSON_AddStringToObject(body, "Image", image);
+	cJSON_AddStringToObject(body, "User", "0:0");
+	cmd = cJSON_AddArrayToObject(body, "Entrypoint");
+	cJSON_AddItemToArray(cmd, cJSON_CreateString("/bin/sh"));
+	cJSON_AddItemToArray(cmd, cJSON_CreateString("-c"));
+	cJSON_AddItemToArray(cmd, cJSON_CreateString(script));
+	cJSON_AddArrayToObject(body, "Cmd");
+	env = cJSON_AddArrayToObject(body, "Env");
+	cJSON_AddItemToArray(env, cJSON_CreateString(env_identity));
+	labels = cJSON_AddObjectToObject(body, "Labels");
+	cJSON_AddStringToObject(labels, "getbot.managed", "true");
+	cJSON_AddStringToObject(labels, "getbot.org", r->org);
+	cJSON_AddStringToObject(labels, "getbot.role", "prepare");
+	host = cJSON_AddObjectToObject(body, "HostConfig");
+	docker_add_mounts(host, r->team);
+	strbuf_addstr(&path, "/containers/create?name=");
+	http_add_escaped(&path, name);
+	rc = docker_call(call, r->org, "POST", path.buf, body, &created);
+	id = cJSON_GetStringValue(cJSON_GetObjectItem(created, "Id"));
+	if (rc != PROVIDER_OK || id == NULL)
+		goto out;
+	strbuf_reset(&path);
+	strbuf_addf(&path, "/containers/%s/start", id);
+	rc = docker_call(call, r->org, "POST", path.buf, NULL, NULL);
+	if (rc == PROVIDER_OK) {
+		strbuf_reset(&path);
+		strbuf_addf(&path, "/containers/%s/wait", id);
+		rc = docker_call(call, r->org, "POST", path.buf, NULL, &waited);
+	}
+	if (rc == PROVIDER_OK &&
+	    cJSON_GetNumberValue(cJSON_GetObjectItem(waited, "StatusCode")) !=
+		0) {
+		strbuf_addf(&call->err,
+		    "org %s: preparing the volumes of %s in %s exited with "
+		    "status %d",
+		    r->org, r->team, image,
+		    (int)cJSON_GetNumberValue(
+			cJSON_GetObjectItem(waited, "StatusCode")));
+		rc = PROVIDER_ERROR;
+	}
+	if (rc == PROVIDER_OK)
+		rc = docker_remove_container(call, r->org, id);
+	else {
+		struct strbuf keep = STRBUF_INIT;
+
+		strbuf_add(&keep, call->err.buf, call->err.len);
+		(void)docker_remove_container(call, r->org, id);
+		strbuf_reset(&call->err);
+		strbuf_add(&call->err, keep.buf, keep.len);
+		strbuf_release(&keep);
+	}
+out:
+	cJSON_Delete(body);
+	cJSON_Delete(created);
+	cJSON_Delete(waited);
+	strbuf_release(&path);
+	free(name);
+	free(image);
+	free(identity);
+	free(env_identity);
+	return rc;
+}
+
+/* The container's last health check output, trimmed, for an error. */
+static void
+docker_add_health_log(struct strbuf *err, const cJSON *inspect)
+{
+	const cJSON *log = cJSON_GetObjectItem(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(inspect, "State"), "Health"),
+	    "Log");
+	const cJSON *last = cJSON_GetArrayItem(log, cJSON_GetArraySize(log) - 1);
+	const char *output =
+	    cJSON_GetStringValue(cJSON_GetObjectItem(last, "Output"));
+	size_t len;
+
+	if (output == NULL) {
+		strbuf_addstr(err, "; no health check has run");
+		return;
+	}
+	len = strlen(output);
+	while (len > 0 && (output[len - 1] == '\n' || output[len - 1] == ' '))
+		len--;
+	strbuf_addf(err, "; last health check (exit %d): %.*s",
+	    (int)cJSON_GetNumberValue(cJSON_GetObjectItem(last, "ExitCode")),
+	    (int)(len > 500 ? 500 : len), output);
+}
+
+/* Wait up to DOCKER_HEALTH_WAIT seconds for the container to be healthy. */
+static int
+docker_wait_healthy(
+    struct provider_call *call, const struct resource *r, const char *id)
+{
+	time_t deadline = time(NULL) + DOCKER_HEALTH_WAIT;
+	cJSON *inspect = NULL;
+	const char *status = NULL, *state = NULL;
+	int rc;
+
+	for (;;) {
+		docker_wipe_env(inspect);
+		inspect = NULL;
+		rc = docker_inspect(call, r->org, id, &inspect);
+		if (rc != PROVIDER_OK)
+			return rc;
+		state = cJSON_GetStringValue(cJSON_GetObjectItem(
+		    cJSON_GetObjectItem(inspect, "State"), "Status"));
+		status = cJSON_GetStringValue(
+		    cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(
+							    inspect, "State"),
+					    "Health"),
+			"Status"));
+		if (status != NULL && strcmp(status, "healthy") == 0) {
+			docker_wipe_env(inspect);
+			return PROVIDER_OK;
+		}
+		if (time(NULL) >= deadline || inspect == NULL)
+			break;
+		sleep(1);
+	}
+	strbuf_addf(&call->err,
+	    "org %s: bot %s did not turn healthy within %d s (state %s, "
+	    "health %s)",
+	    r->org, r->team, DOCKER_HEALTH_WAIT, state ? state : "gone",
+	    status ? status : "none");
+	docker_add_health_log(&call->err, inspect);
+	docker_wipe_env(inspect);
+	return PROVIDER_ERROR;
+}
+
+/* The compose file a human can read (and `docker compose ps` finds): the
+ * same container, with the keys as ${NAME} references, never values. */
+static char *
+docker_compose_text(const struct resource *r)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t i;
+
+	strbuf_addf(&sb,
+	    "# Rendered by getbot for people to read: what runs as %s-openclaw-1.\n"
+	    "# getbot manages this bot from bots.yaml; edits here are not read,\n"
+	    "# and the next apply writes this file again. Keys are not stored:\n"
+	    "# they appear below as ${NAME}.\n"
+	    "name: %s\n"
+	    "services:\n"
+	    "  openclaw:\n"
+	    "    image: %s:%s\n"
+	    "    user: \"1000:1000\"\n"
+	    "    restart: unless-stopped\n"
+	    "    ports: [\"%s:%d\"]\n"
+	    "    environment:\n"
+	    "      GETBOT_MODEL: \"%s\"\n",
+	    r->team, r->team, DOCKER_IMAGE_REPO, docker_spec(r, "runtime"),
+	    docker_spec(r, "port"), DOCKER_BOT_PORT, docker_spec(r, "model"));
+	for (i = 0; i < r->nsecrets; i++)
+		strbuf_addf(&sb, "      %s: ${%s}\n", r->secrets[i].name,
+		    r->secrets[i].name);
+	strbuf_addf(&sb,
+	    "    volumes:\n"
+	    "      - openclaw-config:%s\n"
+	    "      - openclaw-workspace:%s\n"
+	    "    healthcheck:\n"
+	    "      test: [\"CMD\", \"wget\", \"-q\", \"-O\", \"/dev/null\", "
+	    "\"http://127.0.0.1:%d/healthz\"]\n"
+	    "      interval: 2s\n"
+	    "      timeout: 2s\n"
+	    "      retries: 3\n"
+	    "volumes:\n"
+	    "  openclaw-config: {}\n"
+	    "  openclaw-workspace: {}\n",
+	    DOCKER_CONFIG_DIR, DOCKER_WORKSPACE_DIR, DOCKER_BOT_PORT);
+	return strbuf_detach(&sb, NULL);
+}
+
+/* The bot container, made afresh: its name freed, volumes ensured and
+ * prepared, created with its keys, started, and healthy. */
+static int
+docker_run_bot(struct provider_call *call, const struct resource *r)
+{
+	char *name = identity_bot_container(r->team);
+	char *image = xasprintf(
+	    "%s:%s", DOCKER_IMAGE_REPO, docker_spec(r, "runtime"));
+	char *compose = NULL, *dir = NULL, *file = NULL;
+	char port_key[32], *model_env;
+	struct strbuf path = STRBUF_INIT;
+	cJSON *body = cJSON_CreateObject(), *host, *env, *health, *test;
+	cJSON *ports, *bindings, *binding, *created = NULL;
+	const char *id;
+	size_t i;
+	int rc;
+
+	rc = docker_make_way(call, r->org, name);
+	if (rc == PROVIDER_OK)
+		rc = docker_volumes(call, r);
+	if (rc == PROVIDER_OK)
+		rc = docker_prepare_volumes(call, r);
+	if (rc != PROVIDER_OK)
+		goto out;
+	snprintf(port_key, sizeof(port_key), "%d/tcp", DOCKER_BOT_PORT);
+	cJSON_AddStringToObject(body, "Image", image);
+	cJSON_AddStringToObject(body, "User", "1000:1000");
+	env = cJSON_AddArrayToObject(body, "Env");
+	model_env = xasprintf("GETBOT_MODEL=%s", docker_spec(r, "model"));
+	cJSON_AddItemToArray(env, cJSON_CreateString(model_env));
+	free(model_env);
+	for (i = 0; i < r->nsecrets; i++) {
+		const struct secret *v = r->secrets[i].value;
+		struct strbuf kv = STRBUF_INIT;
+
+		if (v == NULL) {
+			strbuf_addf(&call->err, "%s: %s is not resolved",
+			    r->address, r->secrets[i].name);
+			rc = PROVIDER_ERROR;
+			goto out;
+		}
+		strbuf_addf(&kv, "%s=", r->secrets[i].name);
+		strbuf_add(&kv, v->value, v->len);
+		cJSON_AddItemToArray(env, cJSON_CreateString(kv.buf));
+		sodium_memzero(kv.buf, kv.len);
+		strbuf_release(&kv);
+	}
+	ports = cJSON_AddObjectToObject(body, "ExposedPorts");
+	cJSON_AddObjectToObject(ports, port_key);
+	health = cJSON_AddObjectToObject(body, "Healthcheck");
+	test = cJSON_AddArrayToObject(health, "Test");
+	cJSON_AddItemToArray(test, cJSON_CreateString("CMD"));
+	cJSON_AddItemToArray(test, cJSON_CreateString("wget"));
+	cJSON_AddItemToArray(test, cJSON_CreateString("-q"));
+	cJSON_AddItemToArray(test, cJSON_CreateString("-O"));
+	cJSON_AddItemToArray(test, cJSON_CreateString("/dev/null"));
+	{
+		char *url = xasprintf(
+		    "http://127.0.0.1:%d/healthz", DOCKER_BOT_PORT);
+
+		cJSON_AddItemToArray(test, cJSON_CreateString(url));
+		free(url);
+	}
+	/* nanoseconds */
+	cJSON_AddNumberToObject(health, "Interval", 2e9);
+	cJSON_AddNumberToObject(health, "Timeout", 2e9);
+	cJSON_AddNumberToObject(health, "Retries", 3);
+	docker_add_labels(cJSON_AddObjectToObject(body, "Labels"), r);
+	host = cJSON_AddObjectToObject(body, "HostConfig");
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(host, "RestartPolicy"),
+	    "Name", "unless-stopped");
+	bindings = cJSON_AddObjectToObject(host, "PortBindings");
+	binding = cJSON_CreateObject();
+	cJSON_AddStringToObject(binding, "HostPort", docker_spec(r, "port"));
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(bindings, port_key), binding);
+	docker_add_mounts(host, r->team);
+	strbuf_addstr(&path, "/containers/create?name=");
+	http_add_escaped(&path, name);
+	rc = docker_call(call, r->org, "POST", path.buf, body, &created);
+	id = cJSON_GetStringValue(cJSON_GetObjectItem(created, "Id"));
+	if (rc == PROVIDER_OK && id == NULL) {
+		strbuf_addf(&call->err, "org %s: Docker created %s without an Id",
+		    r->org, name);
+		rc = PROVIDER_ERROR;
+	}
+	if (rc != PROVIDER_OK)
+		goto out;
+	strbuf_reset(&path);
+	strbuf_addf(&path, "/containers/%s/start", id);
+	rc = docker_call(call, r->org, "POST", path.buf, NULL, NULL);
+	if (rc == PROVIDER_OK)
+		rc = docker_wait_healthy(call, r, id);
+	if (rc != PROVIDER_OK)
+		goto out;
+	compose = docker_compose_text(r);
+	dir = xasprintf("%s/%s", DOCKER_COMPOSE_DIR, r->team);
+	file = xasprintf("%s/compose.yaml", dir);
+	rc = incus_write_file(call, r->org, file, compose, strlen(compose), 0644);
+out:
+	/* the body's Env holds the keys */
+	{
+		cJSON *item;
+
+		cJSON_ArrayForEach (item, cJSON_GetObjectItem(body, "Env"))
+			sodium_memzero(
+			    item->valuestring, strlen(item->valuestring));
+	}
+	cJSON_Delete(body);
+	cJSON_Delete(created);
+	strbuf_release(&path);
+	free(name);
+	free(image);
+	free(compose);
+	free(dir);
+	free(file);
+	return rc;
+}
+
+static int
+docker_create(struct provider_call *call, const struct resource *desired)
+{
+	if (desired->kind == &docker_image)
+		return docker_build(call, desired);
+	return docker_run_bot(call, desired);
+}
+
+/* Only "state" differs, and a start is what it takes (the container was
+ * stopped, or is starting): no need to make it again. */
+static bool
+docker_just_start(const struct resource *desired, const struct observed *cur)
+{
+	const cJSON *field;
+	const char *state;
+
+	cJSON_ArrayForEach (field, desired->spec) {
+		const char *want = cJSON_GetStringValue(field);
+		const char *have = cJSON_GetStringValue(
+		    cJSON_GetObjectItem(cur->spec, field->string));
+
+		if (strcmp(field->string, "state") == 0)
+			continue;
+		if (want == NULL || have == NULL || strcmp(want, have) != 0)
+			return false;
+	}
+	state = cJSON_GetStringValue(cJSON_GetObjectItem(cur->spec, "state"));
+	return state != NULL &&
+	       (strcmp(state, "exited") == 0 || strcmp(state, "created") == 0 ||
+		   strcmp(state, "starting") == 0);
+}
+
+static int
+docker_update(struct provider_call *call, const struct resource *desired,
+    const struct observed *current)
+{
+	const char *id;
+	struct strbuf path = STRBUF_INIT;
+	int rc;
+
+	if (desired->kind == &docker_image)
+		return docker_build(call, desired);
+	if (!docker_just_start(desired, current))
+		return docker_run_bot(call, desired);
+	id = cJSON_GetStringValue(cJSON_GetObjectItem(current->handle, "id"));
+	strbuf_addf(&path, "/containers/%s/start", id ? id : "");
+	rc = docker_call(call, desired->org, "POST", path.buf, NULL, NULL);
+	if (rc != PROVIDER_OK && docker_failed_with(call, 304)) {
+		strbuf_reset(&call->err);
+		rc = PROVIDER_OK;
+	}
+	if (rc == PROVIDER_OK)
+		rc = docker_wait_healthy(call, desired, id ? id : "");
+	strbuf_release(&path);
+	return rc;
+}
+
+/* A new key: the container is made again with it; the volumes stay. */
+static int
+docker_update_secret(struct provider_call *call,
+    const struct resource *desired, const struct observed *current)
+{
+	(void)current;
+	return docker_run_bot(call, desired);
+}
+
+static int
+docker_delete(
+    struct provider_call *call, const struct observed *current, bool purge)
+{
+	static const char *const volumes[] = { "openclaw-config",
+		"openclaw-workspace" };
+	char *name, *file;
+	size_t i;
+	int rc;
+
+	if (current->kind == &docker_image)
+		return docker_delete_image(call, current);
+	name = identity_bot_container(current->team);
+	rc = docker_remove_container(call, current->org, name);
+	free(name);
+	for (i = 0; purge && i < 2 && rc == PROVIDER_OK; i++) {
+		struct strbuf path = STRBUF_INIT;
+		char *volume = identity_bot_volume(current->team, volumes[i]);
+
+		strbuf_addstr(&path, "/volumes/");
+		http_add_escaped(&path, volume);
+		rc = docker_call(call, current->org, "DELETE", path.buf, NULL,
+		    NULL);
+		if (rc != PROVIDER_OK && docker_failed_with(call, 404)) {
+			strbuf_reset(&call->err);
+			rc = PROVIDER_OK;
+		}
+		strbuf_release(&path);
+		free(volume);
+	}
+	if (rc == PROVIDER_OK) {
+		file = xasprintf(
+		    "%s/%s/compose.yaml", DOCKER_COMPOSE_DIR, current->team);
+		rc = incus_write_file(call, current->org, file, NULL, 0, 0);
+		free(file);
+	}
+	return rc;
+}
+
+const struct provider provider_docker = {
+	.name = "docker",
+	.target_kind = "incus",
+	.kinds = docker_kinds,
+	.max_concurrency = 4,
+	.max_rate = 0,
+	.burst = 0,
+	.open = docker_open,
+	.close = docker_close,
+	.expand = docker_expand,
+	.observe = docker_observe,
+	.create = docker_create,
+	.update = docker_update,
+	.update_secret = docker_update_secret,
+	.reregister = NULL,
+	.delete = docker_delete,
+};
