@@ -619,12 +619,26 @@ out:
 	return rc;
 }
 
-/* auth.json's directory, made (mode 0700) if missing. */
+/* auth.json's directory, made (mode 0700) if missing, with any missing
+ * parents (0755, as /etc is). */
 static int
 auth_make_dir(const struct auth_session *s, struct strbuf *err)
 {
 	struct stat st;
+	char *parent = xstrdup(s->dir), *slash;
 
+	for (slash = strchr(parent + 1, '/'); slash != NULL;
+	     slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (mkdir(parent, 0755) != 0 && errno != EEXIST) {
+			strbuf_addf(err, "cannot create directory '%s': %s",
+			    parent, strerror(errno));
+			free(parent);
+			return -1;
+		}
+		*slash = '/';
+	}
+	free(parent);
 	if (mkdir(s->dir, 0700) == 0)
 		return 0;
 	if (errno == EEXIST && stat(s->dir, &st) == 0 && S_ISDIR(st.st_mode))

@@ -757,6 +757,14 @@ incus_write_file(struct provider_call *call, const char *instance,
 		strbuf_add(&dir, path, (size_t)(slash - path));
 		rc = incus_files_request(&s, "POST", instance, dir.buf,
 		    "directory", NULL, 0, 0755, &call->err);
+		/* an existing directory is fine; so is one another apply
+		 * thread made a moment ago (LXD's sftp then says "file
+		 * exists") */
+		if (rc == PROVIDER_ERROR &&
+		    strstr(call->err.buf, "file exists") != NULL) {
+			strbuf_reset(&call->err);
+			rc = PROVIDER_OK;
+		}
 	}
 	if (rc == PROVIDER_OK)
 		rc = incus_files_request(&s, "POST", instance, path, "file",
