@@ -224,7 +224,11 @@ apply_with_retries(struct apply_ctx *ctx, const struct plan_action *a,
 		if (rc != PROVIDER_TRANSIENT || attempt == ENGINE_MAX_ATTEMPTS)
 			break;
 		engine_sleep(engine_backoff(attempt, call.retry_after));
-		if (op == ACTION_CREATE && apply_exists_now(ctx, a)) {
+		/* a rate limit's answer (Retry-After) refused the request:
+		 * nothing to look for, and a look costs requests that count
+		 * against the same limit */
+		if (op == ACTION_CREATE && call.retry_after == 0 &&
+		    apply_exists_now(ctx, a)) {
 			rc = PROVIDER_OK; /* it took effect before failing */
 			break;
 		}
