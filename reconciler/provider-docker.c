@@ -145,6 +145,10 @@ docker_send(const char *org, const struct http_request *base,
 
 		strbuf_addf(err, "org %s: Docker: %s", org, why);
 		free(why);
+		/* Docker's 500 is an answer (a port taken, a runtime error),
+		 * not a hiccup: retrying would make the same thing again */
+		if (resp->status == 500)
+			rc = PROVIDER_ERROR;
 	}
 	free(url);
 	free(sock);
@@ -700,20 +704,31 @@ static void
 docker_observe_image(const struct bots_org *org, const cJSON *item,
     struct observed_set *out)
 {
-	const char *runtime = docker_label(item, "getbot.runtime");
+	const char *runtime = docker_label(item, "getbot.image.runtime");
+	const cJSON *tag;
 	struct observed *o;
-	char *name;
+	char *name, *want;
+	bool tagged = false;
 
-	if (strcmp(docker_label(item, "getbot.managed"), "true") != 0 ||
-	    strcmp(docker_label(item, "getbot.org"), org->name) != 0 ||
+	if (strcmp(docker_label(item, "getbot.image.managed"), "true") != 0 ||
+	    strcmp(docker_label(item, "getbot.image.org"), org->name) != 0 ||
 	    *runtime == '\0')
+		return;
+	/* the image that bears the tag: an older build of the same
+	 * runtime, untagged by a rebuild, keeps the labels too */
+	want = xasprintf("%s:%s", DOCKER_IMAGE_REPO, runtime);
+	cJSON_ArrayForEach (tag, cJSON_GetObjectItem(item, "RepoTags"))
+		tagged |= cJSON_IsString(tag) &&
+			  strcmp(tag->valuestring, want) == 0;
+	free(want);
+	if (!tagged)
 		return;
 	name = docker_image_name(org->name, runtime);
 	o = observed_new(&provider_docker, &docker_image, name);
 	o->owned = true;
 	o->org = xstrdup(org->name);
 	cJSON_AddStringToObject(
-	    o->spec, "context", docker_label(item, "getbot.context"));
+	    o->spec, "context", docker_label(item, "getbot.image.context"));
 	observed_set_add(out, o);
 	free(name);
 }
@@ -749,8 +764,11 @@ docker_observe(struct provider_call *call, const struct bots_target *target,
 		}
 		free(sock);
 		rc = docker_prefix(call, org->name, false, prefix);
+		/* refused: the container is stopped (its proxy's socket
+		 * stays); a timeout or a 5xx is a daemon in trouble, which
+		 * must not look like one without bots */
 		if (rc == PROVIDER_TRANSIENT &&
-		    strstr(call->err.buf, "cannot reach") != NULL) {
+		    strstr(call->err.buf, "Couldn't connect") != NULL) {
 			strbuf_reset(&call->err);
 			rc = PROVIDER_OK;
 			continue;
@@ -765,7 +783,7 @@ docker_observe(struct provider_call *call, const struct bots_target *target,
 		if (rc == PROVIDER_OK)
 			rc = docker_call(call, org->name, "GET",
 			    "/images/json?filters=%7B%22label%22%3A%5B%22getbot."
-			    "managed%3Dtrue%22%5D%7D",
+			    "image.managed%3Dtrue%22%5D%7D",
 			    NULL, &list);
 		cJSON_ArrayForEach (item, list)
 			docker_observe_image(org, item, out);
@@ -818,10 +836,12 @@ docker_build(struct provider_call *call, const struct resource *r)
 		rc = PROVIDER_ERROR;
 		goto out;
 	}
-	cJSON_AddStringToObject(labels, "getbot.managed", "true");
-	cJSON_AddStringToObject(labels, "getbot.org", r->org);
-	cJSON_AddStringToObject(labels, "getbot.runtime", runtime);
-	cJSON_AddStringToObject(labels, "getbot.context", digest);
+	/* keys of their own: a container inherits its image's labels, and
+	 * must not look like getbot's bot for being made from its image */
+	cJSON_AddStringToObject(labels, "getbot.image.managed", "true");
+	cJSON_AddStringToObject(labels, "getbot.image.org", r->org);
+	cJSON_AddStringToObject(labels, "getbot.image.runtime", runtime);
+	cJSON_AddStringToObject(labels, "getbot.image.context", digest);
 	labels_text = cJSON_PrintUnformatted(labels);
 	tag = xasprintf("%s:%s", DOCKER_IMAGE_REPO, runtime);
 	strbuf_addf(&path, "%s/build?rm=1&forcerm=1&t=", prefix);
@@ -925,6 +945,20 @@ docker_remove_container(
 	}
 	strbuf_release(&path);
 	return rc;
+}
+
+/* Remove a container after a failure, keeping the failure's words. */
+static void
+docker_remove_quietly(
+    struct provider_call *call, const char *org, const char *id)
+{
+	struct strbuf keep = STRBUF_INIT;
+
+	strbuf_add(&keep, call->err.buf, call->err.len);
+	(void)docker_remove_container(call, org, id);
+	strbuf_reset(&call->err);
+	strbuf_add(&call->err, keep.buf, keep.len);
+	strbuf_release(&keep);
 }
 
 /*
@@ -1112,7 +1146,12 @@ docker_prepare_volumes(struct provider_call *call, const struct resource *r)
 	http_add_escaped(&path, name);
 	rc = docker_call(call, r->org, "POST", path.buf, body, &created);
 	id = cJSON_GetStringValue(cJSON_GetObjectItem(created, "Id"));
-	if (rc != PROVIDER_OK || id == NULL)
+	if (rc == PROVIDER_OK && id == NULL) {
+		strbuf_addf(&call->err, "org %s: Docker created %s without an Id",
+		    r->org, name);
+		rc = PROVIDER_ERROR;
+	}
+	if (rc != PROVIDER_OK)
 		goto out;
 	strbuf_reset(&path);
 	strbuf_addf(&path, "/containers/%s/start", id);
@@ -1135,15 +1174,8 @@ docker_prepare_volumes(struct provider_call *call, const struct resource *r)
 	}
 	if (rc == PROVIDER_OK)
 		rc = docker_remove_container(call, r->org, id);
-	else {
-		struct strbuf keep = STRBUF_INIT;
-
-		strbuf_add(&keep, call->err.buf, call->err.len);
-		(void)docker_remove_container(call, r->org, id);
-		strbuf_reset(&call->err);
-		strbuf_add(&call->err, keep.buf, keep.len);
-		strbuf_release(&keep);
-	}
+	else
+		docker_remove_quietly(call, r->org, id);
 out:
 	cJSON_Delete(body);
 	cJSON_Delete(created);
@@ -1357,8 +1389,12 @@ docker_run_bot(struct provider_call *call, const struct resource *r)
 	rc = docker_call(call, r->org, "POST", path.buf, NULL, NULL);
 	if (rc == PROVIDER_OK)
 		rc = docker_wait_healthy(call, r, id);
-	if (rc != PROVIDER_OK)
+	if (rc != PROVIDER_OK) {
+		/* a bot that does not run is not left looking made: the
+		 * next apply (or a retry) sees it missing and makes it */
+		docker_remove_quietly(call, r->org, id);
 		goto out;
+	}
 	compose = docker_compose_text(r);
 	dir = xasprintf("%s/%s", DOCKER_COMPOSE_DIR, r->team);
 	file = xasprintf("%s/compose.yaml", dir);
@@ -1455,15 +1491,22 @@ docker_delete(
 {
 	static const char *const volumes[] = { "openclaw-config",
 		"openclaw-workspace" };
+	const char *id;
 	char *name, *file;
 	size_t i;
 	int rc;
 
 	if (current->kind == &docker_image)
 		return docker_delete_image(call, current);
-	name = identity_bot_container(current->team);
-	rc = docker_remove_container(call, current->org, name);
-	free(name);
+	/* by its id: whatever holds the name now may not be ours */
+	id = cJSON_GetStringValue(cJSON_GetObjectItem(current->handle, "id"));
+	if (id != NULL && *id != '\0')
+		rc = docker_remove_container(call, current->org, id);
+	else {
+		name = identity_bot_container(current->team);
+		rc = docker_remove_container(call, current->org, name);
+		free(name);
+	}
 	for (i = 0; purge && i < 2 && rc == PROVIDER_OK; i++) {
 		struct strbuf path = STRBUF_INIT;
 		char *volume = identity_bot_volume(current->team, volumes[i]);

@@ -32,6 +32,7 @@
 #define INCUS_MARK_ORG        "user.getbot.org"
 #define INCUS_MARK_IMAGE      "user.getbot.image"
 #define INCUS_MARK_PROFILES   "user.getbot.profiles"
+#define INCUS_MARK_PROVISION  "user.getbot.provisioned"
 
 static const struct field_def incus_network_fields[] = {
 	{ "ipv4.address", FIELD_INPLACE },
@@ -46,6 +47,7 @@ static const struct field_def incus_container_fields[] = {
 	{ "limits.cpu", FIELD_INPLACE },
 	{ "limits.memory", FIELD_INPLACE },
 	{ "status", FIELD_INPLACE },
+	{ "provisioned", FIELD_INPLACE },
 	{ NULL, 0 },
 };
 
@@ -318,6 +320,7 @@ incus_expand(const struct bots *bots, const struct bots_target *target,
 		cJSON_AddStringToObject(spec, "limits.memory",
 		    org->memory != NULL ? org->memory : "");
 		cJSON_AddStringToObject(spec, "status", "Running");
+		cJSON_AddStringToObject(spec, "provisioned", "true");
 		/* the container is named as identity_container_name() says:
 		 * the org's name */
 		r = resource_new(
@@ -394,6 +397,10 @@ incus_observe(struct provider_call *call, const struct bots_target *target,
 		    incus_config(item, "limits.memory"));
 		cJSON_AddStringToObject(
 		    o->spec, "status", status != NULL ? status : "");
+		cJSON_AddStringToObject(o->spec, "provisioned",
+		    strcmp(incus_config(item, INCUS_MARK_PROVISION), "true") == 0
+			? "true"
+			: "false");
 		observed_set_add(out, o);
 	}
 out:
@@ -467,18 +474,18 @@ incus_provision(struct provider_call *call, const char *name)
 {
 	static const char script[] =
 	    "set -e\n"
+	    "if [ ! -e /etc/docker/daemon.json ]; then\n"
+	    "  mkdir -p /etc/docker\n"
+	    "  printf '%s\\n' '{\"log-driver\": \"local\"}' "
+	    ">/etc/docker/daemon.json\n"
+	    "fi\n"
 	    "if ! command -v dockerd >/dev/null 2>&1; then\n"
 	    "  i=0; until getent hosts deb.debian.org >/dev/null 2>&1; do\n"
 	    "    i=$((i + 1)); [ $i -lt 60 ] || { echo 'no network' >&2; "
 	    "exit 1; }; sleep 1; done\n"
 	    "  apt-get update -q\n"
 	    "  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
-	    "--no-install-recommends docker.io\n"
-	    "fi\n"
-	    "if [ ! -e /etc/docker/daemon.json ]; then\n"
-	    "  mkdir -p /etc/docker\n"
-	    "  printf '%s\\n' '{\"log-driver\": \"local\"}' "
-	    ">/etc/docker/daemon.json\n"
+	    "-o DPkg::Lock::Timeout=120 --no-install-recommends docker.io\n"
 	    "fi\n";
 	cJSON *body = cJSON_CreateObject(), *cmd, *md = NULL;
 	struct strbuf path = STRBUF_INIT;
@@ -508,6 +515,16 @@ incus_provision(struct provider_call *call, const char *name)
 	}
 	cJSON_Delete(md);
 	cJSON_Delete(body);
+	if (rc == PROVIDER_OK) {
+		/* marked only once it worked: a failure is retried by the
+		 * next apply, as an update */
+		body = cJSON_CreateObject();
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(body, "config"),
+		    INCUS_MARK_PROVISION, "true");
+		strbuf_setlen(&path, path.len - strlen("/exec"));
+		rc = incus_call(call, "PATCH", path.buf, body, NULL);
+		cJSON_Delete(body);
+	}
 	strbuf_release(&path);
 	return rc;
 }
@@ -607,7 +624,7 @@ incus_update(struct provider_call *call, const struct resource *desired,
 {
 	cJSON *body = cJSON_CreateObject(), *config;
 	struct strbuf path = STRBUF_INIT;
-	const char *status;
+	const char *status, *provisioned;
 	int rc;
 
 	config = cJSON_AddObjectToObject(body, "config");
@@ -630,6 +647,11 @@ incus_update(struct provider_call *call, const struct resource *desired,
 	if (rc == PROVIDER_OK && desired->kind == &incus_container &&
 	    (status == NULL || strcmp(status, "Running") != 0))
 		rc = incus_set_state(call, desired->name, "start");
+	provisioned = cJSON_GetStringValue(
+	    cJSON_GetObjectItem(current->spec, "provisioned"));
+	if (rc == PROVIDER_OK && desired->kind == &incus_container &&
+	    (provisioned == NULL || strcmp(provisioned, "true") != 0))
+		rc = incus_provision(call, desired->name);
 	cJSON_Delete(body);
 	strbuf_release(&path);
 	return rc;

@@ -34,6 +34,7 @@ docker_test_cleanup
 run() {
 	rc=0
 	"$GETBOT" "$@" >out 2>err || rc=$?
+	cat out err >>"$T/all-output"
 }
 
 # Build contexts: v1 and v2 answer; broken never turns healthy.
@@ -88,7 +89,7 @@ bot_get() { # TEAM PATH: through the org container's address
 	curl -s -m 10 "http://$(lxd_instance_ip $ORG):$(bot_port "$1")$2"
 }
 bot_port() { dk inspect -f '{{index .Config.Labels "getbot.port"}}' "$1-openclaw-1"; }
-no_canary() { ! grep -rq -e "$CANARY1" -e "$CANARY2" out err .getbot "$@"; }
+no_canary() { ! grep -rq -e "$CANARY1" -e "$CANARY2" "$T/all-output" .getbot "$@"; }
 
 write_config marketing
 run plan
@@ -207,6 +208,9 @@ run plan
 grep -q "docker.bot.$ORG/sales will be" out
 tap_ok $? "the next plan retries it"
 
-[ -s .getbot/state.json ] && no_canary
-tap_ok $? "no key in output, state or auth files"
+dk inspect -f '{{json .Config.Labels}}' marketing-openclaw-1 >labels
+lxd_exec $ORG cat /srv/getbot/marketing/compose.yaml >compose.yaml
+[ -s .getbot/state.json ] && [ -s labels ] && [ -s compose.yaml ] &&
+	no_canary "$T/auth" labels compose.yaml
+tap_ok $? "no key in any output, the state, auth files, labels or the compose file"
 tap_done
