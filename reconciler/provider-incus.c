@@ -90,7 +90,8 @@ incus_find_socket(void)
  */
 static int
 incus_send(struct incus_session *s, const char *method, const char *path,
-    const char *json, struct http_response *resp, struct strbuf *err)
+    const char *json, const char *if_match, struct http_response *resp,
+    struct strbuf *err)
 {
 	char *url = xasprintf("http://incus%s", path);
 	struct http_request req = { 0 };
@@ -99,6 +100,7 @@ incus_send(struct incus_session *s, const char *method, const char *path,
 	req.method = method;
 	req.url = url;
 	req.json = json;
+	req.if_match = if_match;
 	req.unix_socket = s->socket;
 	req.timeout_ms = (INCUS_WAIT_SECONDS + 30) * 1000L;
 	req.max_body = INCUS_MAX_BODY;
@@ -112,6 +114,8 @@ incus_send(struct incus_session *s, const char *method, const char *path,
 		free(why);
 	} else if (rc == PROVIDER_TRANSIENT && resp->status == 500)
 		rc = PROVIDER_ERROR;
+	else if (resp->status == 412) /* changed since read: read again */
+		rc = PROVIDER_TRANSIENT;
 	free(url);
 	return rc;
 }
@@ -146,7 +150,7 @@ incus_wait(struct incus_session *s, const char *operation, cJSON **metadata,
 	const cJSON *md;
 	int rc;
 
-	rc = incus_send(s, "GET", path, NULL, &resp, err);
+	rc = incus_send(s, "GET", path, NULL, NULL, &resp, err);
 	free(path);
 	if (rc != PROVIDER_OK)
 		goto out;
@@ -181,8 +185,9 @@ out:
  * for (their operation's metadata), errors give the remote's words.
  */
 static int
-incus_call(struct provider_call *call, const char *method, const char *path,
-    const cJSON *body, cJSON **metadata)
+incus_call_etag(struct provider_call *call, const char *method,
+    const char *path, const cJSON *body, const char *if_match,
+    cJSON **metadata, char **etag)
 {
 	struct incus_session *s = call->session;
 	struct http_response resp;
@@ -193,10 +198,12 @@ incus_call(struct provider_call *call, const char *method, const char *path,
 	if (metadata != NULL)
 		*metadata = NULL;
 	provider_throttle(call);
-	rc = incus_send(s, method, path, text, &resp, &call->err);
+	rc = incus_send(s, method, path, text, if_match, &resp, &call->err);
 	free(text);
 	if (rc != PROVIDER_OK)
 		goto out;
+	if (etag != NULL && resp.etag != NULL)
+		*etag = xstrdup(resp.etag);
 	type = cJSON_GetStringValue(cJSON_GetObjectItem(resp.json, "type"));
 	if (type != NULL && strcmp(type, "async") == 0) {
 		const char *op = cJSON_GetStringValue(
@@ -215,6 +222,13 @@ incus_call(struct provider_call *call, const char *method, const char *path,
 out:
 	http_response_release(&resp);
 	return rc;
+}
+
+static int
+incus_call(struct provider_call *call, const char *method, const char *path,
+    const cJSON *body, cJSON **metadata)
+{
+	return incus_call_etag(call, method, path, body, NULL, metadata, NULL);
 }
 
 static int
@@ -625,6 +639,7 @@ incus_update(struct provider_call *call, const struct resource *desired,
 	cJSON *body = cJSON_CreateObject(), *config;
 	struct strbuf path = STRBUF_INIT;
 	const char *status, *provisioned;
+	char *etag = NULL;
 	int rc;
 
 	config = cJSON_AddObjectToObject(body, "config");
@@ -641,7 +656,13 @@ incus_update(struct provider_call *call, const struct resource *desired,
 		incus_add_limits(config, desired);
 	}
 	http_add_escaped(&path, desired->name);
-	rc = incus_call(call, "PATCH", path.buf, body, NULL);
+	/* what it is now, and its ETag: a change made since is not
+	 * overwritten (412, read again on the retry) */
+	rc = incus_call_etag(call, "GET", path.buf, NULL, NULL, NULL, &etag);
+	if (rc == PROVIDER_OK)
+		rc = incus_call_etag(
+		    call, "PATCH", path.buf, body, etag, NULL, NULL);
+	free(etag);
 	status =
 	    cJSON_GetStringValue(cJSON_GetObjectItem(current->spec, "status"));
 	if (rc == PROVIDER_OK && desired->kind == &incus_container &&
