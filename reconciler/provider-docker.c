@@ -75,8 +75,8 @@ static const struct field_def docker_bot_fields[] = {
 	{ NULL, 0 },
 };
 
-static const struct resource_kind docker_image = { "image",
-	docker_image_fields, NULL, 2 };
+static const struct resource_kind docker_image = { "image", docker_image_fields,
+	NULL, 2 };
 static const struct resource_kind docker_bot = { "bot", docker_bot_fields,
 	"the bot's volumes openclaw-config and openclaw-workspace (its memory "
 	"and files)",
@@ -118,8 +118,8 @@ docker_version_cmp(const char *a, const char *b)
 /* One request to org's daemon; path starts with '/' and is sent as is
  * (the caller adds the version prefix). */
 static int
-docker_send(const char *org, const struct http_request *base,
-    const char *path, struct http_response *resp, struct strbuf *err)
+docker_send(const char *org, const struct http_request *base, const char *path,
+    struct http_response *resp, struct strbuf *err)
 {
 	char *sock = incus_docker_socket(org);
 	char *url = xasprintf("http://docker%s", path);
@@ -162,8 +162,8 @@ docker_send(const char *org, const struct http_request *base,
  * container's dockerd is still starting).
  */
 static int
-docker_prefix(struct provider_call *call, const char *org, bool wait,
-    char prefix[16])
+docker_prefix(
+    struct provider_call *call, const char *org, bool wait, char prefix[16])
 {
 	struct docker_session *s = call->session;
 	struct http_request req = { 0 };
@@ -195,8 +195,8 @@ docker_prefix(struct provider_call *call, const char *org, bool wait,
 	}
 	if (rc != PROVIDER_OK)
 		goto out;
-	theirs = cJSON_GetStringValue(
-	    cJSON_GetObjectItem(resp.json, "ApiVersion"));
+	theirs =
+	    cJSON_GetStringValue(cJSON_GetObjectItem(resp.json, "ApiVersion"));
 	minimum = cJSON_GetStringValue(
 	    cJSON_GetObjectItem(resp.json, "MinAPIVersion"));
 	if (theirs == NULL) {
@@ -281,6 +281,17 @@ docker_failed_with(const struct provider_call *call, long status)
 	return strstr(call->err.buf, code) != NULL;
 }
 
+/* rc, where Docker's 404 counts as success: for a delete or a lookup,
+ * "there is none" is an answer. */
+static int
+docker_none_is_ok(struct provider_call *call, int rc)
+{
+	if (rc == PROVIDER_OK || !docker_failed_with(call, 404))
+		return rc;
+	strbuf_reset(&call->err);
+	return PROVIDER_OK;
+}
+
 /* Wipe the values of Config.Env in an inspect answer before freeing it. */
 static void
 docker_wipe_env(cJSON *inspect)
@@ -326,8 +337,8 @@ docker_name_cmp(const void *a, const void *b)
  * entries in name order with owner 0 and time 0: the same context makes
  * the same bytes, so its digest says whether it changed. */
 static int
-docker_tar_add(struct archive *a, const char *dir, const char *rel,
-    struct strbuf *err)
+docker_tar_add(
+    struct archive *a, const char *dir, const char *rel, struct strbuf *err)
 {
 	char *path = rel[0] ? xasprintf("%s/%s", dir, rel) : xstrdup(dir);
 	struct archive_entry *e = NULL;
@@ -350,8 +361,8 @@ docker_tar_add(struct archive *a, const char *dir, const char *rel,
 			ssize_t n = readlink(path, target, sizeof(target) - 1);
 
 			if (n < 0) {
-				strbuf_addf(err, "%s: %s", path,
-				    strerror(errno));
+				strbuf_addf(
+				    err, "%s: %s", path, strerror(errno));
 				goto out;
 			}
 			target[n] = '\0';
@@ -364,7 +375,8 @@ docker_tar_add(struct archive *a, const char *dir, const char *rel,
 			goto out;
 		}
 		if (archive_write_header(a, e) != ARCHIVE_OK) {
-			strbuf_addf(err, "%s: %s", path, archive_error_string(a));
+			strbuf_addf(
+			    err, "%s: %s", path, archive_error_string(a));
 			goto out;
 		}
 	}
@@ -404,8 +416,9 @@ docker_tar_add(struct archive *a, const char *dir, const char *rel,
 			    strcmp(de->d_name, "..") == 0)
 				continue;
 			ALLOC_GROW(names, n + 1, alloc);
-			names[n++] = rel[0] ? xasprintf("%s/%s", rel, de->d_name)
-					    : xstrdup(de->d_name);
+			names[n++] = rel[0]
+					 ? xasprintf("%s/%s", rel, de->d_name)
+					 : xstrdup(de->d_name);
 		}
 		closedir(d);
 		qsort(names, n, sizeof(*names), docker_name_cmp);
@@ -428,8 +441,8 @@ out:
 
 /* The build context of runtime as a tar in *out, and its digest (hex). */
 static int
-docker_context(const char *runtime_dir, const char *runtime,
-    struct strbuf *out, char digest[65], struct strbuf *err)
+docker_context(const char *runtime_dir, const char *runtime, struct strbuf *out,
+    char digest[65], struct strbuf *err)
 {
 	char *dir = xasprintf("%s/%s", runtime_dir, runtime);
 	char *dockerfile = xasprintf("%s/Dockerfile", dir);
@@ -541,7 +554,8 @@ docker_expand(const struct bots *bots, const struct bots_target *target,
 		}
 		for (t = 0; t < org->nteams && rc == 0; t++) {
 			const struct bots_team *team = &org->teams[t];
-			char *image = docker_image_name(org->name, team->runtime);
+			char *image =
+			    docker_image_name(org->name, team->runtime);
 			char *image_addr = xasprintf("docker.image.%s", image);
 			char digest[65];
 			struct resource *r;
@@ -556,7 +570,8 @@ docker_expand(const struct bots *bots, const struct bots_target *target,
 				rc = -1;
 			} else if (resource_set_find(out, image_addr) == NULL) {
 				spec = cJSON_CreateObject();
-				cJSON_AddStringToObject(spec, "context", digest);
+				cJSON_AddStringToObject(
+				    spec, "context", digest);
 				r = resource_new(self, &docker_image, image,
 				    org->name, NULL, spec);
 				r->target = target;
@@ -565,8 +580,8 @@ docker_expand(const struct bots *bots, const struct bots_target *target,
 			}
 			if (rc == 0) {
 				char port[16];
-				char *scoped = resource_scope_name(
-				    org->name, team->name);
+				char *scoped =
+				    resource_scope_name(org->name, team->name);
 
 				snprintf(port, sizeof(port), "%u", team->port);
 				spec = cJSON_CreateObject();
@@ -578,9 +593,11 @@ docker_expand(const struct bots *bots, const struct bots_target *target,
 				    team->model ? team->model : "");
 				cJSON_AddStringToObject(
 				    spec, "runtime", team->runtime);
-				cJSON_AddStringToObject(spec, "context", digest);
+				cJSON_AddStringToObject(
+				    spec, "context", digest);
 				cJSON_AddStringToObject(spec, "port", port);
-				cJSON_AddStringToObject(spec, "state", "healthy");
+				cJSON_AddStringToObject(
+				    spec, "state", "healthy");
 				r = resource_new(self, &docker_bot, scoped,
 				    org->name, team->name, spec);
 				free(scoped);
@@ -643,8 +660,8 @@ docker_state(const cJSON *item)
 }
 
 static void
-docker_observe_bot(const struct bots_org *org, const cJSON *item,
-    struct observed_set *out)
+docker_observe_bot(
+    const struct bots_org *org, const cJSON *item, struct observed_set *out)
 {
 	static const char *const labelled[] = { "persona", "instructions",
 		"model", "runtime", "context", "port" };
@@ -701,8 +718,8 @@ docker_observe_bot(const struct bots_org *org, const cJSON *item,
 }
 
 static void
-docker_observe_image(const struct bots_org *org, const cJSON *item,
-    struct observed_set *out)
+docker_observe_image(
+    const struct bots_org *org, const cJSON *item, struct observed_set *out)
 {
 	const char *runtime = docker_label(item, "getbot.image.runtime");
 	const cJSON *tag;
@@ -718,8 +735,8 @@ docker_observe_image(const struct bots_org *org, const cJSON *item,
 	 * runtime, untagged by a rebuild, keeps the labels too */
 	want = xasprintf("%s:%s", DOCKER_IMAGE_REPO, runtime);
 	cJSON_ArrayForEach (tag, cJSON_GetObjectItem(item, "RepoTags"))
-		tagged |= cJSON_IsString(tag) &&
-			  strcmp(tag->valuestring, want) == 0;
+		tagged |=
+		    cJSON_IsString(tag) && strcmp(tag->valuestring, want) == 0;
 	free(want);
 	if (!tagged)
 		return;
@@ -782,7 +799,8 @@ docker_observe(struct provider_call *call, const struct bots_target *target,
 		list = NULL;
 		if (rc == PROVIDER_OK)
 			rc = docker_call(call, org->name, "GET",
-			    "/images/json?filters=%7B%22label%22%3A%5B%22getbot."
+			    "/images/"
+			    "json?filters=%7B%22label%22%3A%5B%22getbot."
 			    "image.managed%3Dtrue%22%5D%7D",
 			    NULL, &list);
 		cJSON_ArrayForEach (item, list)
@@ -856,8 +874,8 @@ docker_build(struct provider_call *call, const struct resource *r)
 	req.max_body = DOCKER_BUILD_MAX;
 	provider_throttle(call);
 	rc = docker_send(r->org, &req, path.buf, &resp, &call->err);
-	for (line = resp.body.buf; rc == PROVIDER_OK && line != NULL &&
-				   *line != '\0';
+	for (line = resp.body.buf;
+	     rc == PROVIDER_OK && line != NULL && *line != '\0';
 	     line = end != NULL ? end + 1 : NULL) {
 		cJSON *msg;
 		const char *why;
@@ -887,18 +905,15 @@ out:
 static int
 docker_delete_image(struct provider_call *call, const struct observed *o)
 {
-	char *ref = xasprintf("%s:%s", DOCKER_IMAGE_REPO,
-	    docker_image_runtime(o->name));
+	char *ref = xasprintf(
+	    "%s:%s", DOCKER_IMAGE_REPO, docker_image_runtime(o->name));
 	struct strbuf path = STRBUF_INIT;
 	int rc;
 
 	strbuf_addstr(&path, "/images/");
 	http_add_escaped(&path, ref);
-	rc = docker_call(call, o->org, "DELETE", path.buf, NULL, NULL);
-	if (rc != PROVIDER_OK && docker_failed_with(call, 404)) {
-		strbuf_reset(&call->err);
-		rc = PROVIDER_OK;
-	}
+	rc = docker_none_is_ok(
+	    call, docker_call(call, o->org, "DELETE", path.buf, NULL, NULL));
 	strbuf_release(&path);
 	free(ref);
 	return rc;
@@ -909,8 +924,8 @@ docker_delete_image(struct provider_call *call, const struct observed *o)
 /* A container by name or id: its inspect answer in *out, or NULL when
  * there is none. The caller frees it with docker_wipe_env. */
 static int
-docker_inspect(struct provider_call *call, const char *org, const char *name,
-    cJSON **out)
+docker_inspect(
+    struct provider_call *call, const char *org, const char *name, cJSON **out)
 {
 	struct strbuf path = STRBUF_INIT;
 	int rc;
@@ -918,12 +933,8 @@ docker_inspect(struct provider_call *call, const char *org, const char *name,
 	strbuf_addstr(&path, "/containers/");
 	http_add_escaped(&path, name);
 	strbuf_addstr(&path, "/json");
-	rc = docker_call(call, org, "GET", path.buf, NULL, out);
-	if (rc != PROVIDER_OK && docker_failed_with(call, 404)) {
-		strbuf_reset(&call->err);
-		rc = PROVIDER_OK;
-		*out = NULL;
-	}
+	rc = docker_none_is_ok(
+	    call, docker_call(call, org, "GET", path.buf, NULL, out));
 	strbuf_release(&path);
 	return rc;
 }
@@ -938,11 +949,8 @@ docker_remove_container(
 	strbuf_addstr(&path, "/containers/");
 	http_add_escaped(&path, name);
 	strbuf_addstr(&path, "?force=1");
-	rc = docker_call(call, org, "DELETE", path.buf, NULL, NULL);
-	if (rc != PROVIDER_OK && docker_failed_with(call, 404)) {
-		strbuf_reset(&call->err);
-		rc = PROVIDER_OK;
-	}
+	rc = docker_none_is_ok(
+	    call, docker_call(call, org, "DELETE", path.buf, NULL, NULL));
 	strbuf_release(&path);
 	return rc;
 }
@@ -976,11 +984,9 @@ docker_make_way(struct provider_call *call, const char *org, const char *name)
 	rc = docker_inspect(call, org, name, &found);
 	if (rc != PROVIDER_OK || found == NULL)
 		return rc;
-	managed = cJSON_GetStringValue(
-	    cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(found,
-						    "Config"),
-				    "Labels"),
-		"getbot.managed"));
+	managed = cJSON_GetStringValue(cJSON_GetObjectItem(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(found, "Config"), "Labels"),
+	    "getbot.managed"));
 	if (managed == NULL || strcmp(managed, "true") != 0) {
 		strbuf_addf(&call->err,
 		    "org %s: a container named %s exists that getbot did not "
@@ -1009,7 +1015,8 @@ docker_add_labels(cJSON *labels, const struct resource *r)
 	for (i = 0; i < sizeof(labelled) / sizeof(labelled[0]); i++) {
 		char *key = xasprintf("getbot.%s", labelled[i]);
 
-		cJSON_AddStringToObject(labels, key, docker_spec(r, labelled[i]));
+		cJSON_AddStringToObject(
+		    labels, key, docker_spec(r, labelled[i]));
 		free(key);
 	}
 	for (i = 0; i < r->nsecrets; i++) {
@@ -1021,7 +1028,8 @@ docker_add_labels(cJSON *labels, const struct resource *r)
 	}
 	/* what compose itself sets, so `docker compose ps` shows the bot */
 	cJSON_AddStringToObject(labels, "com.docker.compose.project", project);
-	cJSON_AddStringToObject(labels, "com.docker.compose.service", "openclaw");
+	cJSON_AddStringToObject(
+	    labels, "com.docker.compose.service", "openclaw");
 	cJSON_AddStringToObject(
 	    labels, "com.docker.compose.container-number", "1");
 	cJSON_AddStringToObject(labels, "com.docker.compose.oneoff", "False");
@@ -1094,7 +1102,8 @@ docker_identity_text(const struct resource *r)
 	strbuf_addf(&sb, "# Persona\n\n%s", docker_spec(r, "persona"));
 	if (sb.buf[sb.len - 1] != '\n')
 		strbuf_addch(&sb, '\n');
-	strbuf_addf(&sb, "\n# Instructions\n\n%s", docker_spec(r, "instructions"));
+	strbuf_addf(
+	    &sb, "\n# Instructions\n\n%s", docker_spec(r, "instructions"));
 	if (sb.buf[sb.len - 1] != '\n')
 		strbuf_addch(&sb, '\n');
 	return strbuf_detach(&sb, NULL);
@@ -1114,8 +1123,8 @@ docker_prepare_volumes(struct provider_call *call, const struct resource *r)
 	    "chown 1000:1000 IDENTITY.md.tmp; mv IDENTITY.md.tmp IDENTITY.md; "
 	    "fi";
 	char *name = xasprintf("%s-openclaw-prepare", r->team);
-	char *image = xasprintf(
-	    "%s:%s", DOCKER_IMAGE_REPO, docker_spec(r, "runtime"));
+	char *image =
+	    xasprintf("%s:%s", DOCKER_IMAGE_REPO, docker_spec(r, "runtime"));
 	char *identity = docker_identity_text(r);
 	char *env_identity = xasprintf("GETBOT_IDENTITY=%s", identity);
 	struct strbuf path = STRBUF_INIT;
@@ -1147,8 +1156,8 @@ docker_prepare_volumes(struct provider_call *call, const struct resource *r)
 	rc = docker_call(call, r->org, "POST", path.buf, body, &created);
 	id = cJSON_GetStringValue(cJSON_GetObjectItem(created, "Id"));
 	if (rc == PROVIDER_OK && id == NULL) {
-		strbuf_addf(&call->err, "org %s: Docker created %s without an Id",
-		    r->org, name);
+		strbuf_addf(&call->err,
+		    "org %s: Docker created %s without an Id", r->org, name);
 		rc = PROVIDER_ERROR;
 	}
 	if (rc != PROVIDER_OK)
@@ -1161,9 +1170,8 @@ docker_prepare_volumes(struct provider_call *call, const struct resource *r)
 		strbuf_addf(&path, "/containers/%s/wait", id);
 		rc = docker_call(call, r->org, "POST", path.buf, NULL, &waited);
 	}
-	if (rc == PROVIDER_OK &&
-	    cJSON_GetNumberValue(cJSON_GetObjectItem(waited, "StatusCode")) !=
-		0) {
+	if (rc == PROVIDER_OK && cJSON_GetNumberValue(cJSON_GetObjectItem(
+				     waited, "StatusCode")) != 0) {
 		strbuf_addf(&call->err,
 		    "org %s: preparing the volumes of %s in %s exited with "
 		    "status %d",
@@ -1193,9 +1201,11 @@ static void
 docker_add_health_log(struct strbuf *err, const cJSON *inspect)
 {
 	const cJSON *log = cJSON_GetObjectItem(
-	    cJSON_GetObjectItem(cJSON_GetObjectItem(inspect, "State"), "Health"),
+	    cJSON_GetObjectItem(
+		cJSON_GetObjectItem(inspect, "State"), "Health"),
 	    "Log");
-	const cJSON *last = cJSON_GetArrayItem(log, cJSON_GetArraySize(log) - 1);
+	const cJSON *last =
+	    cJSON_GetArrayItem(log, cJSON_GetArraySize(log) - 1);
 	const char *output =
 	    cJSON_GetStringValue(cJSON_GetObjectItem(last, "Output"));
 	size_t len;
@@ -1230,11 +1240,10 @@ docker_wait_healthy(
 			return rc;
 		state = cJSON_GetStringValue(cJSON_GetObjectItem(
 		    cJSON_GetObjectItem(inspect, "State"), "Status"));
-		status = cJSON_GetStringValue(
-		    cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(
-							    inspect, "State"),
-					    "Health"),
-			"Status"));
+		status = cJSON_GetStringValue(cJSON_GetObjectItem(
+		    cJSON_GetObjectItem(
+			cJSON_GetObjectItem(inspect, "State"), "Health"),
+		    "Status"));
 		if (status != NULL && strcmp(status, "healthy") == 0) {
 			docker_wipe_env(inspect);
 			return PROVIDER_OK;
@@ -1262,9 +1271,12 @@ docker_compose_text(const struct resource *r)
 	size_t i;
 
 	strbuf_addf(&sb,
-	    "# Rendered by getbot for people to read: what runs as %s-openclaw-1.\n"
-	    "# getbot manages this bot from bots.yaml; edits here are not read,\n"
-	    "# and the next apply writes this file again. Keys are not stored:\n"
+	    "# Rendered by getbot for people to read: what runs as "
+	    "%s-openclaw-1.\n"
+	    "# getbot manages this bot from bots.yaml; edits here are not "
+	    "read,\n"
+	    "# and the next apply writes this file again. Keys are not "
+	    "stored:\n"
 	    "# they appear below as ${NAME}.\n"
 	    "name: %s\n"
 	    "services:\n"
@@ -1303,8 +1315,8 @@ static int
 docker_run_bot(struct provider_call *call, const struct resource *r)
 {
 	char *name = identity_bot_container(r->team);
-	char *image = xasprintf(
-	    "%s:%s", DOCKER_IMAGE_REPO, docker_spec(r, "runtime"));
+	char *image =
+	    xasprintf("%s:%s", DOCKER_IMAGE_REPO, docker_spec(r, "runtime"));
 	char *compose = NULL, *dir = NULL, *file = NULL;
 	char port_key[32], *model_env;
 	struct strbuf path = STRBUF_INIT;
@@ -1354,8 +1366,8 @@ docker_run_bot(struct provider_call *call, const struct resource *r)
 	cJSON_AddItemToArray(test, cJSON_CreateString("-O"));
 	cJSON_AddItemToArray(test, cJSON_CreateString("/dev/null"));
 	{
-		char *url = xasprintf(
-		    "http://127.0.0.1:%d/healthz", DOCKER_BOT_PORT);
+		char *url =
+		    xasprintf("http://127.0.0.1:%d/healthz", DOCKER_BOT_PORT);
 
 		cJSON_AddItemToArray(test, cJSON_CreateString(url));
 		free(url);
@@ -1371,15 +1383,16 @@ docker_run_bot(struct provider_call *call, const struct resource *r)
 	bindings = cJSON_AddObjectToObject(host, "PortBindings");
 	binding = cJSON_CreateObject();
 	cJSON_AddStringToObject(binding, "HostPort", docker_spec(r, "port"));
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(bindings, port_key), binding);
+	cJSON_AddItemToArray(
+	    cJSON_AddArrayToObject(bindings, port_key), binding);
 	docker_add_mounts(host, r->team);
 	strbuf_addstr(&path, "/containers/create?name=");
 	http_add_escaped(&path, name);
 	rc = docker_call(call, r->org, "POST", path.buf, body, &created);
 	id = cJSON_GetStringValue(cJSON_GetObjectItem(created, "Id"));
 	if (rc == PROVIDER_OK && id == NULL) {
-		strbuf_addf(&call->err, "org %s: Docker created %s without an Id",
-		    r->org, name);
+		strbuf_addf(&call->err,
+		    "org %s: Docker created %s without an Id", r->org, name);
 		rc = PROVIDER_ERROR;
 	}
 	if (rc != PROVIDER_OK)
@@ -1398,7 +1411,8 @@ docker_run_bot(struct provider_call *call, const struct resource *r)
 	compose = docker_compose_text(r);
 	dir = xasprintf("%s/%s", DOCKER_COMPOSE_DIR, r->team);
 	file = xasprintf("%s/compose.yaml", dir);
-	rc = incus_write_file(call, r->org, file, compose, strlen(compose), 0644);
+	rc = incus_write_file(
+	    call, r->org, file, compose, strlen(compose), 0644);
 out:
 	/* the body's Env holds the keys */
 	{
@@ -1478,8 +1492,8 @@ docker_update(struct provider_call *call, const struct resource *desired,
 
 /* A new key: the container is made again with it; the volumes stay. */
 static int
-docker_update_secret(struct provider_call *call,
-    const struct resource *desired, const struct observed *current)
+docker_update_secret(struct provider_call *call, const struct resource *desired,
+    const struct observed *current)
 {
 	(void)current;
 	return docker_run_bot(call, desired);
@@ -1513,12 +1527,9 @@ docker_delete(
 
 		strbuf_addstr(&path, "/volumes/");
 		http_add_escaped(&path, volume);
-		rc = docker_call(call, current->org, "DELETE", path.buf, NULL,
-		    NULL);
-		if (rc != PROVIDER_OK && docker_failed_with(call, 404)) {
-			strbuf_reset(&call->err);
-			rc = PROVIDER_OK;
-		}
+		rc = docker_none_is_ok(
+		    call, docker_call(call, current->org, "DELETE", path.buf,
+			      NULL, NULL));
 		strbuf_release(&path);
 		free(volume);
 	}
