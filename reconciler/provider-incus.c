@@ -585,6 +585,9 @@ incus_create_container(struct provider_call *call, const struct resource *r)
 	cJSON_AddStringToObject(dev, "type", "nic");
 	cJSON_AddStringToObject(dev, "network", INCUS_NETWORK);
 	cJSON_AddStringToObject(dev, "name", "eth0");
+	/* the orgs share the bridge: one org's container must not reach
+	 * another's bots except through Caddy, on the host */
+	cJSON_AddStringToObject(dev, "security.port_isolation", "true");
 	dev = cJSON_AddObjectToObject(devices, "docker");
 	cJSON_AddStringToObject(dev, "type", "proxy");
 	cJSON_AddStringToObject(dev, "listen", listen);

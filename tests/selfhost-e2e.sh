@@ -193,6 +193,11 @@ reaches gina@tglob.example tglob.getbot.test ops && refused alice@tacme.example 
 tap_ok $? "the second org has its own bot and its own people"
 run plan --detailed-exitcode
 [ "$rc" -eq 0 ]; ok "a second plan has no changes (--detailed-exitcode 0)"
+mk_port=$(dk tacme inspect -f '{{index .Config.Labels "getbot.port"}}' marketing-openclaw-1)
+mk_ip=$(lxd_instance_ip tacme)
+lxd_exec tacme curl -sf -m 3 -o /dev/null "http://$mk_ip:$mk_port/healthz" &&
+	! lxd_exec tglob curl -sf -m 3 -o /dev/null "http://$mk_ip:$mk_port/healthz"
+tap_ok $? "another org's container cannot reach a bot past Caddy (port isolation on the bridge)"
 
 # --- what is not getbot's --------------------------------------------------------
 curl -s -X POST -H 'Content-Type: application/json' "$GETBOT_CADDY_ADMIN/config/apps/http/servers/getbot/routes" \
