@@ -177,16 +177,6 @@ auth_check_path(const char *what, const char *path, struct strbuf *err)
 	return 0;
 }
 
-/* The directory holding path (which is absolute). The caller frees it. */
-static char *
-auth_dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	return slash == path ? xstrdup("/")
-			     : xstrndup(path, (size_t)(slash - path));
-}
-
 static int
 auth_open(const struct bots_target *target, const char *base_dir,
     void **session, struct strbuf *err)
@@ -201,7 +191,7 @@ auth_open(const struct bots_target *target, const char *base_dir,
 	s = xcalloc(1, sizeof(*s));
 	s->target = target;
 	s->config = xstrdup(config);
-	s->dir = auth_dir_of(config);
+	s->dir = file_dir(config);
 	s->lock = xasprintf("%s.lock", config);
 	s->pid_file = xasprintf(
 	    "%s/%s", strcmp(s->dir, "/") ? s->dir : "", AUTH_PID_NAME);
@@ -543,80 +533,15 @@ auth_key_keep_or_make(cJSON *doc, const cJSON *old, const char *name,
 	return 0;
 }
 
-/* Write all of text to fd; -1 with errno set on failure. */
-static int
-auth_write_all(int fd, const char *text, size_t len)
-{
-	ssize_t wrote;
-
-	while (len > 0) {
-		wrote = write(fd, text, len);
-		if (wrote < 0 && errno == EINTR)
-			continue;
-		if (wrote < 0)
-			return -1;
-		text += wrote;
-		len -= (size_t)wrote;
-	}
-	return 0;
-}
-
-/*
- * Replace path with text, atomically: a temporary file beside it (mode
- * mode), written, fsynced and renamed over path, then the directory
- * fsynced. On failure path is as it was and the temporary file is gone.
- */
+/* Replace path with text atomically (file_replace), the directory
+ * synced so the rename lasts. */
 static int
 auth_write_file(
     const char *path, const char *text, mode_t mode, struct strbuf *err)
 {
-	char *tmp = xasprintf("%s.XXXXXX", path), *dir = auth_dir_of(path);
-	bool created = false;
-	int fd, dfd = -1, rc = -1;
-
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		strbuf_addf(
-		    err, "cannot write '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	created = true;
-	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-	if (fchmod(fd, mode) < 0 ||
-	    auth_write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
-		strbuf_addf(err, "cannot write '%s': %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		strbuf_addf(err, "cannot write '%s': %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		strbuf_addf(err, "cannot rename '%s' to '%s': %s", tmp, path,
-		    strerror(errno));
-		goto out;
-	}
-	created = false;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	/* EINVAL: a file system that cannot sync a directory */
-	if (dfd < 0 || (fsync(dfd) < 0 && errno != EINVAL)) {
-		strbuf_addf(err, "cannot sync directory '%s': %s", dir,
-		    strerror(errno));
-		goto out;
-	}
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
-	if (created)
-		(void)unlink(tmp);
-	free(tmp);
-	free(dir);
-	return rc;
+	if (file_replace(path, text, strlen(text), mode, err) != 0)
+		return -1;
+	return file_sync_dir(path, err);
 }
 
 /* auth.json's directory, made (mode 0700) if missing, with any missing
@@ -833,7 +758,7 @@ auth_find_binary(struct strbuf *err)
 
 	if (len > 0) {
 		self[len] = '\0';
-		dir = auth_dir_of(self);
+		dir = file_dir(self);
 		found = auth_search(dir, AUTH_BINARY);
 		if (found == NULL) {
 			char *sbin = xasprintf("%s/../sbin", dir);
@@ -1252,7 +1177,7 @@ auth_daemon_start(
 		grandchild = fork();
 		if (grandchild != 0) {
 			if (grandchild > 0)
-				(void)auth_write_all(pipefd[1],
+				(void)file_write_all(pipefd[1],
 				    (const char *)&grandchild,
 				    sizeof(grandchild));
 			_exit(grandchild > 0 ? 0 : 1);
@@ -1265,7 +1190,7 @@ auth_daemon_start(
 		if (chdir("/") < 0)
 			_exit(126);
 		execve(binary, argv, envp);
-		(void)auth_write_all(2, exec_failed, sizeof(exec_failed) - 1);
+		(void)file_write_all(2, exec_failed, sizeof(exec_failed) - 1);
 		_exit(127);
 	}
 	close(pipefd[1]);

@@ -534,6 +534,25 @@ docker_image_name(const char *org, const char *runtime)
 	return xasprintf("%s:%s", org, runtime);
 }
 
+/* The digest of runtime's build context, each runtime tarred once per
+ * plan however many bots use it (digests: runtime -> hex). */
+static int
+docker_digest(cJSON *digests, const char *runtimes, const char *runtime,
+    char digest[65], struct strbuf *err)
+{
+	const char *known = cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(digests, runtime));
+
+	if (known != NULL) {
+		snprintf(digest, 65, "%s", known);
+		return 0;
+	}
+	if (docker_context(runtimes, runtime, NULL, digest, err) != 0)
+		return -1;
+	cJSON_AddStringToObject(digests, runtime, digest);
+	return 0;
+}
+
 static int
 docker_expand(const struct bots *bots, const struct bots_target *target,
     struct resource_set *out, struct strbuf *err)
@@ -541,6 +560,7 @@ docker_expand(const struct bots *bots, const struct bots_target *target,
 	const struct provider *self = &provider_docker;
 	char *runtimes = bots_runtime_dir(bots);
 	struct strbuf where = STRBUF_INIT;
+	cJSON *digests = cJSON_CreateObject();
 	int rc = 0;
 	size_t o, t;
 
@@ -563,7 +583,7 @@ docker_expand(const struct bots *bots, const struct bots_target *target,
 			size_t k;
 
 			strbuf_reset(&where);
-			if (docker_context(runtimes, team->runtime, NULL,
+			if (docker_digest(digests, runtimes, team->runtime,
 				digest, &where) != 0) {
 				strbuf_addf(err, "orgs.%s.teams.%s: %s",
 				    org->name, team->name, where.buf);
@@ -619,6 +639,7 @@ docker_expand(const struct bots *bots, const struct bots_target *target,
 		}
 		free(container);
 	}
+	cJSON_Delete(digests);
 	strbuf_release(&where);
 	free(runtimes);
 	return rc;

@@ -19,16 +19,6 @@
 /* A new random (version 4) UUID, lower-case. */
 void state_uuid(char out[STATE_UUID_SIZE]);
 
-/* The temporary name state_file_replace writes first: PATH.tmp.PID. The
- * caller frees it. */
-char *state_file_tmp_name(const char *path);
-/* Replace path with len bytes of text: the temporary file is created
- * exclusively with mode 0600, written, fsynced and renamed over path. The
- * directory is not synced (state_file_sync_dir). */
-int state_file_replace(
-    const char *path, const char *text, size_t len, struct strbuf *err);
-/* fsync the directory holding path, so a rename in it is durable. */
-int state_file_sync_dir(const char *path, struct strbuf *err);
 /* Create the directory holding path (one level, mode 0700) if missing. */
 int state_file_make_dir(const char *path, struct strbuf *err);
 

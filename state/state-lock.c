@@ -46,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "state-internal.h"
 #include "state.h"
 #include "strbuf.h"
@@ -195,7 +196,7 @@ state_lease_write(
 {
 	struct strbuf text = STRBUF_INIT;
 	cJSON *root = cJSON_CreateObject();
-	char *tmp = state_file_tmp_name(lock_path);
+	char *tmp = file_tmp_name(lock_path);
 	int rc = -1;
 
 	cJSON_AddStringToObject(root, "id", lease->id);
@@ -209,7 +210,7 @@ state_lease_write(
 	 * our pid, so one that exists was left by a dead one. */
 	(void)unlink(tmp);
 	if (state_json_print(root, &text, err) < 0 ||
-	    state_file_replace(lock_path, text.buf, text.len, err) < 0)
+	    file_replace(lock_path, text.buf, text.len, 0600, err) < 0)
 		goto out;
 	rc = 0;
 out:

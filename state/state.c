@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "diag.h"
+#include "file.h"
 #include "state-internal.h"
 #include "state.h"
 #include "strbuf.h"
@@ -384,11 +385,11 @@ state_save(struct state *state, struct strbuf *err)
 	cJSON_AddItemReferenceToObject(root, "journal", state->journal);
 	if (state_json_print(root, &text, err) < 0 ||
 	    state_file_make_dir(state->path, err) < 0 ||
-	    state_file_replace(state->path, text.buf, text.len, err) < 0)
+	    file_replace(state->path, text.buf, text.len, 0600, err) < 0)
 		goto out;
 	/* The new file is in place: from here on it is the serial on disk. */
 	state->serial++;
-	if (state_file_sync_dir(state->path, err) < 0)
+	if (file_sync_dir(state->path, err) < 0)
 		goto out;
 	rc = 0;
 out:
