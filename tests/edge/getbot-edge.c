@@ -11,7 +11,7 @@
 #include "config.h"
 
 #include "cmd.h"
-#include "provider-cloudflare.h"
+#include "cloudflare/provider-cloudflare.h"
 
 static const struct provider server_stand_in = {
 	.name = "server",

@@ -34,7 +34,7 @@
 #include "provider-caddy.h"
 #include "http.h"
 #include "identity.h"
-#include "provider-incus.h"
+#include "incus/provider-incus.h"
 #include "xmalloc.h"
 
 #define CADDY_SERVER        "getbot"

@@ -4,12 +4,12 @@
 #include <string.h>
 
 #include "provider.h"
-#include "provider-incus.h"
-#include "provider-docker.h"
-#include "provider-auth.h"
-#include "provider-caddy.h"
+#include "incus/provider-incus.h"
+#include "docker/provider-docker.h"
+#include "auth/provider-auth.h"
+#include "caddy/provider-caddy.h"
 /* edge */
-#include "provider-cloudflare.h"
+#include "cloudflare/provider-cloudflare.h"
 
 /* Order matters within a target: observation follows it. */
 const struct provider *const provider_table[] = {

@@ -20,7 +20,7 @@
 
 #include "http.h"
 #include "identity.h"
-#include "provider-cloudflare.h"
+#include "cloudflare/provider-cloudflare.h"
 #include "xmalloc.h"
 
 #define ROUTER_PAGE_LIMIT 1000

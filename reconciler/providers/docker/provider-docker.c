@@ -43,7 +43,7 @@
 #include "engine.h"
 #include "http.h"
 #include "identity.h"
-#include "provider-incus.h"
+#include "incus/provider-incus.h"
 #include "xmalloc.h"
 
 #define DOCKER_API_OURS      "1.43" /* what getbot speaks, at most */
