@@ -91,41 +91,41 @@ bots_read_target(struct bots_target *target, const struct node_pair *pair)
 	target->kind = kind != NULL && strcmp(kind, "cloudflare") == 0
 			   ? BOTS_TARGET_CLOUDFLARE
 			   : BOTS_TARGET_INCUS;
-	target->connect = node_str(node_get(t, "connect"));
-	target->known_hosts = node_str(node_get(t, "known_hosts"));
-	target->domain = node_str(node_get(t, "domain"));
-	if (target->domain == NULL)
-		target->domain = IDENTITY_DEFAULT_DOMAIN;
-	target->image = node_str(node_get(t, "image"));
-	if (target->image == NULL)
-		target->image = BOTS_DEFAULT_IMAGE;
-	target->profiles = node_get(t, "profiles");
-	target->auth_url = node_str(node_get(t, "auth_url"));
-	target->caddy_admin = node_str(node_get(caddy, "admin"));
-	if (target->caddy_admin == NULL)
-		target->caddy_admin = BOTS_DEFAULT_CADDY_ADMIN;
-	target->caddy_listen = node_get(caddy, "listen");
+	target->server.connect = node_str(node_get(t, "connect"));
+	target->server.known_hosts = node_str(node_get(t, "known_hosts"));
+	target->server.domain = node_str(node_get(t, "domain"));
+	if (target->server.domain == NULL)
+		target->server.domain = IDENTITY_DEFAULT_DOMAIN;
+	target->server.image = node_str(node_get(t, "image"));
+	if (target->server.image == NULL)
+		target->server.image = BOTS_DEFAULT_IMAGE;
+	target->server.profiles = node_get(t, "profiles");
+	target->server.auth_url = node_str(node_get(t, "auth_url"));
+	target->server.caddy_admin = node_str(node_get(caddy, "admin"));
+	if (target->server.caddy_admin == NULL)
+		target->server.caddy_admin = BOTS_DEFAULT_CADDY_ADMIN;
+	target->server.caddy_listen = node_get(caddy, "listen");
 	https = node_get(caddy, "https");
-	target->caddy_https = https == NULL ||
+	target->server.caddy_https = https == NULL ||
 			      https->scalar_type != SCALAR_BOOL ||
 			      https->boolean;
-	target->auth_config = node_str(node_get(auth, "config"));
-	if (target->auth_config == NULL)
-		target->auth_config = BOTS_DEFAULT_AUTH_CONFIG;
-	target->auth_listen = node_str(node_get(auth, "listen"));
-	if (target->auth_listen == NULL)
-		target->auth_listen = BOTS_DEFAULT_AUTH_LISTEN;
-	target->dns_target_name = node_str(node_get(dns, "target"));
-	target->dns_zone_id = node_str(node_get(dns, "zone_id"));
-	target->dns_address = node_str(node_get(dns, "address"));
+	target->server.auth_config = node_str(node_get(auth, "config"));
+	if (target->server.auth_config == NULL)
+		target->server.auth_config = BOTS_DEFAULT_AUTH_CONFIG;
+	target->server.auth_listen = node_str(node_get(auth, "listen"));
+	if (target->server.auth_listen == NULL)
+		target->server.auth_listen = BOTS_DEFAULT_AUTH_LISTEN;
+	target->server.dns_target_name = node_str(node_get(dns, "target"));
+	target->server.dns_zone_id = node_str(node_get(dns, "zone_id"));
+	target->server.dns_address = node_str(node_get(dns, "address"));
 	proxied = node_get(dns, "proxied");
-	target->dns_proxied = proxied != NULL &&
+	target->server.dns_proxied = proxied != NULL &&
 			      proxied->scalar_type == SCALAR_BOOL &&
 			      proxied->boolean;
-	target->account_id = node_str(node_get(t, "account_id"));
-	bots_read_secret(&target->api_token, node_get(t, "api_token"));
-	target->router_url = node_str(node_get(router, "url"));
-	bots_read_secret(&target->router_token, node_get(router, "token"));
+	target->edge.account_id = node_str(node_get(t, "account_id"));
+	bots_read_secret(&target->edge.api_token, node_get(t, "api_token"));
+	target->edge.router_url = node_str(node_get(router, "url"));
+	bots_read_secret(&target->edge.router_token, node_get(router, "token"));
 }
 
 static void
@@ -274,9 +274,9 @@ bots_read(struct bots *bots)
 			    &targets->pairs[i]);
 		}
 		for (i = 0; i < bots->ntargets; i++)
-			if (bots->targets[i].dns_target_name != NULL)
-				bots->targets[i].dns_target = bots_find_target(
-				    bots, bots->targets[i].dns_target_name);
+			if (bots->targets[i].server.dns_target_name != NULL)
+				bots->targets[i].server.dns_target = bots_find_target(
+				    bots, bots->targets[i].server.dns_target_name);
 	}
 	if (orgs != NULL && orgs->kind == NODE_MAPPING && orgs->npairs > 0) {
 		bots->orgs = xcalloc(orgs->npairs, sizeof(*bots->orgs));
@@ -558,11 +558,11 @@ bots_check_dns_target(
 {
 	const struct node *at;
 
-	if (target->dns_target_name == NULL ||
-	    !identity_is_dns_label(target->dns_target_name))
+	if (target->server.dns_target_name == NULL ||
+	    !identity_is_dns_label(target->server.dns_target_name))
 		return; /* none, or the schema reported it */
-	if (target->dns_target != NULL &&
-	    target->dns_target->kind == BOTS_TARGET_CLOUDFLARE)
+	if (target->server.dns_target != NULL &&
+	    target->server.dns_target->kind == BOTS_TARGET_CLOUDFLARE)
 		return;
 	at = node_get(node_get(target->node_body, "dns"), "target");
 	strbuf_reset(&check->path);
@@ -570,16 +570,16 @@ bots_check_dns_target(
 	diag_path_key(&check->path, target->name);
 	diag_path_key(&check->path, "dns");
 	diag_path_key(&check->path, "target");
-	if (target->dns_target == NULL)
+	if (target->server.dns_target == NULL)
 		bots_error(check, at, check->path.buf,
 		    "no target named '%s' in targets",
-		    target->dns_target_name);
+		    target->server.dns_target_name);
 	else
 		bots_error(check, at, check->path.buf,
 		    "target '%s' is of kind %s; DNS records are kept through "
 		    "a cloudflare target",
-		    target->dns_target_name,
-		    bots_target_kind_name(target->dns_target->kind));
+		    target->server.dns_target_name,
+		    bots_target_kind_name(target->server.dns_target->kind));
 }
 
 static void
@@ -595,7 +595,7 @@ bots_check_targets_used(struct bots_check *check)
 		for (o = 0; o < bots->norgs && !used; o++)
 			used = bots->orgs[o].target == &bots->targets[t];
 		for (d = 0; d < bots->ntargets && !used; d++)
-			used = bots->targets[d].dns_target == &bots->targets[t];
+			used = bots->targets[d].server.dns_target == &bots->targets[t];
 		if (used)
 			continue;
 		strbuf_reset(&check->path);
@@ -631,12 +631,12 @@ bots_check(struct bots *bots, struct diag_list *diags)
 		diag_path_key(&check.path, bots->targets[t].name);
 		diag_path_key(&check.path, "api_token");
 		bots_check_sealed(
-		    &check, &bots->targets[t].api_token, check.path.buf);
+		    &check, &bots->targets[t].edge.api_token, check.path.buf);
 		strbuf_setlen(
 		    &check.path, check.path.len - strlen("api_token"));
 		strbuf_addstr(&check.path, "router.token");
 		bots_check_sealed(
-		    &check, &bots->targets[t].router_token, check.path.buf);
+		    &check, &bots->targets[t].edge.router_token, check.path.buf);
 	}
 	for (t = 0; t < bots->ntargets; t++)
 		bots_check_dns_target(&check, &bots->targets[t]);

@@ -44,20 +44,16 @@ enum bots_target_kind {
 
 struct bots;
 
-struct bots_target {
-	const struct bots *bots; /* the file it comes from */
-	const char *name;
-	enum bots_target_kind kind;
-	const struct node *node;      /* the name's key node */
-	const struct node *node_body; /* the target's mapping */
-	/* incus */
+/* What a server target (kind incus) says: how it is reached, what its
+ * org containers are made from, its Caddy, its getbot-auth, its DNS. */
+struct bots_server {
 	const char *connect;
 	const char *known_hosts;
 	const char *domain; /* IDENTITY_DEFAULT_DOMAIN when unset */
-	const char *image; /* "debian/12" when unset */
+	const char *image;  /* "debian/12" when unset */
 	const struct node *profiles; /* sequence of names, or NULL */
 	const char *auth_url;
-	const char *caddy_admin;  /* "localhost:2019" or "unix//PATH" */
+	const char *caddy_admin; /* "localhost:2019" or "unix//PATH" */
 	const struct node *caddy_listen; /* sequence, or NULL: [":443"] */
 	bool caddy_https;
 	const char *auth_config; /* /etc/getbot/auth.json when unset */
@@ -68,11 +64,25 @@ struct bots_target {
 	const char *dns_zone_id;
 	const char *dns_address;
 	bool dns_proxied;
-	/* cloudflare */
+};
+
+/* What an edge target (kind cloudflare) says: the account and the Agent
+ * Router. */
+struct bots_edge {
 	const char *account_id;
 	struct bots_secret api_token;
 	const char *router_url;
 	struct bots_secret router_token;
+};
+
+struct bots_target {
+	const struct bots *bots; /* the file it comes from */
+	const char *name;
+	enum bots_target_kind kind;
+	const struct node *node;      /* the name's key node */
+	const struct node *node_body; /* the target's mapping */
+	struct bots_server server;    /* kind incus */
+	struct bots_edge edge;        /* kind cloudflare */
 };
 
 struct bots_api_key {

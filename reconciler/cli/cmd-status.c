@@ -64,17 +64,6 @@ status_last_entry(const cJSON *journal, const char *address)
 	return last;
 }
 
-static const struct plan_action *
-status_planned(const struct plan *plan, const char *address)
-{
-	size_t i;
-
-	for (i = 0; i < plan->count; i++)
-		if (strcmp(plan->actions[i].address, address) == 0)
-			return &plan->actions[i];
-	return NULL;
-}
-
 /* "ANTHROPIC_API_KEY" -> "anthropic", or NULL when not a key's name. */
 static char *
 status_key_provider(const char *env)
@@ -111,6 +100,8 @@ status_of(struct prepared *p, const cJSON *journal, struct status_bot *b,
 		if (!status_is_bot(b->org, b->team, r->org, r->team))
 			continue;
 		b->target = r->target;
+		if (r->url != NULL && b->url == NULL)
+			b->url = xstrdup(r->url);
 		if (observed_set_find(&e->observed, r->address) == NULL)
 			missing = true;
 		for (k = 0; k < r->nsecrets; k++) {
@@ -145,12 +136,6 @@ status_of(struct prepared *p, const cJSON *journal, struct status_bot *b,
 			free(provider);
 		}
 	}
-	if (b->url == NULL && b->target != NULL &&
-	    b->target->kind == BOTS_TARGET_INCUS)
-		b->url = identity_bot_url(b->org,
-		    b->target->domain ? b->target->domain
-				      : IDENTITY_DEFAULT_DOMAIN,
-		    b->team);
 
 	/* the journal and the plan, over every address of the bot */
 	for (i = 0; i < e->desired.count + e->observed.count; i++) {
@@ -175,7 +160,7 @@ status_of(struct prepared *p, const cJSON *journal, struct status_bot *b,
 		}
 		if (!status_is_bot(b->org, b->team, org, team))
 			continue;
-		planned = status_planned(&p->plan, address);
+		planned = plan_find(&p->plan, address);
 		if (planned != NULL && planned->kind != ACTION_CREATE &&
 		    planned->kind != ACTION_DELETE)
 			b->changes++;

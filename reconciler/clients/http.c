@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "conn.h"
 #include "http.h"
 #include "provider.h"
 #include "xmalloc.h"
@@ -217,6 +218,39 @@ http_add_escaped(struct strbuf *sb, const char *s)
 	}
 }
 
+/* A request through a server connection: curl is handed the stream the
+ * connection dialled instead of making its own. */
+struct http_dialled {
+	const struct http_request *req;
+	struct strbuf *why;
+	bool failed;
+};
+
+static curl_socket_t
+http_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	struct http_dialled *d = clientp;
+	int fd = -1;
+
+	(void)purpose;
+	(void)addr;
+	if (d->req->conn->ops->dial(d->req->conn, d->req->endpoint, &fd,
+		d->why) != 0) {
+		d->failed = true;
+		return CURL_SOCKET_BAD;
+	}
+	return fd;
+}
+
+static int
+http_socket_ready(void *clientp, curl_socket_t fd, curlsocktype purpose)
+{
+	(void)clientp;
+	(void)fd;
+	(void)purpose;
+	return CURL_SOCKOPT_ALREADY_CONNECTED;
+}
+
 int
 http_request(const struct http_request *req, struct http_response *resp,
     struct strbuf *err)
@@ -224,7 +258,8 @@ http_request(const struct http_request *req, struct http_response *resp,
 	struct http_sink sink = { resp,
 		req->max_body ? req->max_body : HTTP_MAX_BODY_DEFAULT, false };
 	struct curl_slist *headers = NULL;
-	struct strbuf line = STRBUF_INIT;
+	struct strbuf line = STRBUF_INIT, why = STRBUF_INIT;
+	struct http_dialled dialled = { req, &why, false };
 	curl_mime *mime = NULL;
 	CURL *curl;
 	CURLcode cc;
@@ -255,7 +290,16 @@ http_request(const struct http_request *req, struct http_response *resp,
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, http_header);
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &sink);
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "getbot/" PACKAGE_VERSION);
-	if (req->unix_socket != NULL)
+	if (req->conn != NULL) {
+		/* a socket path makes curl skip name resolution: the host
+		 * in the URL may only mean something on the server */
+		curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, req->endpoint);
+		curl_easy_setopt(
+		    curl, CURLOPT_OPENSOCKETFUNCTION, http_open_socket);
+		curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &dialled);
+		curl_easy_setopt(
+		    curl, CURLOPT_SOCKOPTFUNCTION, http_socket_ready);
+	} else if (req->unix_socket != NULL)
 		curl_easy_setopt(
 		    curl, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket);
 	if (strcmp(req->method, "GET") == 0)
@@ -328,7 +372,8 @@ http_request(const struct http_request *req, struct http_response *resp,
 	}
 	if (cc != CURLE_OK) {
 		/* no (whole) answer: the network's fault, worth a retry */
-		strbuf_addstr(err, curl_easy_strerror(cc));
+		strbuf_addstr(err, dialled.failed ? why.buf
+						  : curl_easy_strerror(cc));
 		rc = PROVIDER_TRANSIENT;
 		goto out;
 	}
@@ -355,5 +400,6 @@ out:
 		memset(headers->data, 0, strlen(headers->data));
 	curl_slist_free_all(headers);
 	strbuf_release(&line);
+	strbuf_release(&why);
 	return rc;
 }

@@ -27,6 +27,8 @@
 
 #include "strbuf.h"
 
+struct conn;
+
 #define HTTP_MAX_BODY_DEFAULT (4u << 20) /* 4 MiB */
 #define HTTP_MAX_ETAG         1024       /* longer ETags are dropped */
 
@@ -48,6 +50,11 @@ struct http_request {
 	const struct http_part *parts; /* a multipart body, or NULL */
 	size_t nparts;
 	const char *unix_socket; /* or NULL */
+	/* Or through a server connection: the stream conn dials to
+	 * endpoint ("unix:/PATH" or "HOST:PORT" on the server) carries the
+	 * request, whatever the URL's host says. */
+	struct conn *conn;
+	const char *endpoint;
 	long timeout_ms;         /* whole request; 0: 60 s */
 	size_t max_body;         /* 0: HTTP_MAX_BODY_DEFAULT */
 	/* any other body (a tar stream), when json and parts are NULL */

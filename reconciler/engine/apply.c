@@ -20,14 +20,12 @@ enum apply_status {
 	APPLY_SKIPPED,
 };
 
-/* The limits of one provider on one target. */
+/* The concurrency of one provider on one target (its rate is the
+ * engine's budget, shared with observation). */
 struct apply_lane {
 	const struct provider *provider;
 	const struct bots_target *target;
 	unsigned running;
-	double tokens;
-	double refilled;      /* when tokens were last topped up */
-	double blocked_until; /* after a 429: nobody calls before this */
 };
 
 struct apply_ctx {
@@ -44,18 +42,10 @@ struct apply_ctx {
 	size_t finished;
 };
 
-struct apply_throttle {
-	struct apply_ctx *ctx;
-	struct apply_lane *lane;
-};
-
 static double
 apply_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return budget_now();
 }
 
 static const struct provider *
@@ -83,39 +73,6 @@ apply_lane(struct apply_ctx *ctx, const struct plan_action *a)
 	return NULL; /* not reached: lanes are made for every action */
 }
 
-/* Token bucket: called by the provider before each request. */
-static void
-apply_throttle(struct provider_call *call)
-{
-	struct apply_throttle *t = call->throttle_data;
-	struct apply_lane *lane = t->lane;
-	double rate = lane->provider->max_rate;
-	double burst = lane->provider->burst > 0 ? lane->provider->burst : 1;
-
-	if (rate <= 0)
-		return;
-	for (;;) {
-		double now, wait;
-
-		pthread_mutex_lock(&t->ctx->mutex);
-		now = apply_now();
-		lane->tokens += (now - lane->refilled) * rate;
-		if (lane->tokens > burst)
-			lane->tokens = burst;
-		lane->refilled = now;
-		if (lane->blocked_until > now)
-			wait = lane->blocked_until - now;
-		else if (lane->tokens >= 1) {
-			lane->tokens -= 1;
-			pthread_mutex_unlock(&t->ctx->mutex);
-			return;
-		} else
-			wait = (1 - lane->tokens) / rate;
-		pthread_mutex_unlock(&t->ctx->mutex);
-		engine_sleep(wait);
-	}
-}
-
 static void
 apply_lane_enter(struct apply_ctx *ctx, struct apply_lane *lane)
 {
@@ -129,51 +86,56 @@ apply_lane_enter(struct apply_ctx *ctx, struct apply_lane *lane)
 }
 
 static void
-apply_lane_leave(
-    struct apply_ctx *ctx, struct apply_lane *lane, double retry_after)
+apply_lane_leave(struct apply_ctx *ctx, struct apply_lane *lane)
 {
 	pthread_mutex_lock(&ctx->mutex);
 	lane->running--;
-	if (retry_after > 0 && apply_now() + retry_after > lane->blocked_until)
-		lane->blocked_until = apply_now() + retry_after;
 	pthread_cond_broadcast(&ctx->changed);
 	pthread_mutex_unlock(&ctx->mutex);
 }
 
-/* One provider operation of an action. */
+/* One operation of an action: the kind's own, else (during the move to
+ * kinds that carry their operations) the provider's. */
 static int
 apply_op(struct provider_call *call, const struct plan_action *a,
     enum action_kind op, bool purge)
 {
 	const struct provider *p = apply_provider(a);
+	const struct resource_kind *k =
+	    a->desired != NULL ? a->desired->kind : a->observed->kind;
 	int (*change)(struct provider_call *, const struct resource *,
 	    const struct observed *) = NULL;
+	int (*create)(struct provider_call *, const struct resource *);
+	int (*delete)(struct provider_call *, const struct observed *, bool);
 
 	switch (op) {
 	case ACTION_CREATE:
-		if (p->create == NULL)
+		create = k->create != NULL ? k->create : p->create;
+		if (create == NULL)
 			break;
-		return p->create(call, a->desired);
+		return create(call, a->desired);
 	case ACTION_DELETE:
-		if (p->delete == NULL)
+		delete = k->delete != NULL ? k->delete : p->delete;
+		if (delete == NULL)
 			break;
-		return p->delete (call, a->observed, purge);
+		return delete (call, a->observed, purge);
 	case ACTION_UPDATE:
-		change = p->update;
+		change = k->update != NULL ? k->update : p->update;
 		break;
 	case ACTION_UPDATE_SECRET:
-		change = p->update_secret;
+		change = k->update_secret != NULL ? k->update_secret
+						  : p->update_secret;
 		break;
 	case ACTION_REREGISTER:
-		change = p->reregister;
+		change = k->reregister != NULL ? k->reregister : p->reregister;
 		break;
 	default:
 		break;
 	}
 	if (change != NULL)
 		return change(call, a->desired, a->observed);
-	strbuf_addf(
-	    &call->err, "provider %s cannot %s", p->name, action_kind_name(op));
+	strbuf_addf(&call->err, "%s cannot %s a %s", p->name,
+	    action_kind_name(op), k->name);
 	return PROVIDER_ERROR;
 }
 
@@ -203,16 +165,15 @@ apply_with_retries(struct apply_ctx *ctx, const struct plan_action *a,
     enum action_kind op, struct strbuf *msg)
 {
 	struct apply_lane *lane = apply_lane(ctx, a);
-	struct apply_throttle throttle = { ctx, lane };
-	struct provider_call call = { .err = STRBUF_INIT,
-		.throttle = apply_throttle,
-		.throttle_data = &throttle };
+	struct provider_call call;
 	unsigned attempt;
 	int rc = PROVIDER_ERROR;
 
-	if (engine_session(ctx->engine, apply_provider(a), apply_target(a),
-		&call.session, msg) != 0)
+	if (engine_call_init(ctx->engine, apply_provider(a), apply_target(a),
+		&call, msg) != 0) {
+		strbuf_release(&call.err);
 		return PROVIDER_ERROR;
+	}
 	for (attempt = 1; attempt <= ENGINE_MAX_ATTEMPTS; attempt++) {
 		strbuf_reset(&call.err);
 		call.retry_after = 0;
@@ -220,7 +181,9 @@ apply_with_retries(struct apply_ctx *ctx, const struct plan_action *a,
 		rc = apply_op(&call, a, op,
 		    op == ACTION_DELETE && (ctx->options->purge_data ||
 					       a->kind == ACTION_REPLACE));
-		apply_lane_leave(ctx, lane, call.retry_after);
+		apply_lane_leave(ctx, lane);
+		budget_block(
+		    &ctx->engine->budgets, call.budget, call.retry_after);
 		if (rc != PROVIDER_TRANSIENT || attempt == ENGINE_MAX_ATTEMPTS)
 			break;
 		engine_sleep(engine_backoff(attempt, call.retry_after));
@@ -446,18 +409,6 @@ apply_worker(void *arg)
 	return NULL;
 }
 
-/* The action the plan has for address, or NULL. */
-static const struct plan_action *
-apply_planned(const struct plan *plan, const char *address)
-{
-	size_t i;
-
-	for (i = 0; i < plan->count; i++)
-		if (strcmp(plan->actions[i].address, address) == 0)
-			return &plan->actions[i];
-	return NULL;
-}
-
 int
 apply_resolve_intents(struct engine *engine, const struct plan *plan,
     struct state *state, const struct apply_options *options,
@@ -480,7 +431,7 @@ apply_resolve_intents(struct engine *engine, const struct plan *plan,
 			continue;
 		o = observed_set_find(&engine->observed, address);
 		r = resource_set_find(&engine->desired, address);
-		if (apply_planned(plan, address) != NULL)
+		if (plan_find(plan, address) != NULL)
 			outcome = "resolved by observation: this apply does it "
 				  "again";
 		else if (o != NULL && o->owned && r != NULL) {
@@ -535,11 +486,9 @@ apply_run(struct engine *engine, struct plan *plan, struct state *state,
 		ctx.lanes[ctx.nlanes].provider =
 		    apply_provider(&plan->actions[i]);
 		ctx.lanes[ctx.nlanes].target = apply_target(&plan->actions[i]);
-		ctx.lanes[ctx.nlanes].tokens =
-		    ctx.lanes[ctx.nlanes].provider->burst;
-		ctx.lanes[ctx.nlanes].refilled = apply_now();
 		ctx.nlanes++;
 	}
+	engine->applying = true;
 	if (n > plan->count && plan->count > 0)
 		n = (unsigned)plan->count;
 	threads = xcalloc(n, sizeof(*threads));
@@ -555,6 +504,7 @@ apply_run(struct engine *engine, struct plan *plan, struct state *state,
 		summary->failed += ctx.status[i] == APPLY_FAILED;
 		summary->skipped += ctx.status[i] == APPLY_SKIPPED;
 	}
+	engine->applying = false;
 	free(threads);
 	free(ctx.status);
 	free(ctx.lanes);

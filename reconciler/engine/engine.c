@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "conn.h"
 #include "engine.h"
 #include "xmalloc.h"
 
@@ -19,6 +20,7 @@ engine_init(struct engine *engine, const struct provider *const *providers,
 
 	memset(engine, 0, sizeof(*engine));
 	pthread_mutex_init(&engine->lock, NULL);
+	budget_table_init(&engine->budgets);
 	engine->providers = providers;
 	engine->config_path = xstrdup(config_path);
 	copy = xstrdup(config_path);
@@ -40,6 +42,11 @@ engine_release(struct engine *engine)
 			engine->sessions[i].provider->close(
 			    engine->sessions[i].session);
 	free(engine->sessions);
+	for (i = 0; i < engine->nconns; i++)
+		conn_close(engine->conns[i].conn);
+	free(engine->conns);
+	budget_table_release(&engine->budgets);
+	cJSON_Delete(engine->outputs);
 	resource_set_clear(&engine->desired);
 	observed_set_clear(&engine->observed);
 	cJSON_Delete(engine->remembered);
@@ -60,6 +67,9 @@ engine_secret_place(const struct engine *engine, const struct bots_secret *ref,
 		    ref->node->line, ref->node->column);
 }
 
+static int engine_observe_into_plan(struct engine *engine,
+    const struct provider *provider, const struct bots_target *target,
+    struct strbuf *err);
 static bool engine_wants(const struct engine *engine,
     const struct provider *provider, const struct bots_target *target);
 
@@ -79,7 +89,7 @@ engine_expand(struct engine *engine, struct strbuf *err)
 			used = bots->orgs[i].target == target;
 		/* a target that keeps DNS records for servers serves them */
 		for (i = 0; i < bots->ntargets && !used; i++)
-			used = bots->targets[i].dns_target == target;
+			used = bots->targets[i].server.dns_target == target;
 		if (!used)
 			continue;
 		for (p = 0; engine->providers[p] != NULL; p++) {
@@ -137,34 +147,96 @@ engine_expand(struct engine *engine, struct strbuf *err)
 	return 0;
 }
 
-int
-engine_session(struct engine *engine, const struct provider *provider,
-    const struct bots_target *target, void **session, struct strbuf *err)
+/* The connection to target's server, opened on first use. Under lock. */
+static int
+engine_conn(struct engine *engine, const struct bots_target *target,
+    struct conn **conn, struct strbuf *err)
 {
-	struct engine_session *es = NULL;
 	size_t i;
-	int rc = 0;
 
-	pthread_mutex_lock(&engine->lock);
-	for (i = 0; i < engine->nsessions && es == NULL; i++)
+	for (i = 0; i < engine->nconns; i++)
+		if (engine->conns[i].target == target) {
+			*conn = engine->conns[i].conn;
+			return 0;
+		}
+	if (conn_open(target->name, target->server.connect, conn, err) != 0)
+		return -1;
+	engine->conns = xreallocarray(
+	    engine->conns, engine->nconns + 1, sizeof(*engine->conns));
+	engine->conns[engine->nconns].target = target;
+	engine->conns[engine->nconns++].conn = *conn;
+	return 0;
+}
+
+/* The session of provider on target, opened on first use. Under lock. */
+static struct engine_session *
+engine_session(struct engine *engine, const struct provider *provider,
+    const struct bots_target *target)
+{
+	struct engine_session *es;
+	size_t i;
+
+	for (i = 0; i < engine->nsessions; i++)
 		if (engine->sessions[i].provider == provider &&
 		    engine->sessions[i].target == target)
-			es = &engine->sessions[i];
-	if (es == NULL) {
-		engine->sessions = xreallocarray(engine->sessions,
-		    engine->nsessions + 1, sizeof(*engine->sessions));
-		es = &engine->sessions[engine->nsessions++];
-		memset(es, 0, sizeof(*es));
-		es->provider = provider;
-		es->target = target;
-	}
-	if (!es->opened && provider->open != NULL) {
-		rc =
-		    provider->open(target, engine->base_dir, &es->session, err);
+			return &engine->sessions[i];
+	engine->sessions = xreallocarray(
+	    engine->sessions, engine->nsessions + 1, sizeof(*engine->sessions));
+	es = &engine->sessions[engine->nsessions++];
+	memset(es, 0, sizeof(*es));
+	es->provider = provider;
+	es->target = target;
+	return es;
+}
+
+/* The budget a newly opened session counts against. Under lock. */
+static struct budget *
+engine_budget(struct engine *engine, const struct engine_session *es)
+{
+	struct provider_budget pb = { NULL, es->provider->max_rate,
+		es->provider->burst };
+	struct budget *b;
+
+	if (es->provider->budget != NULL)
+		es->provider->budget(es->session, es->target, &pb);
+	if (pb.key == NULL)
+		pb.key = xasprintf("%s/%s", es->provider->name, es->target->name);
+	b = budget_get(&engine->budgets, pb.key, pb.rate, pb.burst);
+	free(pb.key);
+	return b;
+}
+
+int
+engine_call_init(struct engine *engine, const struct provider *provider,
+    const struct bots_target *target, struct provider_call *call,
+    struct strbuf *err)
+{
+	struct engine_session *es;
+	struct conn *conn = NULL;
+	int rc = 0;
+
+	memset(call, 0, sizeof(*call));
+	strbuf_init(&call->err, 0);
+	call->engine = engine;
+	call->provider = provider;
+	call->target = target;
+	pthread_mutex_lock(&engine->lock);
+	if (provider->server)
+		rc = engine_conn(engine, target, &conn, err);
+	es = engine_session(engine, provider, target);
+	if (rc == 0 && !es->opened) {
+		if (provider->open != NULL)
+			rc = provider->open(
+			    target, conn, engine->base_dir, &es->session, err);
 		es->opened = rc == 0;
-	} else
-		es->opened = true;
-	*session = es->session;
+		if (es->opened)
+			es->budget = engine_budget(engine, es);
+	}
+	call->session = es->session;
+	call->conn = conn;
+	call->budget = es->budget;
+	call->remembered = cJSON_GetObjectItemCaseSensitive(
+	    engine->remembered, provider->name);
 	pthread_mutex_unlock(&engine->lock);
 	return rc;
 }
@@ -198,29 +270,70 @@ engine_sleep(double seconds)
 		;
 }
 
+/* One bulk observation: the provider's shared one, then each kind's. */
+static int
+engine_observe_kinds(struct provider_call *call,
+    const struct provider *provider, struct observed_set *out)
+{
+	size_t k;
+	int rc = PROVIDER_OK;
+
+	if (provider->observe != NULL)
+		rc = provider->observe(call, call->target, out);
+	for (k = 0; rc == PROVIDER_OK && provider->kinds != NULL &&
+	     provider->kinds[k] != NULL;
+	     k++)
+		if (provider->kinds[k]->observe != NULL)
+			rc = provider->kinds[k]->observe(call, out);
+	return rc;
+}
+
+void
+engine_harvest_outputs(
+    struct engine *engine, const struct observed_set *set, size_t from)
+{
+	size_t i;
+
+	pthread_mutex_lock(&engine->lock);
+	if (engine->outputs == NULL)
+		engine->outputs = cJSON_CreateObject();
+	for (i = from; i < set->count; i++) {
+		const struct observed *o = set->items[i];
+
+		if (o->outputs == NULL || !o->owned)
+			continue;
+		cJSON_DeleteItemFromObjectCaseSensitive(
+		    engine->outputs, o->address);
+		cJSON_AddItemToObject(engine->outputs, o->address,
+		    cJSON_Duplicate(o->outputs, true));
+	}
+	pthread_mutex_unlock(&engine->lock);
+}
+
 int
 engine_observe_pair(struct engine *engine, const struct provider *provider,
     const struct bots_target *target, struct observed_set *out,
     struct strbuf *err)
 {
-	struct provider_call call = { .err = STRBUF_INIT };
+	struct provider_call call;
 	unsigned attempt;
 	int rc = -1;
 	size_t before = out->count, i;
 
-	if (engine_session(engine, provider, target, &call.session, err) != 0)
+	if (engine_call_init(engine, provider, target, &call, err) != 0) {
+		strbuf_release(&call.err);
 		return -1;
-	call.remembered = cJSON_GetObjectItemCaseSensitive(
-	    engine->remembered, provider->name);
+	}
 	for (attempt = 1; attempt <= ENGINE_MAX_ATTEMPTS; attempt++) {
 		strbuf_reset(&call.err);
 		call.retry_after = 0;
-		rc = provider->observe(&call, target, out);
+		rc = engine_observe_kinds(&call, provider, out);
 		if (rc != PROVIDER_TRANSIENT)
 			break;
 		/* drop a partial answer before asking again */
 		while (out->count > before)
 			observed_free(out->items[--out->count]);
+		budget_block(&engine->budgets, call.budget, call.retry_after);
 		if (attempt < ENGINE_MAX_ATTEMPTS)
 			engine_sleep(engine_backoff(attempt, call.retry_after));
 	}
@@ -232,6 +345,8 @@ engine_observe_pair(struct engine *engine, const struct provider *provider,
 		out->items[i]->target = target;
 		observed_seal(out->items[i]);
 	}
+	if (rc == PROVIDER_OK)
+		engine_harvest_outputs(engine, out, before);
 	strbuf_release(&call.err);
 	return rc == PROVIDER_OK ? 0 : -1;
 }
@@ -272,6 +387,25 @@ engine_wants(const struct engine *engine, const struct provider *provider,
 	return false;
 }
 
+/* Observe (provider, target) into what the plan compares, once. */
+static int
+engine_observe_into_plan(struct engine *engine, const struct provider *provider,
+    const struct bots_target *target, struct strbuf *err)
+{
+	struct engine_session *es;
+	bool done;
+
+	pthread_mutex_lock(&engine->lock);
+	es = engine_session(engine, provider, target);
+	done = es->observed;
+	es->observed = true;
+	pthread_mutex_unlock(&engine->lock);
+	if (done)
+		return 0;
+	return engine_observe_pair(
+	    engine, provider, target, &engine->observed, err);
+}
+
 int
 engine_observe(struct engine *engine, struct strbuf *err)
 {
@@ -292,10 +426,107 @@ engine_observe(struct engine *engine, struct strbuf *err)
 			    target->kind == BOTS_TARGET_UNKNOWN ||
 			    !engine_wants(engine, provider, target))
 				continue;
-			if (engine_observe_pair(engine, provider, target,
-				&engine->observed, err) != 0)
+			if (engine_observe_into_plan(
+				engine, provider, target, err) != 0)
 				return -1;
 		}
 	}
 	return 0;
+}
+
+void
+provider_output(struct provider_call *call, const char *address,
+    const char *key, const char *value)
+{
+	struct engine *engine = call->engine;
+	cJSON *of;
+
+	if (engine == NULL)
+		return;
+	pthread_mutex_lock(&engine->lock);
+	if (engine->outputs == NULL)
+		engine->outputs = cJSON_CreateObject();
+	of = cJSON_GetObjectItemCaseSensitive(engine->outputs, address);
+	if (of == NULL)
+		of = cJSON_AddObjectToObject(engine->outputs, address);
+	cJSON_DeleteItemFromObjectCaseSensitive(of, key);
+	cJSON_AddStringToObject(of, key, value);
+	pthread_mutex_unlock(&engine->lock);
+}
+
+/* The output key of address, copied, or NULL. */
+static char *
+engine_output(struct engine *engine, const char *address, const char *key)
+{
+	const char *v;
+	char *copy = NULL;
+
+	pthread_mutex_lock(&engine->lock);
+	v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(engine->outputs, address), key));
+	if (v != NULL)
+		copy = xstrdup(v);
+	pthread_mutex_unlock(&engine->lock);
+	return copy;
+}
+
+/* The provider whose addresses start "NAME." and that serves target. */
+static const struct provider *
+engine_producer(const struct engine *engine, const char *address,
+    const struct bots_target *target)
+{
+	const char *kind = bots_target_kind_name(target->kind);
+	size_t p, len = strcspn(address, ".");
+
+	for (p = 0; engine->providers[p] != NULL; p++) {
+		const struct provider *provider = engine->providers[p];
+
+		if (strlen(provider->name) == len &&
+		    strncmp(provider->name, address, len) == 0 &&
+		    strcmp(provider->target_kind, kind) == 0)
+			return provider;
+	}
+	return NULL;
+}
+
+int
+provider_input(struct provider_call *call, const char *address,
+    const char *key, char **value)
+{
+	struct engine *engine = call->engine;
+	const struct provider *producer;
+	struct strbuf err = STRBUF_INIT;
+	int rc;
+
+	*value = NULL;
+	if (engine == NULL)
+		return PROVIDER_MISSING;
+	*value = engine_output(engine, address, key);
+	if (*value != NULL)
+		return PROVIDER_OK;
+	producer = engine_producer(engine, address, call->target);
+	if (producer == NULL)
+		return PROVIDER_MISSING;
+	if (!engine->applying && engine_wants(engine, producer, call->target))
+		/* planning: observe the producer now, once, for the plan too
+		 * (it may come later in the provider table) */
+		rc = engine_observe_into_plan(
+		    engine, producer, call->target, &err);
+	else {
+		/* applying, or a saved plan that does not look at the
+		 * producer: what it has made since shows in a fresh look */
+		struct observed_set fresh = { NULL, 0, 0 };
+
+		rc = engine_observe_pair(
+		    engine, producer, call->target, &fresh, &err);
+		observed_set_clear(&fresh);
+	}
+	if (rc != 0) {
+		strbuf_addf(&call->err, "%s", err.buf);
+		strbuf_release(&err);
+		return PROVIDER_ERROR;
+	}
+	strbuf_release(&err);
+	*value = engine_output(engine, address, key);
+	return *value != NULL ? PROVIDER_OK : PROVIDER_MISSING;
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "bots.h"
+#include "budget.h"
 #include "provider.h"
 #include "resource.h"
 #include "strbuf.h"
@@ -19,6 +20,14 @@ struct engine_session {
 	const struct bots_target *target;
 	void *session;
 	bool opened;
+	bool observed; /* into engine->observed, this run */
+	struct budget *budget;
+};
+
+/* The connection to one server target, shared by its providers. */
+struct engine_conn {
+	const struct bots_target *target;
+	struct conn *conn;
 };
 
 struct engine {
@@ -30,7 +39,14 @@ struct engine {
 	struct observed_set observed;
 	struct engine_session *sessions;
 	size_t nsessions;
-	pthread_mutex_t lock; /* sessions, during apply */
+	struct engine_conn *conns;
+	size_t nconns;
+	struct budget_table budgets;
+	/* Outputs of dependencies, {ADDRESS: {KEY: "value"}} (provider.h),
+	 * from observation and apply. Owned; under lock. */
+	cJSON *outputs;
+	bool applying; /* a missing output is observed afresh */
+	pthread_mutex_t lock; /* sessions, connections, outputs */
 	/* When set: observe only these "PROVIDER TARGET" pairs (a saved plan
 	 * re-observes only what it touches). Borrowed. */
 	const char *const *observe_only;
@@ -58,9 +74,14 @@ int engine_observe(struct engine *engine, struct strbuf *err);
 int engine_observe_pair(struct engine *engine, const struct provider *provider,
     const struct bots_target *target, struct observed_set *out,
     struct strbuf *err);
-/* The session of provider on target, opened on first use. */
-int engine_session(struct engine *engine, const struct provider *provider,
-    const struct bots_target *target, void **session, struct strbuf *err);
+/* A call of provider on target: its session (opened on first use), the
+ * server's connection, the budget. Release call->err when done. */
+int engine_call_init(struct engine *engine, const struct provider *provider,
+    const struct bots_target *target, struct provider_call *call,
+    struct strbuf *err);
+/* Record what observed objects give their dependants (provider.h). */
+void engine_harvest_outputs(
+    struct engine *engine, const struct observed_set *set, size_t from);
 
 /* Retry policy shared by observation and apply. */
 #define ENGINE_MAX_ATTEMPTS 5

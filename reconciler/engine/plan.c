@@ -652,3 +652,14 @@ plan_release(struct plan *plan)
 	free(plan->notes);
 	memset(plan, 0, sizeof(*plan));
 }
+
+const struct plan_action *
+plan_find(const struct plan *plan, const char *address)
+{
+	size_t i;
+
+	for (i = 0; i < plan->count; i++)
+		if (strcmp(plan->actions[i].address, address) == 0)
+			return &plan->actions[i];
+	return NULL;
+}

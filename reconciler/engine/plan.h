@@ -82,6 +82,9 @@ void plan_make(const struct resource_set *desired,
     const struct observed_set *observed, struct state *state,
     const struct plan_options *options, struct plan *out);
 void plan_release(struct plan *plan);
+/* The action the plan has for address, or NULL. */
+const struct plan_action *plan_find(
+    const struct plan *plan, const char *address);
 /* Counts for the summary line. */
 void plan_counts(const struct plan *plan, size_t *add, size_t *change,
     size_t *replace, size_t *destroy);

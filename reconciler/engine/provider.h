@@ -17,25 +17,61 @@
 #define PROVIDER_ERROR     (-1) /* permanent: the message says why */
 #define PROVIDER_TRANSIENT (-2) /* 5xx, 429, timeout, reset: may retry */
 
+struct budget;
+struct conn;
+struct engine;
+
 /* One call's context: the session and an error slot of its own, so that
  * calls can run on several threads at once. */
 struct provider_call {
 	void *session;
+	const struct bots_target *target;
+	/* The server's connection, opened by the engine once per server
+	 * target and shared by every provider on it; NULL for targets that
+	 * are not servers. Borrowed. */
+	struct conn *conn;
 	struct strbuf err;  /* the remote system's own words */
 	double retry_after; /* seconds from Retry-After, or 0 */
-	/* The engine's rate limiter: a provider calls provider_throttle()
-	 * before each request it sends. */
-	void (*throttle)(struct provider_call *call);
-	void *throttle_data;
 	/* What the state file remembers of this provider's resources,
 	 * {ADDRESS: last applied spec}, or NULL: for an observation that
 	 * the config alone cannot direct (a DNS zone that no server in the
 	 * config names any more still holds getbot's records). Borrowed. */
 	const cJSON *remembered;
+	/* The engine that made the call: its rate budget, its outputs.
+	 * NULL in calls made outside an engine (then nothing is limited). */
+	struct engine *engine;
+	const struct provider *provider;
+	struct budget *budget; /* the engine's: what requests count against */
 };
 
-/* Wait for the rate limiter (if any) before sending one request. */
+/* Wait for the rate budget this call counts against (if any) before
+ * sending one request. */
 void provider_throttle(struct provider_call *call);
+
+/*
+ * Outputs of dependencies: what one resource's observation or apply
+ * produced, for the resources that depend on it (a Worker's digest for its
+ * card, an org container's address for its routes). They pass through the
+ * engine, never through statics, so the order of providers never matters.
+ *
+ * provider_output records key of address (call's target). provider_input
+ * reads it: from what this run observed or applied, else from a fresh
+ * observation of the kind that makes address. Returns PROVIDER_OK with
+ * *value (the caller frees it), PROVIDER_MISSING when address has no such
+ * output (it does not exist, or not yet), or an error of the observation.
+ */
+#define PROVIDER_MISSING (-3)
+void provider_output(struct provider_call *call, const char *address,
+    const char *key, const char *value);
+int provider_input(struct provider_call *call, const char *address,
+    const char *key, char **value);
+
+/* A rate budget: what the remote side counts requests against. */
+struct provider_budget {
+	char *key;     /* owned: "cloudflare:TOKEN-FINGERPRINT" */
+	double rate;   /* requests per second (0: unlimited) */
+	unsigned burst; /* requests allowed at once above the rate */
+};
 
 struct provider {
 	const char *name;        /* first part of its addresses */
@@ -44,19 +80,28 @@ struct provider {
 	unsigned max_concurrency; /* calls at once per target (0: no limit) */
 	double max_rate;          /* calls per second per target (0: none) */
 	unsigned burst;           /* calls allowed at once above the rate */
+	/* It works on a server: calls get the server's connection. */
+	bool server;
 
-	/* Open and close a session with a target (connections, tokens). */
-	int (*open)(const struct bots_target *target, const char *base_dir,
-	    void **session, struct strbuf *err);
+	/* Open and close a session with a target (tokens, what the server
+	 * is); conn is the server's connection or NULL. */
+	int (*open)(const struct bots_target *target, struct conn *conn,
+	    const char *base_dir, void **session, struct strbuf *err);
 	void (*close)(void *session);
+	/* The budget the session's requests count against; NULL: one budget
+	 * per provider and target, at max_rate and burst. */
+	void (*budget)(void *session, const struct bots_target *target,
+	    struct provider_budget *out);
 	/* Desired state: add this provider's resources for target. */
 	int (*expand)(const struct bots *bots, const struct bots_target *target,
 	    struct resource_set *out, struct strbuf *err);
-	/* Everything this provider has on target, in bulk: one call per
-	 * kind, never one per resource. Objects without getbot's marker are
-	 * added with owned false, so that they are never touched. */
+	/* The kinds that one answer describes together (Caddy's config holds
+	 * its server, callbacks and routes), in bulk; NULL when each kind
+	 * observes itself. */
 	int (*observe)(struct provider_call *call,
 	    const struct bots_target *target, struct observed_set *out);
+	/* Transition: the provider-wide operations that dispatch on the
+	 * kind; a kind's own operation comes first. */
 	int (*create)(
 	    struct provider_call *call, const struct resource *desired);
 	int (*update)(struct provider_call *call,
@@ -65,7 +110,6 @@ struct provider {
 	    const struct resource *desired, const struct observed *current);
 	int (*reregister)(struct provider_call *call,
 	    const struct resource *desired, const struct observed *current);
-	/* Delete; purge also removes data that is kept by default. */
 	int (*delete)(struct provider_call *call,
 	    const struct observed *current, bool purge);
 };

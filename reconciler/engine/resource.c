@@ -1,7 +1,9 @@
 /* Resources and observed objects. */
 #include "config.h"
 
+#include <assert.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +68,7 @@ resource_free(struct resource *r)
 	free(r->name);
 	free(r->org);
 	free(r->team);
+	free(r->url);
 	free(r);
 }
 
@@ -80,31 +83,48 @@ resource_field(const struct resource_kind *kind, const char *name)
 	return NULL;
 }
 
+/*
+ * Both sets are arrays of pointers to structs that begin with their
+ * address: one implementation serves both.
+ */
+static_assert(offsetof(struct resource, address) == 0, "address first");
+static_assert(offsetof(struct observed, address) == 0, "address first");
+
+static void
+addressed_add(void ***items, size_t *count, size_t *alloc, void *item)
+{
+	ALLOC_GROW(*items, *count + 1, *alloc);
+	(*items)[(*count)++] = item;
+}
+
+static void *
+addressed_find(void *const *items, size_t count, const char *address)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		if (strcmp(*(char *const *)items[i], address) == 0)
+			return items[i];
+	return NULL;
+}
+
 void
 resource_set_add(struct resource_set *set, struct resource *r)
 {
-	ALLOC_GROW(set->items, set->count + 1, set->alloc);
-	set->items[set->count++] = r;
+	addressed_add((void ***)&set->items, &set->count, &set->alloc, r);
 }
 
 struct resource *
 resource_set_find(const struct resource_set *set, const char *address)
 {
-	size_t i;
-
-	for (i = 0; i < set->count; i++)
-		if (strcmp(set->items[i]->address, address) == 0)
-			return set->items[i];
-	return NULL;
+	return addressed_find((void *const *)set->items, set->count, address);
 }
 
 void
 resource_set_clear(struct resource_set *set)
 {
-	size_t i;
-
-	for (i = 0; i < set->count; i++)
-		resource_free(set->items[i]);
+	while (set->count > 0)
+		resource_free(set->items[--set->count]);
 	free(set->items);
 	memset(set, 0, sizeof(*set));
 }
@@ -157,6 +177,7 @@ observed_free(struct observed *o)
 	cJSON_Delete(o->spec);
 	cJSON_Delete(o->fingerprints);
 	cJSON_Delete(o->handle);
+	cJSON_Delete(o->outputs);
 	free(o->address);
 	free(o->name);
 	free(o->org);
@@ -169,28 +190,20 @@ observed_free(struct observed *o)
 void
 observed_set_add(struct observed_set *set, struct observed *o)
 {
-	ALLOC_GROW(set->items, set->count + 1, set->alloc);
-	set->items[set->count++] = o;
+	addressed_add((void ***)&set->items, &set->count, &set->alloc, o);
 }
 
 struct observed *
 observed_set_find(const struct observed_set *set, const char *address)
 {
-	size_t i;
-
-	for (i = 0; i < set->count; i++)
-		if (strcmp(set->items[i]->address, address) == 0)
-			return set->items[i];
-	return NULL;
+	return addressed_find((void *const *)set->items, set->count, address);
 }
 
 void
 observed_set_clear(struct observed_set *set)
 {
-	size_t i;
-
-	for (i = 0; i < set->count; i++)
-		observed_free(set->items[i]);
+	while (set->count > 0)
+		observed_free(set->items[--set->count]);
 	free(set->items);
 	memset(set, 0, sizeof(*set));
 }

@@ -19,6 +19,10 @@
 #include "secret.h"
 
 struct provider;
+struct provider_call;
+struct resource;
+struct observed;
+struct observed_set;
 
 enum field_class {
 	FIELD_IDENTITY,     /* a change is a delete plus a create */
@@ -33,11 +37,35 @@ struct field_def {
 	enum field_class class;
 };
 
+/*
+ * A kind of resource and its operations (curl's Curl_handler is the
+ * model): the engine calls through these and never asks which kind it
+ * holds. An operation a kind does not have is NULL. Every operation gets
+ * the call's context (session, server connection, target, error slot) and
+ * returns PROVIDER_OK, PROVIDER_ERROR or PROVIDER_TRANSIENT.
+ */
 struct resource_kind {
 	const char *name;               /* "container" */
 	const struct field_def *fields; /* ends with { NULL } */
 	const char *lost_on_replace;    /* what --replace destroys, or NULL */
 	unsigned order; /* creates go up this order, deletes down it */
+
+	/* Everything of this kind on call->target, in bulk: one call, never
+	 * one per resource. Objects without getbot's marker are added with
+	 * owned false, so that they are never touched. NULL when the
+	 * provider's observe sees this kind together with others (one
+	 * answer holds them all). */
+	int (*observe)(struct provider_call *call, struct observed_set *out);
+	int (*create)(struct provider_call *call, const struct resource *desired);
+	int (*update)(struct provider_call *call, const struct resource *desired,
+	    const struct observed *current);
+	int (*update_secret)(struct provider_call *call,
+	    const struct resource *desired, const struct observed *current);
+	int (*reregister)(struct provider_call *call,
+	    const struct resource *desired, const struct observed *current);
+	/* Delete; purge also removes data that is kept by default. */
+	int (*delete)(struct provider_call *call, const struct observed *current,
+	    bool purge);
 };
 
 struct resource_secret {
@@ -60,6 +88,8 @@ struct resource {
 	size_t nsecrets;
 	char **deps; /* addresses this one needs */
 	size_t ndeps;
+	char *url; /* owned: where people reach it, when the config says so
+		      (a bot behind a server's Caddy), or NULL */
 };
 
 struct observed {
@@ -74,6 +104,10 @@ struct observed {
 	cJSON *spec;         /* owned: the fields as they are */
 	cJSON *fingerprints; /* owned: secret name -> fingerprint (markers) */
 	cJSON *handle; /* owned: provider-private ids and etags, or NULL */
+	/* owned: what dependants may read of it, {KEY: "value"} (an org
+	 * container's address, a Worker's digest), or NULL; see
+	 * provider_input. Not part of version. */
+	cJSON *outputs;
 	char *version; /* digest of everything observed, for stale plans */
 	/* Not owned: what it is, in the provider's words, for the plan's
 	 * message ("zone Z holds a CNAME record acme.example.com that ..."),

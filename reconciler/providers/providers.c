@@ -1,44 +1,24 @@
-/* The provider table of this build. */
+/* The provider table of this build. The engine observes and applies in
+ * the order dependencies give, whatever the order here. */
 #include "config.h"
 
-#include <string.h>
+#include <stddef.h>
 
 #include "provider.h"
-#include "incus/provider-incus.h"
-#include "docker/provider-docker.h"
 #include "auth/provider-auth.h"
 #include "caddy/provider-caddy.h"
-/* edge */
 #include "cloudflare/provider-cloudflare.h"
+#include "docker/provider-docker.h"
+#include "incus/provider-incus.h"
 
-/* Order matters within a target: observation follows it. */
 const struct provider *const provider_table[] = {
 	/* self-hosted */
 	&provider_incus,
 	&provider_docker,
 	&provider_auth,
 	&provider_caddy,
-	/* edge: Cloudflare before the router, whose cards carry the digest
-	 * of a token the Cloudflare provider observes */
+	/* edge */
 	&provider_cloudflare,
 	&provider_router,
 	NULL,
 };
-
-const struct resource_kind *
-provider_kind(const struct provider *provider, const char *kind_name)
-{
-	size_t i;
-
-	for (i = 0; provider->kinds != NULL && provider->kinds[i] != NULL; i++)
-		if (strcmp(provider->kinds[i]->name, kind_name) == 0)
-			return provider->kinds[i];
-	return NULL;
-}
-
-void
-provider_throttle(struct provider_call *call)
-{
-	if (call->throttle != NULL)
-		call->throttle(call);
-}

@@ -62,16 +62,36 @@ static const struct field_def mem_allowlist_fields[] = {
 	{ NULL, 0 },
 };
 
-static const struct resource_kind mem_network = { "network", mem_network_fields,
-	NULL, 0 };
-static const struct resource_kind mem_container = { "container",
-	mem_container_fields, "the org's container and everything in it", 1 };
-static const struct resource_kind mem_bot = { "bot", mem_bot_fields,
-	"the bot's volumes, its conversation history and workspace", 2 };
-static const struct resource_kind mem_card = { "card", mem_card_fields, NULL,
-	3 };
-static const struct resource_kind mem_allowlist = { "allowlist",
-	mem_allowlist_fields, NULL, 3 };
+static const struct resource_kind mem_network = {
+	.name = "network",
+	.fields = mem_network_fields,
+	.lost_on_replace = NULL,
+	.order = 0,
+};
+static const struct resource_kind mem_container = {
+	.name = "container",
+	.fields = mem_container_fields,
+	.lost_on_replace = "the org's container and everything in it",
+	.order = 1,
+};
+static const struct resource_kind mem_bot = {
+	.name = "bot",
+	.fields = mem_bot_fields,
+	.lost_on_replace = "the bot's volumes, its conversation history and workspace",
+	.order = 2,
+};
+static const struct resource_kind mem_card = {
+	.name = "card",
+	.fields = mem_card_fields,
+	.lost_on_replace = NULL,
+	.order = 3,
+};
+static const struct resource_kind mem_allowlist = {
+	.name = "allowlist",
+	.fields = mem_allowlist_fields,
+	.lost_on_replace = NULL,
+	.order = 3,
+};
 
 static const struct field_def mem_worker_fields[] = {
 	{ "persona", FIELD_IMMUTABLE },
@@ -81,8 +101,12 @@ static const struct field_def mem_worker_fields[] = {
 	{ "runtime", FIELD_INPLACE },
 	{ NULL, 0 },
 };
-static const struct resource_kind mem_worker = { "worker", mem_worker_fields,
-	"the agent's bucket and its data", 2 };
+static const struct resource_kind mem_worker = {
+	.name = "worker",
+	.fields = mem_worker_fields,
+	.lost_on_replace = "the agent's bucket and its data",
+	.order = 2,
+};
 
 static const struct resource_kind *const mem_kinds[] = { &mem_network,
 	&mem_container, &mem_bot, &mem_allowlist, NULL };
@@ -243,7 +267,8 @@ mem_fault(struct mem_world *w, const char *op, const char *address,
 /* ---- the provider ---- */
 
 static int
-mem_open(const struct bots_target *target, const char *base_dir, void **session,
+mem_open(const struct bots_target *target, struct conn *conn,
+    const char *base_dir, void **session,
     struct strbuf *err)
 {
 	(void)target;
@@ -394,6 +419,11 @@ mem_expand(const struct bots *bots, const struct bots_target *target,
 			r = resource_new(
 			    self, &mem_bot, name, org->name, team->name, spec);
 			r->target = target;
+			r->url = identity_bot_url(org->name,
+			    target->server.domain != NULL
+				? target->server.domain
+				: IDENTITY_DEFAULT_DOMAIN,
+			    team->name);
 			resource_add_dep(r, container_addr);
 			for (k = 0; k < team->napi_keys; k++) {
 				char *env = identity_key_env(

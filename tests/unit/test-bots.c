@@ -109,11 +109,11 @@ test_bots__valid_file_becomes_orgs_teams_targets(void)
 	is_int(bots->norgs, 2, "two orgs");
 	is_int(bots_count_teams(bots), 3, "three teams");
 	ok(bots->orgs[0].target == &bots->targets[0], "acme runs on fsn1");
-	is_str(bots->targets[0].domain, "getbot.run", "default domain");
+	is_str(bots->targets[0].server.domain, "getbot.run", "default domain");
 	is_int(bots->targets[1].kind, BOTS_TARGET_CLOUDFLARE, "edge kind");
 	is_int(
-	    bots->targets[1].api_token.kind, BOTS_SECRET_ENV, "token from env");
-	is_str(bots->targets[1].api_token.ref, "CF", "token variable");
+	    bots->targets[1].edge.api_token.kind, BOTS_SECRET_ENV, "token from env");
+	is_str(bots->targets[1].edge.api_token.ref, "CF", "token variable");
 	marketing = &bots->orgs[0].teams[0];
 	sales = &bots->orgs[0].teams[1];
 	is_str(marketing->model, "anthropic/claude-sonnet-4-5",

@@ -90,10 +90,18 @@ static const struct field_def auth_allowlist_fields[] = {
 	{ NULL, 0 },
 };
 
-static const struct resource_kind auth_service = { "service",
-	auth_service_fields, NULL, 4 };
-static const struct resource_kind auth_allowlist = { "allowlist",
-	auth_allowlist_fields, NULL, 5 };
+static const struct resource_kind auth_service = {
+	.name = "service",
+	.fields = auth_service_fields,
+	.lost_on_replace = NULL,
+	.order = 4,
+};
+static const struct resource_kind auth_allowlist = {
+	.name = "allowlist",
+	.fields = auth_allowlist_fields,
+	.lost_on_replace = NULL,
+	.order = 5,
+};
 
 static const struct resource_kind *const auth_kinds[] = { &auth_service,
 	&auth_allowlist, NULL };
@@ -117,21 +125,21 @@ extern char **environ;
 static const char *
 auth_config_path(const struct bots_target *target)
 {
-	return target->auth_config != NULL ? target->auth_config
+	return target->server.auth_config != NULL ? target->server.auth_config
 					   : BOTS_DEFAULT_AUTH_CONFIG;
 }
 
 static const char *
 auth_target_url(const struct bots_target *target)
 {
-	return target->auth_url != NULL ? target->auth_url
+	return target->server.auth_url != NULL ? target->server.auth_url
 					: IDENTITY_DEFAULT_AUTH_URL;
 }
 
 static const char *
 auth_target_listen(const struct bots_target *target)
 {
-	return target->auth_listen != NULL ? target->auth_listen
+	return target->server.auth_listen != NULL ? target->server.auth_listen
 					   : BOTS_DEFAULT_AUTH_LISTEN;
 }
 
@@ -178,7 +186,8 @@ auth_check_path(const char *what, const char *path, struct strbuf *err)
 }
 
 static int
-auth_open(const struct bots_target *target, const char *base_dir,
+auth_open(const struct bots_target *target, struct conn *conn,
+    const char *base_dir,
     void **session, struct strbuf *err)
 {
 	struct auth_session *s;
@@ -371,7 +380,7 @@ auth_expand(const struct bots *bots, const struct bots_target *target,
 		if (org->target != target)
 			continue;
 		spec = cJSON_CreateObject();
-		domain = identity_org_domain(org->name, target->domain);
+		domain = identity_org_domain(org->name, target->server.domain);
 		cJSON_AddStringToObject(spec, "domain", domain);
 		free(domain);
 		cJSON_AddItemToObject(
@@ -1668,6 +1677,7 @@ auth_delete(
 const struct provider provider_auth = {
 	.name = "auth",
 	.target_kind = "incus",
+	.server = true,
 	.kinds = auth_kinds,
 	.max_concurrency = 0, /* local files: auth_lock orders the writes */
 	.max_rate = 0,

@@ -78,18 +78,30 @@ static const struct field_def caddy_route_fields[] = {
 
 /* Created after the containers, bots and auth (orders 1 to 5), routes
  * last: a bot is reachable only once everything behind it is there. */
-static const struct resource_kind caddy_server = { "server",
-	caddy_server_fields, NULL, 6 };
-static const struct resource_kind caddy_callback = { "callback",
-	caddy_callback_fields, NULL, 7 };
-static const struct resource_kind caddy_route = { "route", caddy_route_fields,
-	NULL, 8 };
+static const struct resource_kind caddy_server = {
+	.name = "server",
+	.fields = caddy_server_fields,
+	.lost_on_replace = NULL,
+	.order = 6,
+};
+static const struct resource_kind caddy_callback = {
+	.name = "callback",
+	.fields = caddy_callback_fields,
+	.lost_on_replace = NULL,
+	.order = 7,
+};
+static const struct resource_kind caddy_route = {
+	.name = "route",
+	.fields = caddy_route_fields,
+	.lost_on_replace = NULL,
+	.order = 8,
+};
 
 static const struct resource_kind *const caddy_kinds[] = { &caddy_server,
 	&caddy_callback, &caddy_route, NULL };
 
 struct caddy_session {
-	const char *endpoint; /* target->caddy_admin, for messages */
+	const char *endpoint; /* target->server.caddy_admin, for messages */
 	char *base;           /* http://127.0.0.1:2019, or http://localhost */
 	char *socket;         /* the admin's unix socket, or NULL */
 	char *host_header;    /* the Host the admin API accepts */
@@ -438,11 +450,12 @@ caddy_callback_route(
 /* ---- session ---- */
 
 static int
-caddy_open(const struct bots_target *target, const char *base_dir,
+caddy_open(const struct bots_target *target, struct conn *conn,
+    const char *base_dir,
     void **session, struct strbuf *err)
 {
 	struct caddy_session *s;
-	const char *admin = target->caddy_admin;
+	const char *admin = target->server.caddy_admin;
 
 	(void)base_dir;
 	*session = NULL;
@@ -503,7 +516,7 @@ caddy_add_dep(struct resource *r, const char *address)
 static cJSON *
 caddy_listen(const struct bots_target *target)
 {
-	const struct node *seq = target->caddy_listen;
+	const struct node *seq = target->server.caddy_listen;
 	cJSON *list = cJSON_CreateArray();
 	size_t i;
 
@@ -531,7 +544,7 @@ caddy_expand(const struct bots *bots, const struct bots_target *target,
 	(void)err;
 	spec = cJSON_CreateObject();
 	cJSON_AddItemToObject(spec, "listen", caddy_listen(target));
-	cJSON_AddBoolToObject(spec, "https", target->caddy_https);
+	cJSON_AddBoolToObject(spec, "https", target->server.caddy_https);
 	server =
 	    resource_new(self, &caddy_server, CADDY_SERVER, NULL, NULL, spec);
 	server->target = target;
@@ -542,11 +555,11 @@ caddy_expand(const struct bots *bots, const struct bots_target *target,
 
 		if (org->target != target)
 			continue;
-		host = identity_org_domain(org->name, target->domain);
+		host = identity_org_domain(org->name, target->server.domain);
 		spec = cJSON_CreateObject();
 		cJSON_AddStringToObject(spec, "host", host);
 		cJSON_AddStringToObject(spec, "path", CADDY_CALLBACK_PATH);
-		cJSON_AddStringToObject(spec, "upstream", target->auth_listen);
+		cJSON_AddStringToObject(spec, "upstream", target->server.auth_listen);
 		cJSON_AddStringToObject(
 		    spec, "handlers", CADDY_CALLBACK_HANDLERS);
 		r = resource_new(
@@ -566,7 +579,7 @@ caddy_expand(const struct bots *bots, const struct bots_target *target,
 			cJSON_AddStringToObject(spec, "host", host);
 			cJSON_AddStringToObject(spec, "path", path);
 			cJSON_AddStringToObject(
-			    spec, "auth", target->auth_listen);
+			    spec, "auth", target->server.auth_listen);
 			cJSON_AddStringToObject(spec, "upstream", upstream);
 			cJSON_AddStringToObject(
 			    spec, "handlers", CADDY_ROUTE_HANDLERS);
@@ -1186,6 +1199,7 @@ caddy_delete(
 const struct provider provider_caddy = {
 	.name = "caddy",
 	.target_kind = "incus",
+	.server = true,
 	.kinds = caddy_kinds,
 	/* one config document: writes in parallel would only 412 */
 	.max_concurrency = 1,

@@ -157,21 +157,41 @@ static const struct field_def cf_token_fields[] = {
  * worker (binds the bucket), secrets and token (written into the worker),
  * card (carries the worker's hub token digest).
  */
-static const struct resource_kind cf_bucket = { "bucket", cf_bucket_fields,
-	"the agent's R2 bucket and its data", 2 };
-static const struct resource_kind cf_worker = { "worker", cf_worker_fields,
-	"the agent's Worker with its secrets and hub auth token; the next "
+static const struct resource_kind cf_bucket = {
+	.name = "bucket",
+	.fields = cf_bucket_fields,
+	.lost_on_replace = "the agent's R2 bucket and its data",
+	.order = 2,
+};
+static const struct resource_kind cf_worker = {
+	.name = "worker",
+	.fields = cf_worker_fields,
+	.lost_on_replace = "the agent's Worker with its secrets and hub auth token; the next "
 	"apply pushes the secrets again, makes new R2 credentials and "
 	"re-registers the card with the new token",
-	2 };
-static const struct resource_kind cf_secrets = { "secrets", cf_secrets_fields,
-	NULL, 2 };
-static const struct resource_kind cf_token = { "token", cf_token_fields,
-	"the agent's R2 credentials (new ones are made)", 2 };
+	.order = 2,
+};
+static const struct resource_kind cf_secrets = {
+	.name = "secrets",
+	.fields = cf_secrets_fields,
+	.lost_on_replace = NULL,
+	.order = 2,
+};
+static const struct resource_kind cf_token = {
+	.name = "token",
+	.fields = cf_token_fields,
+	.lost_on_replace = "the agent's R2 credentials (new ones are made)",
+	.order = 2,
+};
 
 /* After everything a server's org needs (the route is order 8): DNS points
  * at the server last, and goes first when the org does. */
-static const struct resource_kind cf_dns = { "dns", cf_dns_fields, NULL, 9 };
+static const struct resource_kind cf_dns = {
+	.name = "dns",
+	.fields = cf_dns_fields,
+	.lost_on_replace = NULL,
+	.order = 9,
+};
 
 static const struct resource_kind *const cf_kinds[] = { &cf_bucket, &cf_worker,
 	&cf_secrets, &cf_token, &cf_dns, NULL };
@@ -219,7 +239,7 @@ cloudflare_hub_digest_known(const struct bots_target *target,
 
 	pthread_mutex_lock(&cf_digests_lock);
 	for (i = 0; i < cf_ndigests && !found; i++)
-		if (strcmp(cf_digests[i].account, target->account_id) == 0 &&
+		if (strcmp(cf_digests[i].account, target->edge.account_id) == 0 &&
 		    strcmp(cf_digests[i].worker, worker) == 0) {
 			memcpy(
 			    out, cf_digests[i].digest, CLOUDFLARE_HEX_SHA256);
@@ -389,7 +409,8 @@ static int cf_dns_expand(const struct bots *bots,
 static const char *cf_str(const cJSON *obj, const char *key);
 
 static int
-cf_open(const struct bots_target *target, const char *base_dir, void **session,
+cf_open(const struct bots_target *target, struct conn *conn,
+    const char *base_dir, void **session,
     struct strbuf *err)
 {
 	struct cf_session *s = xcalloc(1, sizeof(*s));
@@ -407,7 +428,7 @@ cf_open(const struct bots_target *target, const char *base_dir, void **session,
 	len = strlen(s->api);
 	while (len > 0 && s->api[len - 1] == '/')
 		s->api[--len] = '\0';
-	s->limiter = cf_limiter_for(target->account_id,
+	s->limiter = cf_limiter_for(target->edge.account_id,
 	    rate != NULL && strtod(rate, NULL) > 0 ? strtod(rate, NULL)
 						   : CF_RATE_DEFAULT);
 	s->runtime_dir = runtimes != NULL && *runtimes != '\0'
@@ -416,7 +437,7 @@ cf_open(const struct bots_target *target, const char *base_dir, void **session,
 	*session = s;
 	if (http_check_url(s->api, err) != 0)
 		goto fail;
-	if (secret_resolve(&target->api_token, base_dir, address, "api_token",
+	if (secret_resolve(&target->edge.api_token, base_dir, address, "api_token",
 		&s->token, &why) != 0) {
 		strbuf_addf(
 		    err, "target '%s': api_token: %s", target->name, why.buf);
@@ -665,7 +686,7 @@ cf_subdomain(struct provider_call *call, char **out)
 		return PROVIDER_OK;
 	http_response_init(&resp);
 	strbuf_addf(
-	    &path, "/accounts/%s/workers/subdomain", s->target->account_id);
+	    &path, "/accounts/%s/workers/subdomain", s->target->edge.account_id);
 	rc = cf_send(call, "GET", path.buf, NULL, NULL, 0, &resp);
 	sub = cJSON_GetStringValue(
 	    cJSON_GetObjectItemCaseSensitive(cf_result(&resp), "subdomain"));
@@ -834,7 +855,7 @@ cf_observe_workers(struct provider_call *call, struct observed_set *out,
     cJSON *owners, bool optional)
 {
 	struct cf_session *s = call->session;
-	const char *account = s->target->account_id;
+	const char *account = s->target->edge.account_id;
 	struct http_response resp, one;
 	struct strbuf path = STRBUF_INIT;
 	const cJSON *script;
@@ -976,7 +997,7 @@ cf_observe_buckets(struct provider_call *call, struct observed_set *out,
 
 		strbuf_reset(&path);
 		strbuf_addf(&path, "/accounts/%s/r2/buckets?per_page=100",
-		    s->target->account_id);
+		    s->target->edge.account_id);
 		if (cursor != NULL) {
 			strbuf_addstr(&path, "&cursor=");
 			http_add_escaped(&path, cursor);
@@ -1073,7 +1094,7 @@ cf_observe_tokens(struct provider_call *call, struct observed_set *out,
 
 		strbuf_reset(&path);
 		strbuf_addf(&path, "/accounts/%s/tokens?page=%d&per_page=50",
-		    s->target->account_id, page);
+		    s->target->edge.account_id, page);
 		rc = cf_send(call, "GET", path.buf, NULL, NULL, 0, &resp);
 		if (cf_barred(call, &resp, optional && page == 1, &rc) ||
 		    rc != PROVIDER_OK)
@@ -1164,7 +1185,7 @@ cf_put_secret(struct provider_call *call, const char *worker, const char *name,
 
 	http_response_init(&resp);
 	strbuf_addf(&path, "/accounts/%s/workers/scripts/%s/secrets",
-	    s->target->account_id, worker);
+	    s->target->edge.account_id, worker);
 	cJSON_AddStringToObject(body, "name", name);
 	cJSON_AddStringToObject(body, "text", text);
 	cJSON_AddStringToObject(body, "type", "secret_text");
@@ -1192,7 +1213,7 @@ cf_delete_secret(
 
 	http_response_init(&resp);
 	strbuf_addf(&path, "/accounts/%s/workers/scripts/%s/secrets/%s",
-	    s->target->account_id, worker, name);
+	    s->target->edge.account_id, worker, name);
 	rc = cf_send(call, "DELETE", path.buf, NULL, NULL, 0, &resp);
 	if (rc == PROVIDER_ERROR && resp.status == 404)
 		rc = PROVIDER_OK; /* gone already (or its worker is) */
@@ -1431,7 +1452,7 @@ cf_upload(struct provider_call *call, const struct resource *desired,
 		"text/plain", identity.buf, identity.len };
 	strbuf_reset(&path);
 	strbuf_addf(&path, "/accounts/%s/workers/scripts/%s",
-	    s->target->account_id, desired->name);
+	    s->target->edge.account_id, desired->name);
 	rc = cf_send(call, "PUT", path.buf, NULL, parts, 3, &resp);
 	if (rc != PROVIDER_OK)
 		goto out;
@@ -1488,7 +1509,7 @@ cf_worker_create(struct provider_call *call, const struct resource *desired)
 	sodium_memzero(hub, sizeof(hub));
 	if (rc == PROVIDER_OK)
 		cf_digest_remember(
-		    ((struct cf_session *)call->session)->target->account_id,
+		    ((struct cf_session *)call->session)->target->edge.account_id,
 		    desired->name, hub_sha);
 	return rc;
 }
@@ -1534,7 +1555,7 @@ cf_bucket_create(struct provider_call *call, const struct resource *desired)
 	http_response_init(&resp);
 	cJSON_AddStringToObject(body, "name", cf_str(desired->spec, "name"));
 	json = cJSON_PrintUnformatted(body);
-	strbuf_addf(&path, "/accounts/%s/r2/buckets", s->target->account_id);
+	strbuf_addf(&path, "/accounts/%s/r2/buckets", s->target->edge.account_id);
 	rc = cf_send(call, "POST", path.buf, json, NULL, 0, &resp);
 	if (rc == PROVIDER_ERROR && resp.status == 409 &&
 	    cf_error_code(&resp) == CF_BUCKET_EXISTS) {
@@ -1566,7 +1587,7 @@ cf_bucket_empty(struct provider_call *call, const char *bucket)
 		strbuf_reset(&path);
 		strbuf_addf(&path,
 		    "/accounts/%s/r2/buckets/%s/objects?per_page=1000",
-		    s->target->account_id, bucket);
+		    s->target->edge.account_id, bucket);
 		rc = cf_send(call, "GET", path.buf, NULL, NULL, 0, &resp);
 		if (rc != PROVIDER_OK)
 			break;
@@ -1577,7 +1598,7 @@ cf_bucket_empty(struct provider_call *call, const char *bucket)
 			strbuf_reset(&path);
 			strbuf_addf(&path,
 			    "/accounts/%s/r2/buckets/%s/objects/",
-			    s->target->account_id, bucket);
+			    s->target->edge.account_id, bucket);
 			http_add_escaped(&path, key);
 			rc = cf_simple_delete(call, path.buf, 0);
 			if (rc != PROVIDER_OK)
@@ -1603,7 +1624,7 @@ cf_bucket_delete(
 
 	http_response_init(&resp);
 	strbuf_addf(
-	    &path, "/accounts/%s/r2/buckets/%s", s->target->account_id, bucket);
+	    &path, "/accounts/%s/r2/buckets/%s", s->target->edge.account_id, bucket);
 	for (tries = 0; tries < 2; tries++) {
 		rc = cf_send(call, "DELETE", path.buf, NULL, NULL, 0, &resp);
 		if (rc == PROVIDER_ERROR && resp.status == 404 &&
@@ -1653,7 +1674,7 @@ cf_token_create(struct provider_call *call, const struct resource *desired)
 	policy = cJSON_CreateObject();
 	cJSON_AddStringToObject(policy, "effect", "allow");
 	strbuf_addf(&resource, "com.cloudflare.edge.r2.bucket.%s_default_%s",
-	    s->target->account_id, bucket);
+	    s->target->edge.account_id, bucket);
 	cJSON_AddStringToObject(
 	    cJSON_AddObjectToObject(policy, "resources"), resource.buf, "*");
 	groups = cJSON_AddArrayToObject(policy, "permission_groups");
@@ -1665,7 +1686,7 @@ cf_token_create(struct provider_call *call, const struct resource *desired)
 	cJSON_AddItemToArray(groups, group);
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(body, "policies"), policy);
 	json = cJSON_PrintUnformatted(body);
-	strbuf_addf(&path, "/accounts/%s/tokens", s->target->account_id);
+	strbuf_addf(&path, "/accounts/%s/tokens", s->target->edge.account_id);
 	rc = cf_send(call, "POST", path.buf, json, NULL, 0, &resp);
 	if (rc != PROVIDER_OK)
 		goto out;
@@ -1701,7 +1722,7 @@ cf_token_create(struct provider_call *call, const struct resource *desired)
 		strbuf_add(&keep, call->err.buf, call->err.len);
 		strbuf_reset(&path);
 		strbuf_addf(
-		    &path, "/accounts/%s/tokens/%s", s->target->account_id, id);
+		    &path, "/accounts/%s/tokens/%s", s->target->edge.account_id, id);
 		(void)cf_simple_delete(call, path.buf, 0);
 		strbuf_reset(&call->err);
 		strbuf_add(&call->err, keep.buf, keep.len);
@@ -1732,7 +1753,7 @@ cf_token_delete(struct provider_call *call, const struct observed *current)
 	struct strbuf path = STRBUF_INIT;
 	int rc;
 
-	strbuf_addf(&path, "/accounts/%s/tokens/%s", s->target->account_id,
+	strbuf_addf(&path, "/accounts/%s/tokens/%s", s->target->edge.account_id,
 	    cf_str(current->handle, "id"));
 	rc = cf_simple_delete(call, path.buf, 0);
 	if (rc == PROVIDER_OK) {
@@ -1775,8 +1796,8 @@ cf_dns_serves(
     const struct bots_target *server, const struct bots_target *target)
 {
 	return server->kind == BOTS_TARGET_INCUS &&
-	       server->dns_target == target && server->dns_zone_id != NULL &&
-	       server->dns_address != NULL;
+	       server->server.dns_target == target && server->server.dns_zone_id != NULL &&
+	       server->server.dns_address != NULL;
 }
 
 /* An address's record type and its canonical text (the form Cloudflare
@@ -1816,11 +1837,11 @@ cf_dns_wanted(const struct bots *bots, const struct bots_target *target,
 
 		if (!cf_dns_serves(server, target))
 			continue;
-		if (cf_dns_address(server->dns_address, &type, content) != 0) {
+		if (cf_dns_address(server->server.dns_address, &type, content) != 0) {
 			strbuf_addf(err,
 			    "targets.%s.dns.address: '%s' is neither an IPv4 "
 			    "nor an IPv6 address",
-			    server->name, server->dns_address);
+			    server->name, server->server.dns_address);
 			cf_wants_free(wants, *n);
 			return -1;
 		}
@@ -1834,7 +1855,7 @@ cf_dns_wanted(const struct bots *bots, const struct bots_target *target,
 			w->org = &bots->orgs[o];
 			w->server = server;
 			w->name = identity_org_domain(
-			    bots->orgs[o].name, server->domain);
+			    bots->orgs[o].name, server->server.domain);
 			w->type = type;
 			memcpy(w->content, content, sizeof(w->content));
 		}
@@ -1860,14 +1881,14 @@ cf_dns_expand(const struct bots *bots, const struct bots_target *target,
 		struct resource *r;
 
 		cJSON_AddStringToObject(
-		    spec, "zone_id", wants[i].server->dns_zone_id);
+		    spec, "zone_id", wants[i].server->server.dns_zone_id);
 		cJSON_AddStringToObject(spec, "name", wants[i].name);
 		cJSON_AddStringToObject(spec, "type", wants[i].type);
 		cJSON_AddStringToObject(spec, "content", wants[i].content);
 		cJSON_AddBoolToObject(
-		    spec, "proxied", wants[i].server->dns_proxied);
+		    spec, "proxied", wants[i].server->server.dns_proxied);
 		cJSON_AddNumberToObject(spec, "ttl", 1);
-		cJSON_AddStringToObject(spec, "account_id", target->account_id);
+		cJSON_AddStringToObject(spec, "account_id", target->edge.account_id);
 		r = resource_new(&provider_cloudflare, &cf_dns,
 		    wants[i].org->name, wants[i].org->name, NULL, spec);
 		r->target = target;
@@ -1950,15 +1971,15 @@ cf_dns_check_zone(struct provider_call *call, const struct bots *bots,
 		const struct bots_target *server = &bots->targets[s];
 
 		if (!cf_dns_serves(server, target) ||
-		    strcmp(server->dns_zone_id, zone_id) != 0 ||
-		    cf_zone_holds(zone_name, server->domain))
+		    strcmp(server->server.dns_zone_id, zone_id) != 0 ||
+		    cf_zone_holds(zone_name, server->server.domain))
 			continue;
 		strbuf_addf(&call->err,
 		    "targets.%s.dns.zone_id: zone %s is '%s', which cannot "
 		    "hold the names ORG.%s of the server's orgs; give the "
 		    "zone of %s",
-		    server->name, zone_id, zone_name, server->domain,
-		    server->domain);
+		    server->name, zone_id, zone_name, server->server.domain,
+		    server->server.domain);
 		rc = PROVIDER_ERROR;
 	}
 	http_response_release(&resp);
@@ -2092,7 +2113,7 @@ cf_dns_match(const cJSON *all, const struct cf_record_want *want,
 
 		if (!used[i++] &&
 		    strcmp(cf_str(record, "zone_id"),
-			want->server->dns_zone_id) == 0 &&
+			want->server->server.dns_zone_id) == 0 &&
 		    strcasecmp(cf_str(record, "name"), want->name) == 0) {
 			if (cf_record_ours(record))
 				rank = strcmp(cf_str(record, "type"),
@@ -2143,12 +2164,12 @@ cf_observe_dns(struct provider_call *call, const struct bots_target *target,
 	for (i = 0; i < bots->ntargets; i++)
 		if (cf_dns_serves(&bots->targets[i], target))
 			cf_zone_add(&zones, &nzones, &alloc,
-			    bots->targets[i].dns_zone_id, true);
+			    bots->targets[i].server.dns_zone_id, true);
 	cJSON_ArrayForEach (memory, call->remembered) {
 		const char *zone = cf_str(memory, "zone_id");
 
 		if (strncmp(memory->string, "cloudflare.dns.", 15) == 0 &&
-		    strcmp(cf_str(memory, "account_id"), target->account_id) ==
+		    strcmp(cf_str(memory, "account_id"), target->edge.account_id) ==
 			0 &&
 		    cf_zone_id_ok(zone))
 			cf_zone_add(&zones, &nzones, &alloc, zone, false);
@@ -2189,7 +2210,7 @@ cf_observe_dns(struct provider_call *call, const struct bots_target *target,
 			    "and getbot never touches it; remove that record, "
 			    "or give server '%s' another domain",
 			    wants[i].name, wants[i].type,
-			    wants[i].server->dns_zone_id, cf_str(best, "type"),
+			    wants[i].server->server.dns_zone_id, cf_str(best, "type"),
 			    CF_DNS_COMMENT, wants[i].server->name);
 		}
 		observed_set_add(out, o);
@@ -2358,7 +2379,7 @@ cf_delete(
 	if (current->kind == &cf_dns)
 		return cf_dns_delete(call, current);
 	strbuf_addf(&path, "/accounts/%s/workers/scripts/%s",
-	    s->target->account_id, current->name);
+	    s->target->edge.account_id, current->name);
 	rc = cf_simple_delete(call, path.buf, CF_SCRIPT_NOT_FOUND);
 	strbuf_release(&path);
 	return rc;
@@ -2378,10 +2399,10 @@ cloudflare_hub_digest(const struct bots_target *target, const char *base_dir,
 	if (cloudflare_hub_digest_known(target, worker, out))
 		return 0;
 	http_response_init(&resp);
-	if (cf_open(target, base_dir, &call.session, err) != 0)
+	if (cf_open(target, NULL, base_dir, &call.session, err) != 0)
 		goto out;
 	strbuf_addf(&path, "/accounts/%s/workers/scripts/%s/settings",
-	    target->account_id, worker);
+	    target->edge.account_id, worker);
 	if (cf_send(&call, "GET", path.buf, NULL, NULL, 0, &resp) !=
 	    PROVIDER_OK) {
 		strbuf_addf(err, "cloudflare: %s", call.err.buf);
@@ -2397,7 +2418,7 @@ cloudflare_hub_digest(const struct bots_target *target, const char *base_dir,
 		goto out;
 	}
 	memcpy(out, sha, CLOUDFLARE_HEX_SHA256);
-	cf_digest_remember(target->account_id, worker, sha);
+	cf_digest_remember(target->edge.account_id, worker, sha);
 	rc = 0;
 out:
 	cJSON_Delete(marker);

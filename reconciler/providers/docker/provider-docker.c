@@ -75,12 +75,19 @@ static const struct field_def docker_bot_fields[] = {
 	{ NULL, 0 },
 };
 
-static const struct resource_kind docker_image = { "image", docker_image_fields,
-	NULL, 2 };
-static const struct resource_kind docker_bot = { "bot", docker_bot_fields,
-	"the bot's volumes openclaw-config and openclaw-workspace (its memory "
+static const struct resource_kind docker_image = {
+	.name = "image",
+	.fields = docker_image_fields,
+	.lost_on_replace = NULL,
+	.order = 2,
+};
+static const struct resource_kind docker_bot = {
+	.name = "bot",
+	.fields = docker_bot_fields,
+	.lost_on_replace = "the bot's volumes openclaw-config and openclaw-workspace (its memory "
 	"and files)",
-	3 };
+	.order = 3,
+};
 
 static const struct resource_kind *const docker_kinds[] = { &docker_image,
 	&docker_bot, NULL };
@@ -498,7 +505,8 @@ out:
 /* ---- desired state ---- */
 
 static int
-docker_open(const struct bots_target *target, const char *base_dir,
+docker_open(const struct bots_target *target, struct conn *conn,
+    const char *base_dir,
     void **session, struct strbuf *err)
 {
 	struct docker_session *s = xcalloc(1, sizeof(*s));
@@ -622,6 +630,11 @@ docker_expand(const struct bots *bots, const struct bots_target *target,
 				    org->name, team->name, spec);
 				free(scoped);
 				r->target = target;
+				r->url = identity_bot_url(org->name,
+				    target->server.domain != NULL
+					? target->server.domain
+					: IDENTITY_DEFAULT_DOMAIN,
+				    team->name);
 				resource_add_dep(r, container);
 				resource_add_dep(r, image_addr);
 				for (k = 0; k < team->napi_keys; k++) {
@@ -1566,6 +1579,7 @@ docker_delete(
 const struct provider provider_docker = {
 	.name = "docker",
 	.target_kind = "incus",
+	.server = true,
 	.kinds = docker_kinds,
 	.max_concurrency = 4,
 	.max_rate = 0,

@@ -51,12 +51,18 @@ static const struct field_def incus_container_fields[] = {
 	{ NULL, 0 },
 };
 
-static const struct resource_kind incus_network = { "network",
-	incus_network_fields, NULL, 0 };
-static const struct resource_kind incus_container = { "container",
-	incus_container_fields,
-	"the org's container with its Docker, images and every bot's volumes",
-	1 };
+static const struct resource_kind incus_network = {
+	.name = "network",
+	.fields = incus_network_fields,
+	.lost_on_replace = NULL,
+	.order = 0,
+};
+static const struct resource_kind incus_container = {
+	.name = "container",
+	.fields = incus_container_fields,
+	.lost_on_replace = "the org's container with its Docker, images and every bot's volumes",
+	.order = 1,
+};
 
 static const struct resource_kind *const incus_kinds[] = { &incus_network,
 	&incus_container, NULL };
@@ -232,7 +238,8 @@ incus_call(struct provider_call *call, const char *method, const char *path,
 }
 
 static int
-incus_open(const struct bots_target *target, const char *base_dir,
+incus_open(const struct bots_target *target, struct conn *conn,
+    const char *base_dir,
     void **session, struct strbuf *err)
 {
 	struct incus_session *s = xcalloc(1, sizeof(*s));
@@ -243,12 +250,12 @@ incus_open(const struct bots_target *target, const char *base_dir,
 
 	(void)base_dir;
 	*session = NULL;
-	if (target->connect == NULL || strcmp(target->connect, "local") != 0) {
+	if (target->server.connect == NULL || strcmp(target->server.connect, "local") != 0) {
 		strbuf_addf(err,
 		    "target '%s': connect: %s is not supported yet; this "
 		    "getbot "
 		    "manages a server it runs on (connect: local)",
-		    target->name, target->connect ? target->connect : "(none)");
+		    target->name, target->server.connect ? target->server.connect : "(none)");
 		free(s);
 		return -1;
 	}
@@ -285,7 +292,7 @@ static char *
 incus_profiles_text(const struct bots_target *target)
 {
 	struct strbuf sb = STRBUF_INIT;
-	const struct node *list = target->profiles;
+	const struct node *list = target->server.profiles;
 	size_t i;
 
 	for (i = 0;
@@ -321,7 +328,7 @@ incus_expand(const struct bots *bots, const struct bots_target *target,
 		if (org->target != target)
 			continue;
 		spec = cJSON_CreateObject();
-		cJSON_AddStringToObject(spec, "image", target->image);
+		cJSON_AddStringToObject(spec, "image", target->server.image);
 		profiles = incus_profiles_text(target);
 		cJSON_AddStringToObject(spec, "profiles", profiles);
 		free(profiles);
@@ -834,8 +841,8 @@ incus_org_addresses(struct provider_call *call,
 	struct incus_session s = { incus_find_socket(), false };
 	struct provider_call mine = { .session = &s,
 		.err = STRBUF_INIT,
-		.throttle = call->throttle,
-		.throttle_data = call->throttle_data };
+		.engine = call->engine,
+		.budget = call->budget };
 	cJSON *instances = NULL;
 	const cJSON *item;
 	int rc;
@@ -882,6 +889,7 @@ out:
 const struct provider provider_incus = {
 	.name = "incus",
 	.target_kind = "incus",
+	.server = true,
 	.kinds = incus_kinds,
 	.max_concurrency = 4,
 	.max_rate = 0,

@@ -45,15 +45,20 @@ static const struct field_def router_card_fields[] = {
 };
 
 /* The card goes first when an agent is deleted: nothing is routed to it. */
-static const struct resource_kind router_card = { "card", router_card_fields,
-	NULL, 3 };
+static const struct resource_kind router_card = {
+	.name = "card",
+	.fields = router_card_fields,
+	.lost_on_replace = NULL,
+	.order = 3,
+};
 static const struct resource_kind *const router_kinds[] = { &router_card,
 	NULL };
 
 static void router_close(void *session);
 
 static int
-router_open(const struct bots_target *target, const char *base_dir,
+router_open(const struct bots_target *target, struct conn *conn,
+    const char *base_dir,
     void **session, struct strbuf *err)
 {
 	struct router_session *s = xcalloc(1, sizeof(*s));
@@ -64,7 +69,7 @@ router_open(const struct bots_target *target, const char *base_dir,
 
 	s->target = target;
 	s->base_dir = xstrdup(base_dir);
-	s->url = xstrdup(target->router_url != NULL ? target->router_url : "");
+	s->url = xstrdup(target->edge.router_url != NULL ? target->edge.router_url : "");
 	len = strlen(s->url);
 	while (len > 0 && s->url[len - 1] == '/')
 		s->url[--len] = '\0';
@@ -72,7 +77,7 @@ router_open(const struct bots_target *target, const char *base_dir,
 		strbuf_addf(err, " (target '%s', router.url)", target->name);
 		goto out;
 	}
-	if (secret_resolve(&target->router_token, base_dir, address,
+	if (secret_resolve(&target->edge.router_token, base_dir, address,
 		"router_token", &s->token, &why) != 0) {
 		strbuf_addf(err, "target '%s': router.token: %s", target->name,
 		    why.buf);

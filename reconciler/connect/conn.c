@@ -1,0 +1,44 @@
+/* Opening a server connection by the way a target names. */
+#include "config.h"
+
+#include <string.h>
+
+#include "conn.h"
+
+int
+conn_open(const char *target_name, const char *how, struct conn **out,
+    struct strbuf *err)
+{
+	*out = NULL;
+	if (how != NULL && strcmp(how, "local") == 0) {
+		*out = conn_local_open(target_name);
+		return 0;
+	}
+	strbuf_addf(err,
+	    "target '%s': connect: %s is not supported yet; this getbot "
+	    "manages a server it runs on (connect: local)",
+	    target_name, how != NULL ? how : "(none)");
+	return -1;
+}
+
+void
+conn_close(struct conn *conn)
+{
+	if (conn != NULL)
+		conn->ops->close(conn);
+}
+
+void
+conn_result_init(struct conn_result *result)
+{
+	result->status = -1;
+	strbuf_init(&result->out, 0);
+	strbuf_init(&result->errout, 0);
+}
+
+void
+conn_result_release(struct conn_result *result)
+{
+	strbuf_release(&result->out);
+	strbuf_release(&result->errout);
+}

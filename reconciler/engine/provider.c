@@ -1,0 +1,25 @@
+/* What the engine offers providers: their kinds by name, the rate budget. */
+#include "config.h"
+
+#include <string.h>
+
+#include "engine.h"
+#include "provider.h"
+
+const struct resource_kind *
+provider_kind(const struct provider *provider, const char *kind_name)
+{
+	size_t i;
+
+	for (i = 0; provider->kinds != NULL && provider->kinds[i] != NULL; i++)
+		if (strcmp(provider->kinds[i]->name, kind_name) == 0)
+			return provider->kinds[i];
+	return NULL;
+}
+
+void
+provider_throttle(struct provider_call *call)
+{
+	if (call->engine != NULL && call->budget != NULL)
+		budget_take(&call->engine->budgets, call->budget);
+}
