@@ -227,15 +227,16 @@ struct http_dialled {
 };
 
 static curl_socket_t
-http_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+http_open_socket(
+    void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
 {
 	struct http_dialled *d = clientp;
 	int fd = -1;
 
 	(void)purpose;
 	(void)addr;
-	if (d->req->conn->ops->dial(d->req->conn, d->req->endpoint, &fd,
-		d->why) != 0) {
+	if (d->req->conn->ops->dial(
+		d->req->conn, d->req->endpoint, &fd, d->why) != 0) {
 		d->failed = true;
 		return CURL_SOCKET_BAD;
 	}
@@ -372,8 +373,8 @@ http_request(const struct http_request *req, struct http_response *resp,
 	}
 	if (cc != CURLE_OK) {
 		/* no (whole) answer: the network's fault, worth a retry */
-		strbuf_addstr(err, dialled.failed ? why.buf
-						  : curl_easy_strerror(cc));
+		strbuf_addstr(
+		    err, dialled.failed ? why.buf : curl_easy_strerror(cc));
 		rc = PROVIDER_TRANSIENT;
 		goto out;
 	}

@@ -24,7 +24,7 @@
 #include "xmalloc.h"
 
 #define LOCAL_CONNECT_TIMEOUT_MS 10000
-#define LOCAL_PATH \
+#define LOCAL_PATH                                                             \
 	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 extern char **environ;
@@ -48,8 +48,8 @@ local_dial_unix(const char *path, int *fd, struct strbuf *err)
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		strbuf_addf(err, "cannot connect to %s: %s", path,
-		    strerror(errno));
+		strbuf_addf(
+		    err, "cannot connect to %s: %s", path, strerror(errno));
 		if (s >= 0)
 			close(s);
 		return -1;
@@ -101,8 +101,9 @@ local_dial_tcp(const char *endpoint, int *fd, struct strbuf *err)
 		strbuf_addf(err, "'%s' is not HOST:PORT", endpoint);
 		return -1;
 	}
-	host = colon == endpoint ? xstrdup("localhost")
-				 : xstrndup(endpoint, (size_t)(colon - endpoint));
+	host = colon == endpoint
+		   ? xstrdup("localhost")
+		   : xstrndup(endpoint, (size_t)(colon - endpoint));
 	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
 		memmove(host, host + 1, strlen(host));
 		host[strlen(host) - 1] = '\0';
@@ -129,8 +130,8 @@ local_dial_tcp(const char *endpoint, int *fd, struct strbuf *err)
 	freeaddrinfo(list);
 	free(host);
 	if (s < 0) {
-		strbuf_addf(err, "cannot connect to %s: %s", endpoint,
-		    strerror(saved));
+		strbuf_addf(
+		    err, "cannot connect to %s: %s", endpoint, strerror(saved));
 		return -1;
 	}
 	*fd = s;
@@ -302,7 +303,8 @@ local_clean_env(void)
 	envp[n++] = xstrdup("PATH=" LOCAL_PATH);
 	for (i = 0; i < ARRAY_SIZE(passed); i++)
 		if (getenv(passed[i]) != NULL)
-			envp[n++] = xasprintf("%s=%s", passed[i], getenv(passed[i]));
+			envp[n++] =
+			    xasprintf("%s=%s", passed[i], getenv(passed[i]));
 	return envp;
 }
 
@@ -471,7 +473,8 @@ static int
 local_spawn(struct conn *conn, const char *const *argv, const char *log_path,
     pid_t *pid, struct strbuf *err)
 {
-	static const char exec_failed[] = "getbot: cannot execute the program\n";
+	static const char exec_failed[] =
+	    "getbot: cannot execute the program\n";
 	long max_fd = local_max_fd();
 	char *path = local_which(argv[0]);
 	char **envp = NULL;
@@ -524,8 +527,8 @@ local_spawn(struct conn *conn, const char *const *argv, const char *log_path,
 	close(pipefd[1]);
 	pipefd[1] = -1;
 	if (child < 0) {
-		strbuf_addf(err, "cannot start %s: fork: %s", argv[0],
-		    strerror(errno));
+		strbuf_addf(
+		    err, "cannot start %s: fork: %s", argv[0], strerror(errno));
 		goto out;
 	}
 	do

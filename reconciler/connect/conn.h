@@ -30,8 +30,8 @@ struct conn;
 
 /* What a command run on the server gave back. */
 struct conn_result {
-	int status;          /* exit status; -1: killed, or did not start */
-	struct strbuf out;   /* standard output, at most max_output bytes */
+	int status;           /* exit status; -1: killed, or did not start */
+	struct strbuf out;    /* standard output, at most max_output bytes */
 	struct strbuf errout; /* standard error, likewise */
 };
 

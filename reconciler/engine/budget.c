@@ -39,8 +39,8 @@ budget_table_release(struct budget_table *table)
 }
 
 struct budget *
-budget_get(struct budget_table *table, const char *key, double rate,
-    unsigned burst)
+budget_get(
+    struct budget_table *table, const char *key, double rate, unsigned burst)
 {
 	struct budget *b;
 

@@ -11,8 +11,8 @@
 
 struct budget {
 	char *key;
-	double rate;    /* requests per second; 0: unlimited */
-	double burst;   /* at least 1 */
+	double rate;  /* requests per second; 0: unlimited */
+	double burst; /* at least 1 */
 	double tokens;
 	double refilled;      /* when tokens were last topped up */
 	double blocked_until; /* after a 429: nobody sends before this */
@@ -28,8 +28,8 @@ void budget_table_init(struct budget_table *table);
 void budget_table_release(struct budget_table *table);
 /* The budget called key, made with rate and burst on first use (the first
  * caller's limits win). Lives as long as the table. */
-struct budget *budget_get(struct budget_table *table, const char *key,
-    double rate, unsigned burst);
+struct budget *budget_get(
+    struct budget_table *table, const char *key, double rate, unsigned burst);
 /* Wait until one request may be sent under budget. */
 void budget_take(struct budget_table *table, struct budget *budget);
 /* Nobody sends under budget for seconds from now (a 429's Retry-After). */

@@ -200,7 +200,8 @@ engine_budget(struct engine *engine, const struct engine_session *es)
 	if (es->provider->budget != NULL)
 		es->provider->budget(es->session, es->target, &pb);
 	if (pb.key == NULL)
-		pb.key = xasprintf("%s/%s", es->provider->name, es->target->name);
+		pb.key =
+		    xasprintf("%s/%s", es->provider->name, es->target->name);
 	b = budget_get(&engine->budgets, pb.key, pb.rate, pb.burst);
 	free(pb.key);
 	return b;
@@ -281,7 +282,7 @@ engine_observe_kinds(struct provider_call *call,
 	if (provider->observe != NULL)
 		rc = provider->observe(call, call->target, out);
 	for (k = 0; rc == PROVIDER_OK && provider->kinds != NULL &&
-	     provider->kinds[k] != NULL;
+		    provider->kinds[k] != NULL;
 	     k++)
 		if (provider->kinds[k]->observe != NULL)
 			rc = provider->kinds[k]->observe(call, out);
@@ -490,8 +491,8 @@ engine_producer(const struct engine *engine, const char *address,
 }
 
 int
-provider_input(struct provider_call *call, const char *address,
-    const char *key, char **value)
+provider_input(struct provider_call *call, const char *address, const char *key,
+    char **value)
 {
 	struct engine *engine = call->engine;
 	const struct provider *producer;

@@ -68,8 +68,8 @@ int provider_input(struct provider_call *call, const char *address,
 
 /* A rate budget: what the remote side counts requests against. */
 struct provider_budget {
-	char *key;     /* owned: "cloudflare:TOKEN-FINGERPRINT" */
-	double rate;   /* requests per second (0: unlimited) */
+	char *key;      /* owned: "cloudflare:TOKEN-FINGERPRINT" */
+	double rate;    /* requests per second (0: unlimited) */
 	unsigned burst; /* requests allowed at once above the rate */
 };
 

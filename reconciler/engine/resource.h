@@ -56,16 +56,17 @@ struct resource_kind {
 	 * provider's observe sees this kind together with others (one
 	 * answer holds them all). */
 	int (*observe)(struct provider_call *call, struct observed_set *out);
-	int (*create)(struct provider_call *call, const struct resource *desired);
-	int (*update)(struct provider_call *call, const struct resource *desired,
-	    const struct observed *current);
+	int (*create)(
+	    struct provider_call *call, const struct resource *desired);
+	int (*update)(struct provider_call *call,
+	    const struct resource *desired, const struct observed *current);
 	int (*update_secret)(struct provider_call *call,
 	    const struct resource *desired, const struct observed *current);
 	int (*reregister)(struct provider_call *call,
 	    const struct resource *desired, const struct observed *current);
 	/* Delete; purge also removes data that is kept by default. */
-	int (*delete)(struct provider_call *call, const struct observed *current,
-	    bool purge);
+	int (*delete)(struct provider_call *call,
+	    const struct observed *current, bool purge);
 };
 
 struct resource_secret {

@@ -43,7 +43,7 @@
 #include "engine.h"
 #include "http.h"
 #include "identity.h"
-#include "incus/provider-incus.h"
+#include "incus.h"
 #include "xmalloc.h"
 
 #define DOCKER_API_OURS      "1.43" /* what getbot speaks, at most */
@@ -1298,6 +1298,22 @@ docker_wait_healthy(
 
 /* The compose file a human can read (and `docker compose ps` finds): the
  * same container, with the keys as ${NAME} references, never values. */
+/* Write (or remove: data NULL) a file inside the org container, through
+ * the Incus files API on the same server. */
+static int
+docker_write_org_file(struct provider_call *call, const char *org,
+    const char *path, const char *data, size_t len, unsigned mode)
+{
+	struct incus_client incus;
+	int rc;
+
+	if (incus_client_open(&incus, call->conn, &call->err) != 0)
+		return PROVIDER_TRANSIENT;
+	rc = incus_write_file(&incus, call, org, path, data, len, mode);
+	incus_client_release(&incus);
+	return rc;
+}
+
 static char *
 docker_compose_text(const struct resource *r)
 {
@@ -1445,7 +1461,7 @@ docker_run_bot(struct provider_call *call, const struct resource *r)
 	compose = docker_compose_text(r);
 	dir = xasprintf("%s/%s", DOCKER_COMPOSE_DIR, r->team);
 	file = xasprintf("%s/compose.yaml", dir);
-	rc = incus_write_file(
+	rc = docker_write_org_file(
 	    call, r->org, file, compose, strlen(compose), 0644);
 out:
 	/* the body's Env holds the keys */
@@ -1570,7 +1586,7 @@ docker_delete(
 	if (rc == PROVIDER_OK) {
 		file = xasprintf(
 		    "%s/%s/compose.yaml", DOCKER_COMPOSE_DIR, current->team);
-		rc = incus_write_file(call, current->org, file, NULL, 0, 0);
+		rc = docker_write_org_file(call, current->org, file, NULL, 0, 0);
 		free(file);
 	}
 	return rc;

@@ -21,13 +21,11 @@
 
 #include "provider-incus.h"
 #include "http.h"
+#include "incus.h"
 #include "xmalloc.h"
 
 #define INCUS_NETWORK         "getbot-br0"
 #define INCUS_NETWORK_ADDRESS "10.199.0.1/24"
-#define INCUS_SOCKET_DIR      "/run/getbot"
-#define INCUS_WAIT_SECONDS    120
-#define INCUS_MAX_BODY        (32u << 20) /* the instance list of a big server */
 #define INCUS_MARK            "user.getbot.managed"
 #define INCUS_MARK_ORG        "user.getbot.org"
 #define INCUS_MARK_IMAGE      "user.getbot.image"
@@ -60,232 +58,43 @@ static const struct resource_kind incus_network = {
 static const struct resource_kind incus_container = {
 	.name = "container",
 	.fields = incus_container_fields,
-	.lost_on_replace = "the org's container with its Docker, images and every bot's volumes",
+	.lost_on_replace = "the org's container with its Docker, images and "
+			   "every bot's volumes",
 	.order = 1,
 };
 
 static const struct resource_kind *const incus_kinds[] = { &incus_network,
 	&incus_container, NULL };
 
-struct incus_session {
-	char *socket;
-	bool lxd; /* the server is LXD, not Incus */
-};
-
-/* The first of the usual sockets that exists ($INCUS_SOCKET first). */
-static char *
-incus_find_socket(void)
-{
-	static const char *const paths[] = { "/run/incus/unix.socket",
-		"/var/lib/incus/unix.socket", "/var/lib/lxd/unix.socket" };
-	const char *env = getenv("INCUS_SOCKET");
-	size_t i;
-
-	if (env != NULL && *env != '\0')
-		return xstrdup(env);
-	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-		if (access(paths[i], F_OK) == 0)
-			return xstrdup(paths[i]);
-	return xstrdup(paths[0]);
-}
-
-/*
- * Send one request to the daemon. A status of Incus' 500 is its answer to
- * a request it will not do (a duplicate name, a missing image), so it is
- * not retried; an unreachable socket names the socket.
- */
-static int
-incus_send(struct incus_session *s, const char *method, const char *path,
-    const char *json, const char *if_match, struct http_response *resp,
-    struct strbuf *err)
-{
-	char *url = xasprintf("http://incus%s", path);
-	struct http_request req = { 0 };
-	int rc;
-
-	req.method = method;
-	req.url = url;
-	req.json = json;
-	req.if_match = if_match;
-	req.unix_socket = s->socket;
-	req.timeout_ms = (INCUS_WAIT_SECONDS + 30) * 1000L;
-	req.max_body = INCUS_MAX_BODY;
-	http_response_init(resp);
-	rc = http_request(&req, resp, err);
-	if (rc == PROVIDER_TRANSIENT && resp->status == 0) {
-		/* curl's words ("METHOD PATH: why"), with the socket named */
-		char *why = strbuf_detach(err, NULL);
-
-		strbuf_addf(err, "cannot reach %s: %s", s->socket, why);
-		free(why);
-	} else if (rc == PROVIDER_TRANSIENT && resp->status == 500)
-		rc = PROVIDER_ERROR;
-	else if (resp->status == 412) /* changed since read: read again */
-		rc = PROVIDER_TRANSIENT;
-	free(url);
-	return rc;
-}
-
-/* An error envelope's own words, or the status. */
-static void
-incus_error_text(const struct http_response *resp, struct strbuf *err)
-{
-	const char *message =
-	    cJSON_GetStringValue(cJSON_GetObjectItem(resp->json, "error"));
-
-	if (message != NULL && *message != '\0')
-		strbuf_addstr(err, message);
-	else
-		strbuf_addf(err, "HTTP %ld", resp->status);
-}
-
-/*
- * Wait for an operation and hand back its metadata. The wait answer is a
- * sync envelope whose metadata is the operation (new Incus: failure is
- * metadata.status_code 400 with err) or, on Incus <= 6.0.4 and LXD, an
- * error envelope inside HTTP 200.
- */
-static int
-incus_wait(struct incus_session *s, const char *operation, cJSON **metadata,
-    struct strbuf *err)
-{
-	struct http_response resp;
-	char *path =
-	    xasprintf("%s/wait?timeout=%d", operation, INCUS_WAIT_SECONDS);
-	const char *type;
-	const cJSON *md;
-	int rc;
-
-	rc = incus_send(s, "GET", path, NULL, NULL, &resp, err);
-	free(path);
-	if (rc != PROVIDER_OK)
-		goto out;
-	type = cJSON_GetStringValue(cJSON_GetObjectItem(resp.json, "type"));
-	md = cJSON_GetObjectItem(resp.json, "metadata");
-	if ((type != NULL && strcmp(type, "error") == 0) ||
-	    !cJSON_IsObject(md)) {
-		incus_error_text(&resp, err);
-		rc = PROVIDER_ERROR;
-		goto out;
-	}
-	if (cJSON_GetNumberValue(cJSON_GetObjectItem(md, "status_code")) !=
-	    200) {
-		const char *why =
-		    cJSON_GetStringValue(cJSON_GetObjectItem(md, "err"));
-
-		strbuf_addstr(
-		    err, why != NULL && *why ? why : "operation failed");
-		rc = PROVIDER_ERROR;
-		goto out;
-	}
-	if (metadata != NULL)
-		*metadata = cJSON_Duplicate(md, true);
-	rc = PROVIDER_OK;
-out:
-	http_response_release(&resp);
-	return rc;
-}
-
-/*
- * One API call: sync answers give their metadata, async ones are waited
- * for (their operation's metadata), errors give the remote's words.
- */
-static int
-incus_call_etag(struct provider_call *call, const char *method,
-    const char *path, const cJSON *body, const char *if_match,
-    cJSON **metadata, char **etag)
-{
-	struct incus_session *s = call->session;
-	struct http_response resp;
-	char *text = body != NULL ? cJSON_PrintUnformatted(body) : NULL;
-	const char *type;
-	int rc;
-
-	if (metadata != NULL)
-		*metadata = NULL;
-	provider_throttle(call);
-	rc = incus_send(s, method, path, text, if_match, &resp, &call->err);
-	free(text);
-	if (rc != PROVIDER_OK)
-		goto out;
-	if (etag != NULL && resp.etag != NULL)
-		*etag = xstrdup(resp.etag);
-	type = cJSON_GetStringValue(cJSON_GetObjectItem(resp.json, "type"));
-	if (type != NULL && strcmp(type, "async") == 0) {
-		const char *op = cJSON_GetStringValue(
-		    cJSON_GetObjectItem(resp.json, "operation"));
-
-		if (op == NULL) {
-			strbuf_addf(&call->err,
-			    "%s %s: no operation in an async answer", method,
-			    path);
-			rc = PROVIDER_ERROR;
-		} else
-			rc = incus_wait(s, op, metadata, &call->err);
-	} else if (metadata != NULL)
-		*metadata = cJSON_Duplicate(
-		    cJSON_GetObjectItem(resp.json, "metadata"), true);
-out:
-	http_response_release(&resp);
-	return rc;
-}
-
-static int
-incus_call(struct provider_call *call, const char *method, const char *path,
-    const cJSON *body, cJSON **metadata)
-{
-	return incus_call_etag(call, method, path, body, NULL, metadata, NULL);
-}
-
 static int
 incus_open(const struct bots_target *target, struct conn *conn,
-    const char *base_dir,
-    void **session, struct strbuf *err)
+    const char *base_dir, void **session, struct strbuf *err)
 {
-	struct incus_session *s = xcalloc(1, sizeof(*s));
-	struct provider_call call = { .session = s, .err = STRBUF_INIT };
-	cJSON *server = NULL;
-	const char *kind;
-	int rc;
+	struct incus_client *c = xcalloc(1, sizeof(*c));
 
 	(void)base_dir;
 	*session = NULL;
-	if (target->server.connect == NULL || strcmp(target->server.connect, "local") != 0) {
-		strbuf_addf(err,
-		    "target '%s': connect: %s is not supported yet; this "
-		    "getbot "
-		    "manages a server it runs on (connect: local)",
-		    target->name, target->server.connect ? target->server.connect : "(none)");
-		free(s);
+	if (incus_client_open(c, conn, err) != 0) {
+		char *why = strbuf_detach(err, NULL);
+
+		strbuf_addf(err, "target '%s': %s", target->name, why);
+		free(why);
+		free(c);
 		return -1;
 	}
-	s->socket = incus_find_socket();
-	rc = incus_call(&call, "GET", "/1.0", NULL, &server);
-	if (rc != PROVIDER_OK) {
-		strbuf_addf(err, "target '%s': %s", target->name, call.err.buf);
-		strbuf_release(&call.err);
-		free(s->socket);
-		free(s);
-		return -1;
-	}
-	kind = cJSON_GetStringValue(cJSON_GetObjectItem(
-	    cJSON_GetObjectItem(server, "environment"), "server"));
-	s->lxd = kind != NULL && strcmp(kind, "lxd") == 0;
-	cJSON_Delete(server);
-	strbuf_release(&call.err);
-	*session = s;
+	*session = c;
 	return 0;
 }
 
 static void
 incus_close(void *session)
 {
-	struct incus_session *s = session;
+	struct incus_client *c = session;
 
-	if (s == NULL)
+	if (c == NULL)
 		return;
-	free(s->socket);
-	free(s);
+	incus_client_release(c);
+	free(c);
 }
 
 static char *
@@ -372,11 +181,11 @@ incus_observe(struct provider_call *call, const struct bots_target *target,
 
 	(void)target;
 	/* two bulk calls: every network, every instance */
-	rc = incus_call(
-	    call, "GET", "/1.0/networks?recursion=1", NULL, &networks);
+	rc = incus_call(call->session, call, "GET", "/1.0/networks?recursion=1",
+	    NULL, NULL, &networks, NULL);
 	if (rc == PROVIDER_OK)
-		rc = incus_call(call, "GET", "/1.0/instances?recursion=1", NULL,
-		    &instances);
+		rc = incus_call(call->session, call, "GET",
+		    "/1.0/instances?recursion=1", NULL, NULL, &instances, NULL);
 	if (rc != PROVIDER_OK)
 		goto out;
 	cJSON_ArrayForEach (item, networks) {
@@ -419,7 +228,8 @@ incus_observe(struct provider_call *call, const struct bots_target *target,
 		cJSON_AddStringToObject(
 		    o->spec, "status", status != NULL ? status : "");
 		cJSON_AddStringToObject(o->spec, "provisioned",
-		    strcmp(incus_config(item, INCUS_MARK_PROVISION), "true") == 0
+		    strcmp(incus_config(item, INCUS_MARK_PROVISION), "true") ==
+			    0
 			? "true"
 			: "false");
 		observed_set_add(out, o);
@@ -468,7 +278,8 @@ incus_create_network(struct provider_call *call, const struct resource *r)
 	cJSON_AddStringToObject(
 	    config, "ipv6.address", incus_spec(r, "ipv6.address"));
 	cJSON_AddStringToObject(config, INCUS_MARK, "true");
-	rc = incus_call(call, "POST", "/1.0/networks", body, NULL);
+	rc = incus_call(call->session, call, "POST", "/1.0/networks", body,
+	    NULL, NULL, NULL);
 	cJSON_Delete(body);
 	return rc;
 }
@@ -521,12 +332,15 @@ incus_provision(struct provider_call *call, const char *name)
 	cJSON_AddBoolToObject(body, "interactive", false);
 	cJSON_AddBoolToObject(body, "record-output", false);
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(body, "environment"),
-	    "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	    "PATH",
+	    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	strbuf_addstr(&path, "/1.0/instances/");
 	http_add_escaped(&path, name);
 	strbuf_addstr(&path, "/exec");
-	rc = incus_call(call, "POST", path.buf, body, &md);
-	ret = cJSON_GetObjectItem(cJSON_GetObjectItem(md, "metadata"), "return");
+	rc = incus_call(
+	    call->session, call, "POST", path.buf, body, NULL, &md, NULL);
+	ret =
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(md, "metadata"), "return");
 	if (rc == PROVIDER_OK && (!cJSON_IsNumber(ret) || ret->valueint != 0)) {
 		strbuf_addf(&call->err,
 		    "container %s: installing Docker inside failed (exit %d); "
@@ -543,7 +357,8 @@ incus_provision(struct provider_call *call, const char *name)
 		cJSON_AddStringToObject(cJSON_AddObjectToObject(body, "config"),
 		    INCUS_MARK_PROVISION, "true");
 		strbuf_setlen(&path, path.len - strlen("/exec"));
-		rc = incus_call(call, "PATCH", path.buf, body, NULL);
+		rc = incus_call(call->session, call, "PATCH", path.buf, body,
+		    NULL, NULL, NULL);
 		cJSON_Delete(body);
 	}
 	strbuf_release(&path);
@@ -601,7 +416,8 @@ incus_create_container(struct provider_call *call, const struct resource *r)
 	cJSON_AddStringToObject(dev, "connect", "unix:/var/run/docker.sock");
 	cJSON_AddStringToObject(dev, "bind", "host");
 	cJSON_AddStringToObject(dev, "mode", "0660");
-	rc = incus_call(call, "POST", "/1.0/instances", body, NULL);
+	rc = incus_call(call->session, call, "POST", "/1.0/instances", body,
+	    NULL, NULL, NULL);
 	/* started apart: LXD 5.0 lacks "start" in the create request */
 	if (rc == PROVIDER_OK)
 		rc = incus_set_state(call, r->name, "start");
@@ -636,7 +452,8 @@ incus_set_state(
 	cJSON_AddStringToObject(body, "action", action);
 	cJSON_AddNumberToObject(body, "timeout", 30);
 	cJSON_AddBoolToObject(body, "force", strcmp(action, "stop") == 0);
-	rc = incus_call(call, "PUT", path.buf, body, NULL);
+	rc = incus_call(
+	    call->session, call, "PUT", path.buf, body, NULL, NULL, NULL);
 	cJSON_Delete(body);
 	strbuf_release(&path);
 	return rc;
@@ -668,10 +485,11 @@ incus_update(struct provider_call *call, const struct resource *desired,
 	http_add_escaped(&path, desired->name);
 	/* what it is now, and its ETag: a change made since is not
 	 * overwritten (412, read again on the retry) */
-	rc = incus_call_etag(call, "GET", path.buf, NULL, NULL, NULL, &etag);
+	rc = incus_call(
+	    call->session, call, "GET", path.buf, NULL, NULL, NULL, &etag);
 	if (rc == PROVIDER_OK)
-		rc = incus_call_etag(
-		    call, "PATCH", path.buf, body, etag, NULL, NULL);
+		rc = incus_call(call->session, call, "PATCH", path.buf, body,
+		    etag, NULL, NULL);
 	free(etag);
 	status =
 	    cJSON_GetStringValue(cJSON_GetObjectItem(current->spec, "status"));
@@ -708,7 +526,8 @@ incus_delete(
 	}
 	http_add_escaped(&path, current->name);
 	if (rc == PROVIDER_OK)
-		rc = incus_call(call, "DELETE", path.buf, NULL, NULL);
+		rc = incus_call(call->session, call, "DELETE", path.buf, NULL,
+		    NULL, NULL, NULL);
 	if (rc == PROVIDER_OK && current->kind == &incus_container) {
 		/* LXD leaves the host end of a proxy device behind */
 		char *sock = incus_docker_socket(current->name);
@@ -724,144 +543,31 @@ incus_delete(
 	return rc;
 }
 
-char *
-incus_docker_socket(const char *org)
-{
-	return xasprintf("%s/docker-%s.sock", INCUS_SOCKET_DIR, org);
-}
-
-/* One request of the files API: Incus reads X-Incus-*, LXD X-LXD-*; each
- * ignores the other's. */
-static int
-incus_files_request(struct incus_session *s, const char *method,
-    const char *instance, const char *path, const char *type,
-    const char *data, size_t len, unsigned mode, struct strbuf *err)
-{
-	struct strbuf url = STRBUF_INIT, mode_lxd = STRBUF_INIT,
-		      mode_incus = STRBUF_INIT, type_lxd = STRBUF_INIT,
-		      type_incus = STRBUF_INIT;
-	const char *headers[9] = { NULL };
-	struct http_request req = { 0 };
-	struct http_response resp;
-	int rc;
-
-	strbuf_addstr(&url, "http://incus/1.0/instances/");
-	http_add_escaped(&url, instance);
-	strbuf_addstr(&url, "/files?path=");
-	http_add_escaped(&url, path);
-	strbuf_addf(&mode_lxd, "X-LXD-mode: %04o", mode);
-	strbuf_addf(&mode_incus, "X-Incus-mode: %04o", mode);
-	strbuf_addf(&type_lxd, "X-LXD-type: %s", type);
-	strbuf_addf(&type_incus, "X-Incus-type: %s", type);
-	if (strcmp(method, "POST") == 0) {
-		headers[0] = mode_lxd.buf;
-		headers[1] = mode_incus.buf;
-		headers[2] = type_lxd.buf;
-		headers[3] = type_incus.buf;
-		headers[4] = "X-LXD-uid: 0";
-		headers[5] = "X-Incus-uid: 0";
-		headers[6] = "X-LXD-gid: 0";
-		headers[7] = "X-Incus-gid: 0";
-	}
-	req.method = method;
-	req.url = url.buf;
-	req.headers = headers;
-	req.unix_socket = s->socket;
-	req.timeout_ms = 60 * 1000L;
-	req.body = data != NULL ? data : "";
-	req.body_len = data != NULL ? len : 0;
-	req.content_type = "application/octet-stream";
-	if (strcmp(method, "DELETE") == 0)
-		req.body = NULL;
-	http_response_init(&resp);
-	rc = http_request(&req, &resp, err);
-	if (rc == PROVIDER_TRANSIENT && resp.status == 500)
-		rc = PROVIDER_ERROR;
-	http_response_release(&resp);
-	strbuf_release(&url);
-	strbuf_release(&mode_lxd);
-	strbuf_release(&mode_incus);
-	strbuf_release(&type_lxd);
-	strbuf_release(&type_incus);
-	return rc;
-}
-
 int
-incus_write_file(struct provider_call *call, const char *instance,
-    const char *path, const char *data, size_t len, unsigned mode)
+incus_org_addresses(
+    struct provider_call *call, const struct bots_target *target, cJSON **out)
 {
-	struct incus_session s = { incus_find_socket(), false };
-	struct strbuf dir = STRBUF_INIT;
-	const char *slash;
-	int rc = PROVIDER_OK;
-
-	provider_throttle(call);
-	if (data == NULL) {
-		rc = incus_files_request(&s, "DELETE", instance, path, "file",
-		    NULL, 0, 0, &call->err);
-		if (rc == PROVIDER_ERROR && strstr(call->err.buf, "HTTP 404"))
-			rc = PROVIDER_OK, strbuf_reset(&call->err);
-		goto out;
-	}
-	/* mkdir -p: each parent in turn (an existing one is fine) */
-	for (slash = strchr(path + 1, '/'); slash != NULL && rc == PROVIDER_OK;
-	     slash = strchr(slash + 1, '/')) {
-		strbuf_reset(&dir);
-		strbuf_add(&dir, path, (size_t)(slash - path));
-		rc = incus_files_request(&s, "POST", instance, dir.buf,
-		    "directory", NULL, 0, 0755, &call->err);
-		/* an existing directory is fine; so is one another apply
-		 * thread made a moment ago (LXD's sftp then says "file
-		 * exists") */
-		if (rc == PROVIDER_ERROR &&
-		    strstr(call->err.buf, "file exists") != NULL) {
-			strbuf_reset(&call->err);
-			rc = PROVIDER_OK;
-		}
-	}
-	if (rc == PROVIDER_OK)
-		rc = incus_files_request(&s, "POST", instance, path, "file",
-		    data, len, mode, &call->err);
-out:
-	if (rc != PROVIDER_OK && strstr(call->err.buf, "cannot reach") == NULL) {
-		char *why = strbuf_detach(&call->err, NULL);
-
-		strbuf_addf(&call->err, "%s: %s: %s", instance, path, why);
-		free(why);
-	}
-	strbuf_release(&dir);
-	free(s.socket);
-	return rc;
-}
-
-int
-incus_org_addresses(struct provider_call *call,
-    const struct bots_target *target, cJSON **out)
-{
-	struct incus_session s = { incus_find_socket(), false };
-	struct provider_call mine = { .session = &s,
-		.err = STRBUF_INIT,
-		.engine = call->engine,
-		.budget = call->budget };
+	struct incus_client c;
 	cJSON *instances = NULL;
 	const cJSON *item;
 	int rc;
 
-	(void)target; /* connect: local is all there is yet */
+	(void)target;
 	*out = NULL;
-	rc = incus_call(
-	    &mine, "GET", "/1.0/instances?recursion=2", NULL, &instances);
-	if (rc != PROVIDER_OK) {
-		strbuf_add(&call->err, mine.err.buf, mine.err.len);
+	if (incus_client_open(&c, call->conn, &call->err) != 0)
+		return PROVIDER_TRANSIENT;
+	rc = incus_call(&c, call, "GET", "/1.0/instances?recursion=2", NULL,
+	    NULL, &instances, NULL);
+	if (rc != PROVIDER_OK)
 		goto out;
-	}
 	*out = cJSON_CreateObject();
 	cJSON_ArrayForEach (item, instances) {
 		const char *org = incus_config(item, INCUS_MARK_ORG);
-		const cJSON *addr, *eth0 = cJSON_GetObjectItem(
-		    cJSON_GetObjectItem(
-			cJSON_GetObjectItem(item, "state"), "network"),
-		    "eth0");
+		const cJSON *addr,
+		    *eth0 = cJSON_GetObjectItem(
+			cJSON_GetObjectItem(
+			    cJSON_GetObjectItem(item, "state"), "network"),
+			"eth0");
 
 		if (strcmp(incus_config(item, INCUS_MARK), "true") != 0 ||
 		    *org == '\0')
@@ -879,10 +585,8 @@ incus_org_addresses(struct provider_call *call,
 		}
 	}
 out:
-	call->retry_after = mine.retry_after;
 	cJSON_Delete(instances);
-	strbuf_release(&mine.err);
-	free(s.socket);
+	incus_client_release(&c);
 	return rc;
 }
 

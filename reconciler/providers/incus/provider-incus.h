@@ -16,16 +16,4 @@ extern const struct provider provider_incus;
 int incus_org_addresses(struct provider_call *call,
     const struct bots_target *target, cJSON **out);
 
-/* The host socket the org container's Docker answers on. Free it. */
-char *incus_docker_socket(const char *org);
-
-/*
- * Write a file inside the org container through the files API (parent
- * directories made as needed, owned by root), or remove it (data NULL; a
- * missing file is not an error). For what getbot leaves for humans to
- * read, such as a bot's rendered compose file.
- */
-int incus_write_file(struct provider_call *call, const char *instance,
-    const char *path, const char *data, size_t len, unsigned mode);
-
 #endif

@@ -1,0 +1,319 @@
+/* The Incus REST API over a server connection. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "http.h"
+#include "incus.h"
+#include "xmalloc.h"
+
+#define INCUS_MAX_BODY (32u << 20) /* the instance list of a big server */
+
+/* The first of the usual sockets that exists on the server
+ * ($INCUS_SOCKET first). */
+static char *
+incus_find_socket(struct conn *conn)
+{
+	static const char *const paths[] = { "/run/incus/unix.socket",
+		"/var/lib/incus/unix.socket", "/var/lib/lxd/unix.socket" };
+	const char *env = getenv("INCUS_SOCKET");
+	size_t i;
+
+	if (env != NULL && *env != '\0')
+		return xstrdup(env);
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		struct conn_file_info info;
+		struct strbuf ignored = STRBUF_INIT;
+		int rc = conn->ops->stat(conn, paths[i], &info, &ignored);
+
+		strbuf_release(&ignored);
+		if (rc == 0)
+			return xstrdup(paths[i]);
+	}
+	return xstrdup(paths[0]);
+}
+
+/*
+ * Send one request to the daemon. A status of Incus' 500 is its answer to
+ * a request it will not do (a duplicate name, a missing image), so it is
+ * not retried; an unreachable socket names the socket.
+ */
+static int
+incus_send(struct incus_client *s, const char *method, const char *path,
+    const char *json, const char *if_match, struct http_response *resp,
+    struct strbuf *err)
+{
+	char *url = xasprintf("http://incus%s", path);
+	struct http_request req = { 0 };
+	int rc;
+
+	req.method = method;
+	req.url = url;
+	req.json = json;
+	req.if_match = if_match;
+	req.conn = s->conn;
+	req.endpoint = s->endpoint;
+	req.timeout_ms = (INCUS_WAIT_SECONDS + 30) * 1000L;
+	req.max_body = INCUS_MAX_BODY;
+	http_response_init(resp);
+	rc = http_request(&req, resp, err);
+	if (rc == PROVIDER_TRANSIENT && resp->status == 0) {
+		/* curl's words ("METHOD PATH: why"), with the socket named */
+		char *why = strbuf_detach(err, NULL);
+
+		strbuf_addf(err, "cannot reach %s: %s", s->socket, why);
+		free(why);
+	} else if (rc == PROVIDER_TRANSIENT && resp->status == 500)
+		rc = PROVIDER_ERROR;
+	else if (resp->status == 412) /* changed since read: read again */
+		rc = PROVIDER_TRANSIENT;
+	free(url);
+	return rc;
+}
+
+/* An error envelope's own words, or the status. */
+static void
+incus_error_text(const struct http_response *resp, struct strbuf *err)
+{
+	const char *message =
+	    cJSON_GetStringValue(cJSON_GetObjectItem(resp->json, "error"));
+
+	if (message != NULL && *message != '\0')
+		strbuf_addstr(err, message);
+	else
+		strbuf_addf(err, "HTTP %ld", resp->status);
+}
+
+/*
+ * Wait for an operation and hand back its metadata. The wait answer is a
+ * sync envelope whose metadata is the operation (new Incus: failure is
+ * metadata.status_code 400 with err) or, on Incus <= 6.0.4 and LXD, an
+ * error envelope inside HTTP 200.
+ */
+static int
+incus_wait(struct incus_client *s, const char *operation, cJSON **metadata,
+    struct strbuf *err)
+{
+	struct http_response resp;
+	char *path =
+	    xasprintf("%s/wait?timeout=%d", operation, INCUS_WAIT_SECONDS);
+	const char *type;
+	const cJSON *md;
+	int rc;
+
+	rc = incus_send(s, "GET", path, NULL, NULL, &resp, err);
+	free(path);
+	if (rc != PROVIDER_OK)
+		goto out;
+	type = cJSON_GetStringValue(cJSON_GetObjectItem(resp.json, "type"));
+	md = cJSON_GetObjectItem(resp.json, "metadata");
+	if ((type != NULL && strcmp(type, "error") == 0) ||
+	    !cJSON_IsObject(md)) {
+		incus_error_text(&resp, err);
+		rc = PROVIDER_ERROR;
+		goto out;
+	}
+	if (cJSON_GetNumberValue(cJSON_GetObjectItem(md, "status_code")) !=
+	    200) {
+		const char *why =
+		    cJSON_GetStringValue(cJSON_GetObjectItem(md, "err"));
+
+		strbuf_addstr(
+		    err, why != NULL && *why ? why : "operation failed");
+		rc = PROVIDER_ERROR;
+		goto out;
+	}
+	if (metadata != NULL)
+		*metadata = cJSON_Duplicate(md, true);
+	rc = PROVIDER_OK;
+out:
+	http_response_release(&resp);
+	return rc;
+}
+
+int
+incus_call(struct incus_client *s, struct provider_call *call,
+    const char *method, const char *path, const cJSON *body,
+    const char *if_match, cJSON **metadata, char **etag)
+{
+	struct http_response resp;
+	char *text = body != NULL ? cJSON_PrintUnformatted(body) : NULL;
+	const char *type;
+	int rc;
+
+	if (metadata != NULL)
+		*metadata = NULL;
+	provider_throttle(call);
+	rc = incus_send(s, method, path, text, if_match, &resp, &call->err);
+	free(text);
+	if (rc != PROVIDER_OK)
+		goto out;
+	if (etag != NULL && resp.etag != NULL)
+		*etag = xstrdup(resp.etag);
+	type = cJSON_GetStringValue(cJSON_GetObjectItem(resp.json, "type"));
+	if (type != NULL && strcmp(type, "async") == 0) {
+		const char *op = cJSON_GetStringValue(
+		    cJSON_GetObjectItem(resp.json, "operation"));
+
+		if (op == NULL) {
+			strbuf_addf(&call->err,
+			    "%s %s: no operation in an async answer", method,
+			    path);
+			rc = PROVIDER_ERROR;
+		} else
+			rc = incus_wait(s, op, metadata, &call->err);
+	} else if (metadata != NULL)
+		*metadata = cJSON_Duplicate(
+		    cJSON_GetObjectItem(resp.json, "metadata"), true);
+out:
+	http_response_release(&resp);
+	return rc;
+}
+
+int
+incus_client_open(struct incus_client *c, struct conn *conn, struct strbuf *err)
+{
+	struct provider_call call = { .err = STRBUF_INIT };
+	cJSON *server = NULL;
+	const char *kind;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->conn = conn;
+	c->socket = incus_find_socket(conn);
+	c->endpoint = xasprintf("unix:%s", c->socket);
+	rc = incus_call(c, &call, "GET", "/1.0", NULL, NULL, &server, NULL);
+	if (rc != PROVIDER_OK) {
+		strbuf_add(err, call.err.buf, call.err.len);
+		strbuf_release(&call.err);
+		incus_client_release(c);
+		return -1;
+	}
+	kind = cJSON_GetStringValue(cJSON_GetObjectItem(
+	    cJSON_GetObjectItem(server, "environment"), "server"));
+	c->lxd = kind != NULL && strcmp(kind, "lxd") == 0;
+	cJSON_Delete(server);
+	strbuf_release(&call.err);
+	return 0;
+}
+
+void
+incus_client_release(struct incus_client *c)
+{
+	free(c->socket);
+	free(c->endpoint);
+	memset(c, 0, sizeof(*c));
+}
+
+char *
+incus_docker_socket(const char *org)
+{
+	return xasprintf("%s/docker-%s.sock", INCUS_SOCKET_DIR, org);
+}
+
+/* One request of the files API: Incus reads X-Incus-*, LXD X-LXD-*; each
+ * ignores the other's. */
+static int
+incus_files_request(struct incus_client *s, const char *method,
+    const char *instance, const char *path, const char *type, const char *data,
+    size_t len, unsigned mode, struct strbuf *err)
+{
+	struct strbuf url = STRBUF_INIT, mode_lxd = STRBUF_INIT,
+		      mode_incus = STRBUF_INIT, type_lxd = STRBUF_INIT,
+		      type_incus = STRBUF_INIT;
+	const char *headers[9] = { NULL };
+	struct http_request req = { 0 };
+	struct http_response resp;
+	int rc;
+
+	strbuf_addstr(&url, "http://incus/1.0/instances/");
+	http_add_escaped(&url, instance);
+	strbuf_addstr(&url, "/files?path=");
+	http_add_escaped(&url, path);
+	strbuf_addf(&mode_lxd, "X-LXD-mode: %04o", mode);
+	strbuf_addf(&mode_incus, "X-Incus-mode: %04o", mode);
+	strbuf_addf(&type_lxd, "X-LXD-type: %s", type);
+	strbuf_addf(&type_incus, "X-Incus-type: %s", type);
+	if (strcmp(method, "POST") == 0) {
+		headers[0] = mode_lxd.buf;
+		headers[1] = mode_incus.buf;
+		headers[2] = type_lxd.buf;
+		headers[3] = type_incus.buf;
+		headers[4] = "X-LXD-uid: 0";
+		headers[5] = "X-Incus-uid: 0";
+		headers[6] = "X-LXD-gid: 0";
+		headers[7] = "X-Incus-gid: 0";
+	}
+	req.method = method;
+	req.url = url.buf;
+	req.headers = headers;
+	req.conn = s->conn;
+	req.endpoint = s->endpoint;
+	req.timeout_ms = 60 * 1000L;
+	req.body = data != NULL ? data : "";
+	req.body_len = data != NULL ? len : 0;
+	req.content_type = "application/octet-stream";
+	if (strcmp(method, "DELETE") == 0)
+		req.body = NULL;
+	http_response_init(&resp);
+	rc = http_request(&req, &resp, err);
+	if (rc == PROVIDER_TRANSIENT && resp.status == 500)
+		rc = PROVIDER_ERROR;
+	http_response_release(&resp);
+	strbuf_release(&url);
+	strbuf_release(&mode_lxd);
+	strbuf_release(&mode_incus);
+	strbuf_release(&type_lxd);
+	strbuf_release(&type_incus);
+	return rc;
+}
+
+int
+incus_write_file(struct incus_client *c, struct provider_call *call,
+    const char *instance, const char *path, const char *data, size_t len,
+    unsigned mode)
+{
+	struct strbuf dir = STRBUF_INIT;
+	const char *slash;
+	int rc = PROVIDER_OK;
+
+	provider_throttle(call);
+	if (data == NULL) {
+		rc = incus_files_request(c, "DELETE", instance, path, "file",
+		    NULL, 0, 0, &call->err);
+		if (rc == PROVIDER_ERROR && strstr(call->err.buf, "HTTP 404"))
+			rc = PROVIDER_OK, strbuf_reset(&call->err);
+		goto out;
+	}
+	/* mkdir -p: each parent in turn (an existing one is fine) */
+	for (slash = strchr(path + 1, '/'); slash != NULL && rc == PROVIDER_OK;
+	     slash = strchr(slash + 1, '/')) {
+		strbuf_reset(&dir);
+		strbuf_add(&dir, path, (size_t)(slash - path));
+		rc = incus_files_request(c, "POST", instance, dir.buf,
+		    "directory", NULL, 0, 0755, &call->err);
+		/* an existing directory is fine; so is one another apply
+		 * thread made a moment ago (LXD's sftp then says "file
+		 * exists") */
+		if (rc == PROVIDER_ERROR &&
+		    strstr(call->err.buf, "file exists") != NULL) {
+			strbuf_reset(&call->err);
+			rc = PROVIDER_OK;
+		}
+	}
+	if (rc == PROVIDER_OK)
+		rc = incus_files_request(c, "POST", instance, path, "file",
+		    data, len, mode, &call->err);
+out:
+	if (rc != PROVIDER_OK &&
+	    strstr(call->err.buf, "cannot reach") == NULL) {
+		char *why = strbuf_detach(&call->err, NULL);
+
+		strbuf_addf(&call->err, "%s: %s: %s", instance, path, why);
+		free(why);
+	}
+	strbuf_release(&dir);
+	return rc;
+}

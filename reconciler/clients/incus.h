@@ -1,0 +1,60 @@
+/*
+ * The Incus REST API (LXD 5.0 speaks the same) on a server, over the
+ * server's connection: requests, operations waited for, the files API.
+ * Errors are the daemon's own words. Used by the incus provider for its
+ * network and containers, and by the docker provider for the files it
+ * leaves inside an org container.
+ */
+#ifndef GETBOT_INCUS_H
+#define GETBOT_INCUS_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "provider.h"
+
+#define INCUS_WAIT_SECONDS 120
+
+struct incus_client {
+	struct conn *conn; /* borrowed */
+	char *endpoint;    /* "unix:/run/incus/unix.socket" */
+	char *socket;      /* the path, for messages */
+	bool lxd;          /* the daemon is LXD, not Incus */
+};
+
+/*
+ * Find the daemon's socket on the server ($INCUS_SOCKET, else the first of
+ * the usual paths that exists) and ask the daemon what it is. Returns 0,
+ * or -1 with err. Release with incus_client_release.
+ */
+int incus_client_open(
+    struct incus_client *c, struct conn *conn, struct strbuf *err);
+void incus_client_release(struct incus_client *c);
+
+/*
+ * One API call, throttled by call's budget: sync answers give their
+ * metadata, async ones are waited for (their operation's metadata), errors
+ * give the daemon's words in call->err. if_match, metadata and etag may
+ * be NULL; *metadata and *etag are the caller's to free.
+ */
+int incus_call(struct incus_client *c, struct provider_call *call,
+    const char *method, const char *path, const cJSON *body,
+    const char *if_match, cJSON **metadata, char **etag);
+
+/*
+ * Write a file inside instance through the files API (parent directories
+ * made as needed, owned by root), or remove it (data NULL; a missing file
+ * is not an error).
+ */
+int incus_write_file(struct incus_client *c, struct provider_call *call,
+    const char *instance, const char *path, const char *data, size_t len,
+    unsigned mode);
+
+/* The server's socket an org container's Docker answers on (a proxy
+ * device of the container). Free it. */
+char *incus_docker_socket(const char *org);
+/* The directory those sockets live in. */
+#define INCUS_SOCKET_DIR "/run/getbot"
+
+#endif
