@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "file.h"
 #include "load.h"
 #include "strbuf.h"
 #include "xmalloc.h"
@@ -690,36 +691,20 @@ load_buffer(const char *file, const char *buf, size_t len,
 int
 load_file(const char *path, struct node_doc **docp, struct diag_list *diags)
 {
-	struct strbuf content = STRBUF_INIT;
-	char chunk[65536];
-	ssize_t got;
-	int fd, rc = -1;
+	struct strbuf content = STRBUF_INIT, err = STRBUF_INIT;
+	int rc;
 
 	*docp = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	/* past the limit file_read stops, and load_buffer says why */
+	rc = file_read(path, LOAD_MAX_SIZE, &content, NULL, &err);
+	if (rc == FILE_MISSING)
 		diag_add(diags, DIAG_ERROR, path, 0, 0, "", "cannot open: %s",
-		    strerror(errno));
-		return -1;
-	}
-	for (;;) {
-		got = read(fd, chunk, sizeof(chunk));
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			diag_add(diags, DIAG_ERROR, path, 0, 0, "",
-			    "cannot read: %s", strerror(errno));
-			goto out;
-		}
-		if (got == 0)
-			break;
-		strbuf_add(&content, chunk, (size_t)got);
-		if (content.len > LOAD_MAX_SIZE)
-			break; /* load_buffer reports the size */
-	}
-	rc = load_buffer(path, content.buf, content.len, docp, diags);
-out:
-	close(fd);
+		    strerror(ENOENT));
+	else if (rc != 0 && content.len <= LOAD_MAX_SIZE)
+		diag_add(diags, DIAG_ERROR, path, 0, 0, "", "%s", err.buf);
+	else
+		rc = load_buffer(path, content.buf, content.len, docp, diags);
 	strbuf_release(&content);
+	strbuf_release(&err);
 	return rc;
 }

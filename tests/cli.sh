@@ -61,7 +61,7 @@ run "$GETBOT" validate "$tap_tmp/missing.yaml"
 [ "$rc" -eq 1 ] && grep -q 'missing.yaml: cannot open: No such file or directory' "$tap_tmp/err"
 tap_ok $? "a missing file is a clear error"
 run "$GETBOT" validate "$tap_tmp"
-[ "$rc" -eq 1 ] && grep -q 'cannot read: Is a directory' "$tap_tmp/err"
+[ "$rc" -eq 1 ] && grep -q "is not a regular file" "$tap_tmp/err"
 tap_ok $? "a directory is a clear error"
 
 # schema: exactly the installed source of truth.
@@ -96,6 +96,13 @@ run "$GETBOT"
 (cd "$tap_tmp" && mkdir -p empty && cd empty && "$GETBOT" plan >out 2>err); rc=$?
 [ "$rc" -eq 1 ] && grep -q 'bots.yaml: cannot open: No such file or directory' "$tap_tmp/empty/err"
 tap_ok $? "plan without bots.yaml says so and exits 1"
+# A FIFO in bots.yaml's place is refused at once, not waited on: every
+# file getbot reads goes through one bounded reader that wants a regular
+# file.
+mkfifo "$tap_tmp/fifo.yaml"
+run timeout 10 "$GETBOT" validate "$tap_tmp/fifo.yaml"
+[ "$rc" -eq 1 ] && grep -q "fifo.yaml' is not a regular file" "$tap_tmp/err"
+tap_ok $? "a FIFO named as the config is refused, without hanging"
 # The product has providers (the edge's), so plan and apply exist; a
 # command that does not exist is refused.
 run "$GETBOT" bogus
