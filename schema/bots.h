@@ -49,11 +49,11 @@ struct bots;
 struct bots_server {
 	const char *connect;
 	const char *known_hosts;
-	const char *domain; /* IDENTITY_DEFAULT_DOMAIN when unset */
-	const char *image;  /* "debian/12" when unset */
+	const char *domain;          /* IDENTITY_DEFAULT_DOMAIN when unset */
+	const char *image;           /* "debian/12" when unset */
 	const struct node *profiles; /* sequence of names, or NULL */
 	const char *auth_url;
-	const char *caddy_admin; /* "localhost:2019" or "unix//PATH" */
+	const char *caddy_admin;         /* "localhost:2019" or "unix//PATH" */
 	const struct node *caddy_listen; /* sequence, or NULL: [":443"] */
 	bool caddy_https;
 	const char *auth_config; /* /etc/getbot/auth.json when unset */

@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
+
 #include "cmd.h"
 #include "provider.h"
 #include "xmalloc.h"
