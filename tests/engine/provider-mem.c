@@ -62,35 +62,57 @@ static const struct field_def mem_allowlist_fields[] = {
 	{ NULL, 0 },
 };
 
+/* Every kind of the in-memory world is written and removed alike. */
+static int mem_create(
+    struct provider_call *call, const struct resource *desired);
+static int mem_update(struct provider_call *call,
+    const struct resource *desired, const struct observed *current);
+static int mem_update_secret(struct provider_call *call,
+    const struct resource *desired, const struct observed *current);
+static int mem_reregister(struct provider_call *call,
+    const struct resource *desired, const struct observed *current);
+static int mem_delete(
+    struct provider_call *call, const struct observed *current, bool purge);
+#define MEM_OPERATIONS                                                         \
+	.create = mem_create, .update = mem_update,                            \
+	.update_secret = mem_update_secret, .reregister = mem_reregister,      \
+	.delete = mem_delete
+
 static const struct resource_kind mem_network = {
 	.name = "network",
 	.fields = mem_network_fields,
 	.lost_on_replace = NULL,
 	.order = 0,
+	MEM_OPERATIONS,
 };
 static const struct resource_kind mem_container = {
 	.name = "container",
 	.fields = mem_container_fields,
 	.lost_on_replace = "the org's container and everything in it",
 	.order = 1,
+	MEM_OPERATIONS,
 };
 static const struct resource_kind mem_bot = {
 	.name = "bot",
 	.fields = mem_bot_fields,
-	.lost_on_replace = "the bot's volumes, its conversation history and workspace",
+	.lost_on_replace =
+	    "the bot's volumes, its conversation history and workspace",
 	.order = 2,
+	MEM_OPERATIONS,
 };
 static const struct resource_kind mem_card = {
 	.name = "card",
 	.fields = mem_card_fields,
 	.lost_on_replace = NULL,
 	.order = 3,
+	MEM_OPERATIONS,
 };
 static const struct resource_kind mem_allowlist = {
 	.name = "allowlist",
 	.fields = mem_allowlist_fields,
 	.lost_on_replace = NULL,
 	.order = 3,
+	MEM_OPERATIONS,
 };
 
 static const struct field_def mem_worker_fields[] = {
@@ -106,6 +128,7 @@ static const struct resource_kind mem_worker = {
 	.fields = mem_worker_fields,
 	.lost_on_replace = "the agent's bucket and its data",
 	.order = 2,
+	MEM_OPERATIONS,
 };
 
 static const struct resource_kind *const mem_kinds[] = { &mem_network,
@@ -268,8 +291,7 @@ mem_fault(struct mem_world *w, const char *op, const char *address,
 
 static int
 mem_open(const struct bots_target *target, struct conn *conn,
-    const char *base_dir, void **session,
-    struct strbuf *err)
+    const char *base_dir, void **session, struct strbuf *err)
 {
 	(void)target;
 	(void)base_dir;
@@ -648,11 +670,6 @@ const struct provider provider_mem = {
 	.close = NULL,
 	.expand = mem_expand,
 	.observe = mem_observe,
-	.create = mem_create,
-	.update = mem_update,
-	.update_secret = mem_update_secret,
-	.reregister = mem_reregister,
-	.delete = mem_delete,
 };
 
 const struct provider provider_mem_edge = {
@@ -666,9 +683,4 @@ const struct provider provider_mem_edge = {
 	.close = NULL,
 	.expand = mem_edge_expand,
 	.observe = mem_edge_observe,
-	.create = mem_create,
-	.update = mem_update,
-	.update_secret = mem_update_secret,
-	.reregister = mem_reregister,
-	.delete = mem_delete,
 };
