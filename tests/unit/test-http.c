@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "http.h"
 #include "provider.h"
 #include "strbuf.h"
@@ -159,6 +160,56 @@ test_http__answers_map_to_provider_codes(void)
 	free(big_answer);
 }
 
+/* Over a server connection: the stream the connection dials carries the
+ * request; the URL's host is only the Host header (on a server reached
+ * over SSH, it may mean nothing here). */
+static void
+test_http__through_a_connection(void)
+{
+	const char *answers[1] = { "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+				   "Connection: close\r\n\r\n{}" };
+	struct canned c;
+	struct conn *conn = NULL;
+	struct http_response resp;
+	struct http_request req;
+	struct strbuf err = STRBUF_INIT, endpoint = STRBUF_INIT;
+	pthread_t thread;
+	int port, rc;
+
+	memset(&c, 0, sizeof(c));
+	c.answers = answers;
+	c.count = 1;
+	port = canned_start(&c, &thread);
+	ok(port > 0 && conn_open("fsn1", "local", &conn, &err) == 0,
+	    "a loopback server and a local connection");
+	if (port <= 0 || conn == NULL)
+		return;
+	strbuf_addf(&endpoint, "127.0.0.1:%d", port);
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.url = "http://caddy-admin.invalid/config/";
+	req.conn = conn;
+	req.endpoint = endpoint.buf;
+	http_response_init(&resp);
+	rc = http_request(&req, &resp, &err);
+	is_int(rc, PROVIDER_OK, "the request went over the dialled stream");
+	ok(strstr(c.seen[0], "GET /config/ HTTP/1.1") != NULL &&
+		strstr(c.seen[0], "Host: caddy-admin.invalid") != NULL,
+	    "with the URL's path and host, and no name was resolved");
+	pthread_join(thread, NULL);
+	close(c.listener);
+
+	strbuf_reset(&err);
+	rc = http_request(&req, &resp, &err);
+	is_int(rc, PROVIDER_TRANSIENT, "nothing listens: transient");
+	ok(strstr(err.buf, "cannot connect to 127.0.0.1:") != NULL,
+	    "in the connection's words: %s", err.buf);
+	http_response_release(&resp);
+	conn_close(conn);
+	strbuf_release(&err);
+	strbuf_release(&endpoint);
+}
+
 static void
 test_http__retry_after(void)
 {
@@ -296,6 +347,7 @@ int
 main(void)
 {
 	test_http__answers_map_to_provider_codes();
+	test_http__through_a_connection();
 	test_http__retry_after();
 	test_http__error_shapes();
 	test_http__urls();
