@@ -15,7 +15,7 @@ layer_of() {
 	reconciler/connect/*) echo connect ;;
 	reconciler/engine/*) echo engine ;;
 	reconciler/clients/*) echo clients ;;
-	reconciler/providers/providers.c) echo table ;;
+	reconciler/providers/providers.[ch]) echo table ;;
 	reconciler/providers/*/*) echo "provider-$(echo "$1" | cut -d/ -f3)" ;;
 	reconciler/cli/*) echo cli ;;
 	reconciler/auth/*) echo auth ;;

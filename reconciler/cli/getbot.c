@@ -2,7 +2,7 @@
 #include "config.h"
 
 #include "cmd.h"
-#include "provider.h"
+#include "providers.h"
 
 int
 main(int argc, char **argv)

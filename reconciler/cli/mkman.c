@@ -11,7 +11,7 @@
 #include "cmd.h"
 #include "embedded.h"
 #include "jsonschema.h"
-#include "provider.h"
+#include "providers.h"
 #include "strbuf.h"
 
 /* Print text as roff: escape backslashes, protect leading dots. */

@@ -73,6 +73,37 @@ static int engine_observe_into_plan(struct engine *engine,
 static bool engine_wants(const struct engine *engine,
     const struct provider *provider, const struct bots_target *target);
 
+/* Is there a provider in this engine's table whose addresses start like
+ * address ("docker.bot.acme/x": a provider named docker)? */
+static bool
+engine_has_provider_of(const struct engine *engine, const char *address)
+{
+	size_t p, len = strcspn(address, ".");
+
+	for (p = 0; engine->providers[p] != NULL; p++)
+		if (strlen(engine->providers[p]->name) == len &&
+		    strncmp(engine->providers[p]->name, address, len) == 0)
+			return true;
+	return false;
+}
+
+/* A dependency on what no provider of this table makes is no dependency:
+ * a build without, say, the docker provider has no bots to wait for. */
+static void
+engine_drop_unserved_deps(struct engine *engine, struct resource *r)
+{
+	size_t d = 0;
+
+	while (d < r->ndeps)
+		if (engine_has_provider_of(engine, r->deps[d]))
+			d++;
+		else {
+			free(r->deps[d]);
+			memmove(&r->deps[d], &r->deps[d + 1],
+			    (--r->ndeps - d) * sizeof(*r->deps));
+		}
+}
+
 int
 engine_expand(struct engine *engine, struct strbuf *err)
 {
@@ -118,6 +149,7 @@ engine_expand(struct engine *engine, struct strbuf *err)
 	for (i = 0; i < engine->desired.count; i++) {
 		struct resource *r = engine->desired.items[i];
 
+		engine_drop_unserved_deps(engine, r);
 		for (d = 0; d < r->ndeps && engine->observe_only == NULL; d++)
 			if (resource_set_find(&engine->desired, r->deps[d]) ==
 			    NULL) {

@@ -114,10 +114,6 @@ struct provider {
 	    const struct observed *current, bool purge);
 };
 
-/* The providers of this build, NULL-terminated (the engine is handed a
- * table, so tests can hand it theirs). */
-extern const struct provider *const provider_table[];
-
 /* The kind of provider named kind_name, or NULL. */
 const struct resource_kind *provider_kind(
     const struct provider *provider, const char *kind_name);

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "provider.h"
+#include "providers.h"
 #include "auth/provider-auth.h"
 #include "caddy/provider-caddy.h"
 #include "cloudflare/provider-cloudflare.h"

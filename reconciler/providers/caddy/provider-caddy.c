@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "provider-caddy.h"
+#include "providers.h"
 #include "http.h"
 #include "identity.h"
 #include "incus/provider-incus.h"
