@@ -348,10 +348,13 @@ engine_observe_pair(struct engine *engine, const struct provider *provider,
     const struct bots_target *target, struct observed_set *out,
     struct strbuf *err)
 {
+	/* its own set: an input the provider reads may observe another
+	 * provider into out meanwhile */
+	struct observed_set seen = { NULL, 0, 0 };
 	struct provider_call call;
 	unsigned attempt;
 	int rc = -1;
-	size_t before = out->count, i;
+	size_t i;
 
 	if (engine_call_init(engine, provider, target, &call, err) != 0) {
 		strbuf_release(&call.err);
@@ -360,12 +363,11 @@ engine_observe_pair(struct engine *engine, const struct provider *provider,
 	for (attempt = 1; attempt <= ENGINE_MAX_ATTEMPTS; attempt++) {
 		strbuf_reset(&call.err);
 		call.retry_after = 0;
-		rc = engine_observe_kinds(&call, provider, out);
+		rc = engine_observe_kinds(&call, provider, &seen);
 		if (rc != PROVIDER_TRANSIENT)
 			break;
 		/* drop a partial answer before asking again */
-		while (out->count > before)
-			observed_free(out->items[--out->count]);
+		observed_set_clear(&seen);
 		budget_block(&engine->budgets, call.budget, call.retry_after);
 		if (attempt < ENGINE_MAX_ATTEMPTS)
 			engine_sleep(engine_backoff(attempt, call.retry_after));
@@ -373,13 +375,16 @@ engine_observe_pair(struct engine *engine, const struct provider *provider,
 	if (rc != PROVIDER_OK)
 		strbuf_addf(err, "observing %s on target '%s': %s",
 		    provider->name, target->name, call.err.buf);
-	for (i = before; i < out->count; i++) {
-		out->items[i]->provider = provider;
-		out->items[i]->target = target;
-		observed_seal(out->items[i]);
+	for (i = 0; i < seen.count; i++) {
+		seen.items[i]->provider = provider;
+		seen.items[i]->target = target;
+		observed_seal(seen.items[i]);
 	}
 	if (rc == PROVIDER_OK)
-		engine_harvest_outputs(engine, out, before);
+		engine_harvest_outputs(engine, &seen, 0);
+	for (i = 0; i < seen.count; i++)
+		observed_set_add(out, seen.items[i]);
+	free(seen.items);
 	strbuf_release(&call.err);
 	return rc == PROVIDER_OK ? 0 : -1;
 }
@@ -398,6 +403,20 @@ engine_remember(struct engine *engine, const char *provider,
 	cJSON_DeleteItemFromObjectCaseSensitive(of, address);
 	cJSON_AddItemToObject(of, address,
 	    spec != NULL ? cJSON_Duplicate(spec, true) : cJSON_CreateObject());
+}
+
+/* Does provider observe anything, itself or through its kinds? */
+static bool
+engine_observes(const struct provider *provider)
+{
+	size_t k;
+
+	if (provider->observe != NULL)
+		return true;
+	for (k = 0; provider->kinds != NULL && provider->kinds[k] != NULL; k++)
+		if (provider->kinds[k]->observe != NULL)
+			return true;
+	return false;
 }
 
 /* Is (provider, target) to be observed? */
@@ -455,7 +474,7 @@ engine_observe(struct engine *engine, struct strbuf *err)
 			const struct provider *provider = engine->providers[p];
 
 			if (strcmp(provider->target_kind, kind) != 0 ||
-			    provider->observe == NULL ||
+			    !engine_observes(provider) ||
 			    target->kind == BOTS_TARGET_UNKNOWN ||
 			    !engine_wants(engine, provider, target))
 				continue;
