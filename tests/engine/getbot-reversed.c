@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #include "cmd.h"
-#include "provider.h"
+#include "providers.h"
 #include "xmalloc.h"
 
 int
