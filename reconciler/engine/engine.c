@@ -368,6 +368,21 @@ engine_remember(struct engine *engine, const char *provider,
 	    spec != NULL ? cJSON_Duplicate(spec, true) : cJSON_CreateObject());
 }
 
+/* Does provider observe anything: in one answer for several kinds, or
+ * kind by kind? */
+static bool
+engine_observes(const struct provider *provider)
+{
+	size_t k;
+
+	if (provider->observe != NULL)
+		return true;
+	for (k = 0; provider->kinds != NULL && provider->kinds[k] != NULL; k++)
+		if (provider->kinds[k]->observe != NULL)
+			return true;
+	return false;
+}
+
 /* Is (provider, target) to be observed? */
 static bool
 engine_wants(const struct engine *engine, const struct provider *provider,
@@ -423,7 +438,7 @@ engine_observe(struct engine *engine, struct strbuf *err)
 			const struct provider *provider = engine->providers[p];
 
 			if (strcmp(provider->target_kind, kind) != 0 ||
-			    provider->observe == NULL ||
+			    !engine_observes(provider) ||
 			    target->kind == BOTS_TARGET_UNKNOWN ||
 			    !engine_wants(engine, provider, target))
 				continue;
