@@ -5,8 +5,8 @@
  *
  *   docker.image.ORG:RUNTIME   getbot/openclaw:RUNTIME, built in the org's
  *                              Docker from the build context
- *                              runtimes/RUNTIME/ (a tar stream made with
- *                              libarchive, sent to /build)
+ *                              runtimes/RUNTIME/ (a tar stream, context.h,
+ *                              sent to /build)
  *   docker.bot.ORG/TEAM        the container TEAM-openclaw-1 with its two
  *                              volumes TEAM_openclaw-config and
  *                              TEAM_openclaw-workspace (UID 1000), the
@@ -26,20 +26,15 @@
  */
 #include "config.h"
 
-#include <archive.h>
-#include <archive_entry.h>
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "provider-docker.h"
+#include "context.h"
 #include "engine.h"
 #include "http.h"
 #include "identity.h"
@@ -55,7 +50,6 @@
 #define DOCKER_COMPOSE_DIR   "/srv/getbot"
 #define DOCKER_HEALTH_WAIT   60 /* seconds a new bot has to turn healthy */
 #define DOCKER_READY_WAIT    90 /* seconds a new org's dockerd has to answer */
-#define DOCKER_CONTEXT_MAX   (256u << 20)
 #define DOCKER_BUILD_MAX     (64u << 20) /* the build's progress stream */
 #define DOCKER_MAX_BODY      (32u << 20)
 
@@ -84,8 +78,9 @@ static const struct resource_kind docker_image = {
 static const struct resource_kind docker_bot = {
 	.name = "bot",
 	.fields = docker_bot_fields,
-	.lost_on_replace = "the bot's volumes openclaw-config and openclaw-workspace (its memory "
-	"and files)",
+	.lost_on_replace = "the bot's volumes openclaw-config and "
+			   "openclaw-workspace (its memory "
+			   "and files)",
 	.order = 3,
 };
 
@@ -313,201 +308,11 @@ docker_wipe_env(cJSON *inspect)
 	cJSON_Delete(inspect);
 }
 
-/* ---- the build context ---- */
-
-struct docker_tar {
-	struct strbuf out;
-	bool too_big;
-};
-
-static la_ssize_t
-docker_tar_write(struct archive *a, void *data, const void *buf, size_t len)
-{
-	struct docker_tar *tar = data;
-
-	(void)a;
-	if (tar->out.len + len > DOCKER_CONTEXT_MAX) {
-		tar->too_big = true;
-		return -1;
-	}
-	strbuf_add(&tar->out, buf, len);
-	return (la_ssize_t)len;
-}
-
-static int
-docker_name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Add dir/rel (a file, link or directory, recursively) to the archive,
- * entries in name order with owner 0 and time 0: the same context makes
- * the same bytes, so its digest says whether it changed. */
-static int
-docker_tar_add(
-    struct archive *a, const char *dir, const char *rel, struct strbuf *err)
-{
-	char *path = rel[0] ? xasprintf("%s/%s", dir, rel) : xstrdup(dir);
-	struct archive_entry *e = NULL;
-	struct stat st;
-	int rc = -1;
-
-	if (lstat(path, &st) != 0) {
-		strbuf_addf(err, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (rel[0] != '\0') {
-		e = archive_entry_new();
-		archive_entry_set_pathname(e, rel);
-		archive_entry_set_mode(e, st.st_mode);
-		archive_entry_set_mtime(e, 0, 0);
-		if (S_ISREG(st.st_mode))
-			archive_entry_set_size(e, st.st_size);
-		if (S_ISLNK(st.st_mode)) {
-			char target[4096];
-			ssize_t n = readlink(path, target, sizeof(target) - 1);
-
-			if (n < 0) {
-				strbuf_addf(
-				    err, "%s: %s", path, strerror(errno));
-				goto out;
-			}
-			target[n] = '\0';
-			archive_entry_set_symlink(e, target);
-		} else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
-			strbuf_addf(err,
-			    "%s: not a file, link or directory, which a build "
-			    "context cannot hold",
-			    path);
-			goto out;
-		}
-		if (archive_write_header(a, e) != ARCHIVE_OK) {
-			strbuf_addf(
-			    err, "%s: %s", path, archive_error_string(a));
-			goto out;
-		}
-	}
-	if (S_ISREG(st.st_mode)) {
-		char buf[65536];
-		ssize_t n;
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-		if (fd < 0) {
-			strbuf_addf(err, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		while ((n = read(fd, buf, sizeof(buf))) > 0)
-			if (archive_write_data(a, buf, (size_t)n) != n) {
-				strbuf_addf(err, "%s: %s", path,
-				    archive_error_string(a));
-				close(fd);
-				goto out;
-			}
-		close(fd);
-		if (n < 0) {
-			strbuf_addf(err, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-	} else if (S_ISDIR(st.st_mode)) {
-		DIR *d = opendir(path);
-		struct dirent *de;
-		char **names = NULL;
-		size_t n = 0, alloc = 0, i;
-
-		if (d == NULL) {
-			strbuf_addf(err, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 ||
-			    strcmp(de->d_name, "..") == 0)
-				continue;
-			ALLOC_GROW(names, n + 1, alloc);
-			names[n++] = rel[0]
-					 ? xasprintf("%s/%s", rel, de->d_name)
-					 : xstrdup(de->d_name);
-		}
-		closedir(d);
-		qsort(names, n, sizeof(*names), docker_name_cmp);
-		rc = 0;
-		for (i = 0; i < n; i++) {
-			if (rc == 0)
-				rc = docker_tar_add(a, dir, names[i], err);
-			free(names[i]);
-		}
-		free(names);
-		if (rc != 0)
-			goto out;
-	}
-	rc = 0;
-out:
-	archive_entry_free(e);
-	free(path);
-	return rc;
-}
-
-/* The build context of runtime as a tar in *out, and its digest (hex). */
-static int
-docker_context(const char *runtime_dir, const char *runtime, struct strbuf *out,
-    char digest[65], struct strbuf *err)
-{
-	char *dir = xasprintf("%s/%s", runtime_dir, runtime);
-	char *dockerfile = xasprintf("%s/Dockerfile", dir);
-	struct docker_tar tar = { STRBUF_INIT, false };
-	struct archive *a = archive_write_new();
-	unsigned char hash[32];
-	int rc = -1;
-	size_t i;
-
-	if (access(dockerfile, R_OK) != 0) {
-		strbuf_addf(err,
-		    "runtime '%s' has no build context: %s: %s (a server "
-		    "runtime is a directory with a Dockerfile, in runtimes/ "
-		    "beside bots.yaml or $GETBOT_RUNTIME_DIR)",
-		    runtime, dockerfile, strerror(errno));
-		goto out;
-	}
-	archive_write_set_format_pax_restricted(a);
-	archive_write_set_bytes_in_last_block(a, 1);
-	if (archive_write_open2(a, &tar, NULL, docker_tar_write, NULL, NULL) !=
-	    ARCHIVE_OK) {
-		strbuf_addf(err, "%s: %s", dir, archive_error_string(a));
-		goto out;
-	}
-	if (docker_tar_add(a, dir, "", err) != 0)
-		goto out;
-	if (archive_write_close(a) != ARCHIVE_OK) {
-		strbuf_addf(err, "%s: %s", dir,
-		    tar.too_big ? "the build context is larger than 256 MiB"
-				: archive_error_string(a));
-		goto out;
-	}
-	crypto_generichash(hash, sizeof(hash), (unsigned char *)tar.out.buf,
-	    tar.out.len, NULL, 0);
-	for (i = 0; i < sizeof(hash); i++)
-		snprintf(digest + 2 * i, 3, "%02x", hash[i]);
-	if (out != NULL) {
-		strbuf_release(out);
-		*out = tar.out;
-		strbuf_init(&tar.out, 0);
-	}
-	rc = 0;
-out:
-	if (rc != 0 && tar.too_big && !strstr(err->buf, "256 MiB"))
-		strbuf_addstr(err, " (the build context is over 256 MiB)");
-	archive_write_free(a);
-	strbuf_release(&tar.out);
-	free(dockerfile);
-	free(dir);
-	return rc;
-}
-
 /* ---- desired state ---- */
 
 static int
 docker_open(const struct bots_target *target, struct conn *conn,
-    const char *base_dir,
-    void **session, struct strbuf *err)
+    const char *base_dir, void **session, struct strbuf *err)
 {
 	struct docker_session *s = xcalloc(1, sizeof(*s));
 
@@ -542,25 +347,6 @@ docker_image_name(const char *org, const char *runtime)
 	return xasprintf("%s:%s", org, runtime);
 }
 
-/* The digest of runtime's build context, each runtime tarred once per
- * plan however many bots use it (digests: runtime -> hex). */
-static int
-docker_digest(cJSON *digests, const char *runtimes, const char *runtime,
-    char digest[65], struct strbuf *err)
-{
-	const char *known = cJSON_GetStringValue(
-	    cJSON_GetObjectItemCaseSensitive(digests, runtime));
-
-	if (known != NULL) {
-		snprintf(digest, 65, "%s", known);
-		return 0;
-	}
-	if (docker_context(runtimes, runtime, NULL, digest, err) != 0)
-		return -1;
-	cJSON_AddStringToObject(digests, runtime, digest);
-	return 0;
-}
-
 static int
 docker_expand(const struct bots *bots, const struct bots_target *target,
     struct resource_set *out, struct strbuf *err)
@@ -585,14 +371,14 @@ docker_expand(const struct bots *bots, const struct bots_target *target,
 			char *image =
 			    docker_image_name(org->name, team->runtime);
 			char *image_addr = xasprintf("docker.image.%s", image);
-			char digest[65];
+			char digest[DOCKER_DIGEST_HEX];
 			struct resource *r;
 			cJSON *spec;
 			size_t k;
 
 			strbuf_reset(&where);
-			if (docker_digest(digests, runtimes, team->runtime,
-				digest, &where) != 0) {
+			if (docker_context_digest(digests, runtimes,
+				team->runtime, digest, &where) != 0) {
 				strbuf_addf(err, "orgs.%s.teams.%s: %s",
 				    org->name, team->name, where.buf);
 				rc = -1;
@@ -876,15 +662,16 @@ docker_build(struct provider_call *call, const struct resource *r)
 	struct http_request req = { 0 };
 	struct http_response resp;
 	cJSON *labels = cJSON_CreateObject();
-	char prefix[16], digest[65], *labels_text = NULL, *tag = NULL;
+	char prefix[16], digest[DOCKER_DIGEST_HEX];
+	char *labels_text = NULL, *tag = NULL;
 	const char *line, *end;
 	int rc;
 
 	rc = docker_prefix(call, r->org, true, prefix);
 	if (rc != PROVIDER_OK)
 		goto out;
-	if (docker_context(s->runtime_dir, runtime, &tar, digest, &call->err) !=
-	    0) {
+	if (docker_context_tar(
+		s->runtime_dir, runtime, &tar, digest, &call->err) != 0) {
 		rc = PROVIDER_ERROR;
 		goto out;
 	}
@@ -1586,7 +1373,8 @@ docker_delete(
 	if (rc == PROVIDER_OK) {
 		file = xasprintf(
 		    "%s/%s/compose.yaml", DOCKER_COMPOSE_DIR, current->team);
-		rc = docker_write_org_file(call, current->org, file, NULL, 0, 0);
+		rc =
+		    docker_write_org_file(call, current->org, file, NULL, 0, 0);
 		free(file);
 	}
 	return rc;
