@@ -243,6 +243,25 @@ http_open_socket(
 	return fd;
 }
 
+/*
+ * curl 7.88 (Debian 12's) connect()s the stream it is handed again although
+ * the socket callback says it is connected (curl issue 10626, fixed in
+ * 8.0.0): a TCP stream lets that pass, a unix socket refuses it (EISCONN).
+ * There, for a socket on this machine, curl connects to the path itself;
+ * the path, or NULL.
+ */
+static const char *
+http_local_socket(const struct http_request *req)
+{
+	unsigned version = curl_version_info(CURLVERSION_NOW)->version_num;
+
+	if (version < 0x075800 || version >= 0x080000 ||
+	    strcmp(req->conn->ops->name, "local") != 0 ||
+	    strncmp(req->endpoint, "unix:", 5) != 0)
+		return NULL;
+	return req->endpoint + 5;
+}
+
 static int
 http_socket_ready(void *clientp, curl_socket_t fd, curlsocktype purpose)
 {
@@ -291,7 +310,10 @@ http_request(const struct http_request *req, struct http_response *resp,
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, http_header);
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &sink);
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "getbot/" PACKAGE_VERSION);
-	if (req->conn != NULL) {
+	if (req->conn != NULL && http_local_socket(req) != NULL)
+		curl_easy_setopt(
+		    curl, CURLOPT_UNIX_SOCKET_PATH, http_local_socket(req));
+	else if (req->conn != NULL) {
 		/* a socket path makes curl skip name resolution: the host
 		 * in the URL may only mean something on the server */
 		curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, req->endpoint);
