@@ -1,7 +1,8 @@
 /*
  * The docker provider: the bots inside each org container, through the
- * Docker Engine API on the socket the incus provider exposes on the host
- * (/run/getbot/docker-ORG.sock).
+ * Docker Engine API on the socket the incus provider exposes on the server
+ * (/run/getbot/docker-ORG.sock), reached over the server's connection
+ * (clients/docker.h).
  *
  *   docker.image.ORG:RUNTIME   getbot/openclaw:RUNTIME, built in the org's
  *                              Docker from the build context
@@ -14,7 +15,13 @@
  *                              check, and compose's labels; the rendered
  *                              compose file is kept at
  *                              /srv/getbot/TEAM/compose.yaml in the org
- *                              container
+ *                              container (written through the Incus files
+ *                              API, clients/incus.h)
+ *
+ * Each kind observes itself, one bulk call per org: the image list, the
+ * container list. The session holds what the run learns: the API version
+ * agreed with each org's daemon, and the Incus client, both made on first
+ * use by whichever thread needs them.
  *
  * Every object carries getbot.* labels; what lacks getbot.managed=true is
  * not ours and is never touched. Container labels cannot change after
@@ -35,292 +42,54 @@
 
 #include "provider-docker.h"
 #include "context.h"
+#include "docker.h"
 #include "engine.h"
 #include "http.h"
 #include "identity.h"
 #include "incus.h"
 #include "xmalloc.h"
 
-#define DOCKER_API_OURS      "1.43" /* what getbot speaks, at most */
-#define DOCKER_API_MIN       "1.41" /* Debian 12's daemon */
 #define DOCKER_IMAGE_REPO    "getbot/openclaw"
 #define DOCKER_BOT_PORT      18789 /* inside the bot container */
 #define DOCKER_CONFIG_DIR    "/home/node/.openclaw"
 #define DOCKER_WORKSPACE_DIR "/home/node/.openclaw/workspace"
 #define DOCKER_COMPOSE_DIR   "/srv/getbot"
 #define DOCKER_HEALTH_WAIT   60 /* seconds a new bot has to turn healthy */
-#define DOCKER_READY_WAIT    90 /* seconds a new org's dockerd has to answer */
 #define DOCKER_BUILD_MAX     (64u << 20) /* the build's progress stream */
-#define DOCKER_MAX_BODY      (32u << 20)
 
-static const struct field_def docker_image_fields[] = {
-	{ "context", FIELD_INPLACE },
-	{ NULL, 0 },
-};
-
-static const struct field_def docker_bot_fields[] = {
-	{ "persona", FIELD_IMMUTABLE },
-	{ "instructions", FIELD_IMMUTABLE },
-	{ "model", FIELD_SECRET },
-	{ "runtime", FIELD_INPLACE },
-	{ "context", FIELD_INPLACE },
-	{ "port", FIELD_INPLACE },
-	{ "state", FIELD_INPLACE },
-	{ NULL, 0 },
-};
-
-static const struct resource_kind docker_image = {
-	.name = "image",
-	.fields = docker_image_fields,
-	.lost_on_replace = NULL,
-	.order = 2,
-};
-static const struct resource_kind docker_bot = {
-	.name = "bot",
-	.fields = docker_bot_fields,
-	.lost_on_replace = "the bot's volumes openclaw-config and "
-			   "openclaw-workspace (its memory "
-			   "and files)",
-	.order = 3,
-};
-
-static const struct resource_kind *const docker_kinds[] = { &docker_image,
-	&docker_bot, NULL };
-
-/* The API version agreed with each org's daemon. */
-struct docker_version {
-	char *org;
-	char prefix[16]; /* "/v1.41" */
-};
+/* The kinds, defined with their operations at the end. */
+static const struct resource_kind docker_image;
+static const struct resource_kind docker_bot;
 
 struct docker_session {
-	const struct bots_target *target;
 	char *runtime_dir;
-	pthread_mutex_t lock; /* guards versions */
-	struct docker_version *versions;
-	size_t nversions, alloc;
+	/* the API version agreed with each org's daemon, under its lock */
+	struct docker_client docker;
+	/* the Incus client for the files left in org containers, opened
+	 * on first use */
+	pthread_mutex_t incus_lock; /* guards incus and incus_open */
+	struct incus_client incus;
+	bool incus_open;
 };
 
-/* ---- talking to an org's daemon ---- */
-
-/* Compare API versions "1.41" and "1.43". */
-static int
-docker_version_cmp(const char *a, const char *b)
-{
-	long a1 = strtol(a, NULL, 10), b1 = strtol(b, NULL, 10);
-	const char *ad = strchr(a, '.'), *bd = strchr(b, '.');
-	long a2 = ad ? strtol(ad + 1, NULL, 10) : 0;
-	long b2 = bd ? strtol(bd + 1, NULL, 10) : 0;
-
-	if (a1 != b1)
-		return a1 < b1 ? -1 : 1;
-	return a2 < b2 ? -1 : a2 > b2;
-}
-
-/* One request to org's daemon; path starts with '/' and is sent as is
- * (the caller adds the version prefix). */
-static int
-docker_send(const char *org, const struct http_request *base, const char *path,
-    struct http_response *resp, struct strbuf *err)
-{
-	char *sock = incus_docker_socket(org);
-	char *url = xasprintf("http://docker%s", path);
-	struct http_request req = *base;
-	int rc;
-
-	req.url = url;
-	req.unix_socket = sock;
-	if (req.timeout_ms == 0)
-		req.timeout_ms = 120 * 1000L;
-	if (req.max_body == 0)
-		req.max_body = DOCKER_MAX_BODY;
-	http_response_init(resp);
-	rc = http_request(&req, resp, err);
-	if (rc == PROVIDER_TRANSIENT && resp->status == 0) {
-		char *why = strbuf_detach(err, NULL);
-
-		strbuf_addf(err, "org %s: cannot reach Docker at %s: %s", org,
-		    sock, why);
-		free(why);
-	} else if (rc != PROVIDER_OK) {
-		char *why = strbuf_detach(err, NULL);
-
-		strbuf_addf(err, "org %s: Docker: %s", org, why);
-		free(why);
-		/* Docker's 500 is an answer (a port taken, a runtime error),
-		 * not a hiccup: retrying would make the same thing again */
-		if (resp->status == 500)
-			rc = PROVIDER_ERROR;
-	}
-	free(url);
-	free(sock);
-	return rc;
-}
-
-/*
- * The version prefix for org's daemon: min(ours, the server's), agreed
- * once per session with the unversioned GET /version. When wait is set
- * the daemon gets DOCKER_READY_WAIT seconds to answer (a new org
- * container's dockerd is still starting).
- */
-static int
-docker_prefix(
-    struct provider_call *call, const char *org, bool wait, char prefix[16])
-{
-	struct docker_session *s = call->session;
-	struct http_request req = { 0 };
-	struct http_response resp;
-	const char *theirs, *minimum;
-	time_t deadline = time(NULL) + (wait ? DOCKER_READY_WAIT : 0);
-	size_t i;
-	int rc;
-
-	pthread_mutex_lock(&s->lock);
-	for (i = 0; i < s->nversions; i++)
-		if (strcmp(s->versions[i].org, org) == 0) {
-			memcpy(prefix, s->versions[i].prefix, 16);
-			pthread_mutex_unlock(&s->lock);
-			return PROVIDER_OK;
-		}
-	pthread_mutex_unlock(&s->lock);
-
-	req.method = "GET";
-	req.timeout_ms = 10 * 1000L;
-	for (;;) {
-		provider_throttle(call);
-		strbuf_reset(&call->err);
-		rc = docker_send(org, &req, "/version", &resp, &call->err);
-		if (rc != PROVIDER_TRANSIENT || time(NULL) >= deadline)
-			break;
-		http_response_release(&resp);
-		sleep(1);
-	}
-	if (rc != PROVIDER_OK)
-		goto out;
-	theirs =
-	    cJSON_GetStringValue(cJSON_GetObjectItem(resp.json, "ApiVersion"));
-	minimum = cJSON_GetStringValue(
-	    cJSON_GetObjectItem(resp.json, "MinAPIVersion"));
-	if (theirs == NULL) {
-		strbuf_addf(&call->err,
-		    "org %s: Docker's GET /version gave no ApiVersion", org);
-		rc = PROVIDER_ERROR;
-		goto out;
-	}
-	if (docker_version_cmp(theirs, DOCKER_API_MIN) < 0 ||
-	    (minimum != NULL &&
-		docker_version_cmp(minimum, DOCKER_API_OURS) > 0)) {
-		strbuf_addf(&call->err,
-		    "org %s: Docker speaks API %s (at least %s); getbot "
-		    "speaks %s to %s",
-		    org, theirs, minimum ? minimum : "?", DOCKER_API_MIN,
-		    DOCKER_API_OURS);
-		rc = PROVIDER_ERROR;
-		goto out;
-	}
-	snprintf(prefix, 16, "/v%.10s",
-	    docker_version_cmp(theirs, DOCKER_API_OURS) < 0 ? theirs
-							    : DOCKER_API_OURS);
-	pthread_mutex_lock(&s->lock);
-	ALLOC_GROW(s->versions, s->nversions + 1, s->alloc);
-	s->versions[s->nversions].org = xstrdup(org);
-	memcpy(s->versions[s->nversions++].prefix, prefix, 16);
-	pthread_mutex_unlock(&s->lock);
-out:
-	http_response_release(&resp);
-	return rc;
-}
-
-/*
- * One versioned API call to org's daemon with an optional JSON body; the
- * answer's JSON in *out when out is not NULL (the caller deletes it).
- * Docker's 404 and 409 are answers, not failures to retry.
- */
-static int
-docker_call(struct provider_call *call, const char *org, const char *method,
-    const char *path, const cJSON *body, cJSON **out)
-{
-	struct http_request req = { 0 };
-	struct http_response resp;
-	char prefix[16], *full, *text = NULL;
-	int rc;
-
-	if (out != NULL)
-		*out = NULL;
-	rc = docker_prefix(call, org, true, prefix);
-	if (rc != PROVIDER_OK)
-		return rc;
-	full = xasprintf("%s%s", prefix, path);
-	if (body != NULL)
-		text = cJSON_PrintUnformatted(body);
-	req.method = method;
-	req.json = text;
-	provider_throttle(call);
-	rc = docker_send(org, &req, full, &resp, &call->err);
-	if (rc == PROVIDER_OK && out != NULL) {
-		*out = resp.json;
-		resp.json = NULL;
-	}
-	if (text != NULL) {
-		/* a container's create body carries its keys */
-		sodium_memzero(text, strlen(text));
-		free(text);
-	}
-	/* and an inspect answer shows them back */
-	sodium_memzero(resp.body.buf, resp.body.len);
-	http_response_release(&resp);
-	free(full);
-	return rc;
-}
-
-/* Was the last call's failure this HTTP status? */
-static bool
-docker_failed_with(const struct provider_call *call, long status)
-{
-	char code[16];
-
-	snprintf(code, sizeof(code), "HTTP %ld", status);
-	return strstr(call->err.buf, code) != NULL;
-}
-
-/* rc, where Docker's 404 counts as success: for a delete or a lookup,
- * "there is none" is an answer. */
-static int
-docker_none_is_ok(struct provider_call *call, int rc)
-{
-	if (rc == PROVIDER_OK || !docker_failed_with(call, 404))
-		return rc;
-	strbuf_reset(&call->err);
-	return PROVIDER_OK;
-}
-
-/* Wipe the values of Config.Env in an inspect answer before freeing it. */
-static void
-docker_wipe_env(cJSON *inspect)
-{
-	cJSON *item;
-
-	cJSON_ArrayForEach (item,
-	    cJSON_GetObjectItem(cJSON_GetObjectItem(inspect, "Config"), "Env"))
-		if (cJSON_IsString(item))
-			sodium_memzero(
-			    item->valuestring, strlen(item->valuestring));
-	cJSON_Delete(inspect);
-}
-
-/* ---- desired state ---- */
+/* ---- the session ---- */
 
 static int
 docker_open(const struct bots_target *target, struct conn *conn,
     const char *base_dir, void **session, struct strbuf *err)
 {
-	struct docker_session *s = xcalloc(1, sizeof(*s));
+	struct docker_session *s;
 
 	(void)base_dir;
-	(void)err;
-	s->target = target;
+	if (conn == NULL) {
+		strbuf_addf(
+		    err, "target '%s': no server connection", target->name);
+		return -1;
+	}
+	s = xcalloc(1, sizeof(*s));
 	s->runtime_dir = bots_runtime_dir(target->bots);
-	pthread_mutex_init(&s->lock, NULL);
+	docker_client_init(&s->docker, conn);
+	pthread_mutex_init(&s->incus_lock, NULL);
 	*session = s;
 	return 0;
 }
@@ -329,17 +98,51 @@ static void
 docker_close(void *session)
 {
 	struct docker_session *s = session;
-	size_t i;
 
 	if (s == NULL)
 		return;
-	for (i = 0; i < s->nversions; i++)
-		free(s->versions[i].org);
-	free(s->versions);
-	pthread_mutex_destroy(&s->lock);
+	docker_client_release(&s->docker);
+	if (s->incus_open)
+		incus_client_release(&s->incus);
+	pthread_mutex_destroy(&s->incus_lock);
 	free(s->runtime_dir);
 	free(s);
 }
+
+/* docker_call through the session's client. */
+static int
+docker_org_call(struct provider_call *call, const char *org, const char *method,
+    const char *path, const cJSON *body, cJSON **out)
+{
+	struct docker_session *s = call->session;
+
+	return docker_call(&s->docker, call, org, method, path, body, out);
+}
+
+/* Write (or remove: data NULL) a file inside the org container, through
+ * the Incus files API on the same server; the session's Incus client is
+ * opened by the first write. */
+static int
+docker_write_org_file(struct provider_call *call, const char *org,
+    const char *path, const char *data, size_t len, unsigned mode)
+{
+	struct docker_session *s = call->session;
+	int rc = PROVIDER_OK;
+
+	pthread_mutex_lock(&s->incus_lock);
+	if (!s->incus_open) {
+		if (incus_client_open(&s->incus, call->conn, &call->err) == 0)
+			s->incus_open = true;
+		else
+			rc = PROVIDER_TRANSIENT;
+	}
+	pthread_mutex_unlock(&s->incus_lock);
+	if (rc != PROVIDER_OK)
+		return rc;
+	return incus_write_file(&s->incus, call, org, path, data, len, mode);
+}
+
+/* ---- desired state ---- */
 
 static char *
 docker_image_name(const char *org, const char *runtime)
@@ -479,8 +282,10 @@ docker_state(const cJSON *item)
 	return "running"; /* no health check: not a bot getbot made */
 }
 
+/* A container of the list, if it is a bot: ours by label, or one with a
+ * bot's name (observed as not owned). */
 static void
-docker_observe_bot(
+docker_bot_item(
     const struct bots_org *org, const cJSON *item, struct observed_set *out)
 {
 	static const char *const labelled[] = { "persona", "instructions",
@@ -537,8 +342,9 @@ docker_observe_bot(
 	observed_set_add(out, o);
 }
 
+/* An image of the list, if it is ours and bears its runtime's tag. */
 static void
-docker_observe_image(
+docker_image_item(
     const struct bots_org *org, const cJSON *item, struct observed_set *out)
 {
 	const char *runtime = docker_label(item, "getbot.image.runtime");
@@ -571,63 +377,62 @@ docker_observe_image(
 }
 
 /*
- * Per org container of the target: its bot containers and getbot's
- * images, two bulk calls (plus the version, once). An org whose Docker
- * does not answer (no container yet, or stopped) has nothing observed:
- * its bots are planned for creation, and a create replaces a container
- * of ours that was there after all, keeping its volumes.
+ * One kind's bulk observation: per org container of the target, one GET
+ * of path (and the version, once per session), each item of the answer
+ * read by read_item. An org whose Docker does not answer (no container
+ * yet, or stopped: its proxy's socket stays, and refuses) has nothing
+ * observed: its bots are planned for creation, and a create replaces a
+ * container of ours that was there after all, keeping its volumes. A
+ * daemon that takes the connection but fails (a timeout, a 5xx) is in
+ * trouble, and must not look like one without bots.
  */
 static int
-docker_observe(struct provider_call *call, const struct bots_target *target,
+docker_observe_orgs(struct provider_call *call, const char *path,
+    void (*read_item)(const struct bots_org *org, const cJSON *item,
+	struct observed_set *out),
     struct observed_set *out)
 {
-	const struct bots *bots = target->bots;
+	struct docker_session *s = call->session;
+	const struct bots *bots = call->target->bots;
 	size_t o;
 	int rc = PROVIDER_OK;
 
 	for (o = 0; o < bots->norgs && rc == PROVIDER_OK; o++) {
 		const struct bots_org *org = &bots->orgs[o];
+		char prefix[DOCKER_PREFIX_MAX];
 		cJSON *list = NULL;
 		const cJSON *item;
-		char prefix[16];
-		char *sock;
 
-		if (org->target != target)
+		if (org->target != call->target ||
+		    !docker_listening(&s->docker, org->name))
 			continue;
-		sock = incus_docker_socket(org->name);
-		if (access(sock, F_OK) != 0) {
-			free(sock);
-			continue;
-		}
-		free(sock);
-		rc = docker_prefix(call, org->name, false, prefix);
-		/* refused: the container is stopped (its proxy's socket
-		 * stays); a timeout or a 5xx is a daemon in trouble, which
-		 * must not look like one without bots */
-		if (rc == PROVIDER_TRANSIENT &&
-		    strstr(call->err.buf, "Couldn't connect") != NULL) {
-			strbuf_reset(&call->err);
-			rc = PROVIDER_OK;
-			continue;
-		}
+		rc = docker_prefix(&s->docker, call, org->name, false, prefix);
 		if (rc == PROVIDER_OK)
-			rc = docker_call(call, org->name, "GET",
-			    "/containers/json?all=1", NULL, &list);
+			rc = docker_org_call(
+			    call, org->name, "GET", path, NULL, &list);
 		cJSON_ArrayForEach (item, list)
-			docker_observe_bot(org, item, out);
-		cJSON_Delete(list);
-		list = NULL;
-		if (rc == PROVIDER_OK)
-			rc = docker_call(call, org->name, "GET",
-			    "/images/"
-			    "json?filters=%7B%22label%22%3A%5B%22getbot."
-			    "image.managed%3Dtrue%22%5D%7D",
-			    NULL, &list);
-		cJSON_ArrayForEach (item, list)
-			docker_observe_image(org, item, out);
+			read_item(org, item, out);
 		cJSON_Delete(list);
 	}
 	return rc;
+}
+
+/* The bot containers of every org on the target, ours or not. */
+static int
+docker_bot_observe(struct provider_call *call, struct observed_set *out)
+{
+	return docker_observe_orgs(
+	    call, "/containers/json?all=1", docker_bot_item, out);
+}
+
+/* getbot's images in every org on the target. */
+static int
+docker_image_observe(struct provider_call *call, struct observed_set *out)
+{
+	return docker_observe_orgs(call,
+	    "/images/json?filters=%7B%22label%22%3A%5B%22getbot."
+	    "image.managed%3Dtrue%22%5D%7D",
+	    docker_image_item, out);
 }
 
 /* ---- images ---- */
@@ -654,7 +459,7 @@ docker_image_runtime(const char *name)
  * 200 and a stream of JSON lines; a failure is a line with "error".
  */
 static int
-docker_build(struct provider_call *call, const struct resource *r)
+docker_image_build(struct provider_call *call, const struct resource *r)
 {
 	struct docker_session *s = call->session;
 	const char *runtime = docker_image_runtime(r->name);
@@ -662,12 +467,13 @@ docker_build(struct provider_call *call, const struct resource *r)
 	struct http_request req = { 0 };
 	struct http_response resp;
 	cJSON *labels = cJSON_CreateObject();
-	char prefix[16], digest[DOCKER_DIGEST_HEX];
+	char prefix[DOCKER_PREFIX_MAX], digest[DOCKER_DIGEST_HEX];
 	char *labels_text = NULL, *tag = NULL;
 	const char *line, *end;
 	int rc;
 
-	rc = docker_prefix(call, r->org, true, prefix);
+	/* the daemon first: a new org's dockerd may still be starting */
+	rc = docker_prefix(&s->docker, call, r->org, true, prefix);
 	if (rc != PROVIDER_OK)
 		goto out;
 	if (docker_context_tar(
@@ -683,7 +489,7 @@ docker_build(struct provider_call *call, const struct resource *r)
 	cJSON_AddStringToObject(labels, "getbot.image.context", digest);
 	labels_text = cJSON_PrintUnformatted(labels);
 	tag = xasprintf("%s:%s", DOCKER_IMAGE_REPO, runtime);
-	strbuf_addf(&path, "%s/build?rm=1&forcerm=1&t=", prefix);
+	strbuf_addstr(&path, "/build?rm=1&forcerm=1&t=");
 	http_add_escaped(&path, tag);
 	strbuf_addstr(&path, "&labels=");
 	http_add_escaped(&path, labels_text);
@@ -693,8 +499,7 @@ docker_build(struct provider_call *call, const struct resource *r)
 	req.content_type = "application/x-tar";
 	req.timeout_ms = 30 * 60 * 1000L;
 	req.max_body = DOCKER_BUILD_MAX;
-	provider_throttle(call);
-	rc = docker_send(r->org, &req, path.buf, &resp, &call->err);
+	rc = docker_request(&s->docker, call, r->org, &req, path.buf, &resp);
 	for (line = resp.body.buf;
 	     rc == PROVIDER_OK && line != NULL && *line != '\0';
 	     line = end != NULL ? end + 1 : NULL) {
@@ -723,18 +528,30 @@ out:
 	return rc;
 }
 
+/* A new build context: the image is built again, under the same tag. */
 static int
-docker_delete_image(struct provider_call *call, const struct observed *o)
+docker_image_update(struct provider_call *call, const struct resource *desired,
+    const struct observed *current)
+{
+	(void)current;
+	return docker_image_build(call, desired);
+}
+
+/* Remove getbot's image of the runtime, by its tag; none there is fine. */
+static int
+docker_image_delete(
+    struct provider_call *call, const struct observed *o, bool purge)
 {
 	char *ref = xasprintf(
 	    "%s:%s", DOCKER_IMAGE_REPO, docker_image_runtime(o->name));
 	struct strbuf path = STRBUF_INIT;
 	int rc;
 
+	(void)purge;
 	strbuf_addstr(&path, "/images/");
 	http_add_escaped(&path, ref);
-	rc = docker_none_is_ok(
-	    call, docker_call(call, o->org, "DELETE", path.buf, NULL, NULL));
+	rc = docker_none_is_ok(call,
+	    docker_org_call(call, o->org, "DELETE", path.buf, NULL, NULL));
 	strbuf_release(&path);
 	free(ref);
 	return rc;
@@ -755,7 +572,7 @@ docker_inspect(
 	http_add_escaped(&path, name);
 	strbuf_addstr(&path, "/json");
 	rc = docker_none_is_ok(
-	    call, docker_call(call, org, "GET", path.buf, NULL, out));
+	    call, docker_org_call(call, org, "GET", path.buf, NULL, out));
 	strbuf_release(&path);
 	return rc;
 }
@@ -771,7 +588,7 @@ docker_remove_container(
 	http_add_escaped(&path, name);
 	strbuf_addstr(&path, "?force=1");
 	rc = docker_none_is_ok(
-	    call, docker_call(call, org, "DELETE", path.buf, NULL, NULL));
+	    call, docker_org_call(call, org, "DELETE", path.buf, NULL, NULL));
 	strbuf_release(&path);
 	return rc;
 }
@@ -907,7 +724,7 @@ docker_volumes(struct provider_call *call, const struct resource *r)
 		    labels, "com.docker.compose.project", r->team);
 		cJSON_AddStringToObject(
 		    labels, "com.docker.compose.volume", volumes[i]);
-		rc = docker_call(
+		rc = docker_org_call(
 		    call, r->org, "POST", "/volumes/create", body, NULL);
 		cJSON_Delete(body);
 		free(name);
@@ -974,7 +791,7 @@ docker_prepare_volumes(struct provider_call *call, const struct resource *r)
 	docker_add_mounts(host, r->team);
 	strbuf_addstr(&path, "/containers/create?name=");
 	http_add_escaped(&path, name);
-	rc = docker_call(call, r->org, "POST", path.buf, body, &created);
+	rc = docker_org_call(call, r->org, "POST", path.buf, body, &created);
 	id = cJSON_GetStringValue(cJSON_GetObjectItem(created, "Id"));
 	if (rc == PROVIDER_OK && id == NULL) {
 		strbuf_addf(&call->err,
@@ -985,11 +802,12 @@ docker_prepare_volumes(struct provider_call *call, const struct resource *r)
 		goto out;
 	strbuf_reset(&path);
 	strbuf_addf(&path, "/containers/%s/start", id);
-	rc = docker_call(call, r->org, "POST", path.buf, NULL, NULL);
+	rc = docker_org_call(call, r->org, "POST", path.buf, NULL, NULL);
 	if (rc == PROVIDER_OK) {
 		strbuf_reset(&path);
 		strbuf_addf(&path, "/containers/%s/wait", id);
-		rc = docker_call(call, r->org, "POST", path.buf, NULL, &waited);
+		rc = docker_org_call(
+		    call, r->org, "POST", path.buf, NULL, &waited);
 	}
 	if (rc == PROVIDER_OK && cJSON_GetNumberValue(cJSON_GetObjectItem(
 				     waited, "StatusCode")) != 0) {
@@ -1085,22 +903,6 @@ docker_wait_healthy(
 
 /* The compose file a human can read (and `docker compose ps` finds): the
  * same container, with the keys as ${NAME} references, never values. */
-/* Write (or remove: data NULL) a file inside the org container, through
- * the Incus files API on the same server. */
-static int
-docker_write_org_file(struct provider_call *call, const char *org,
-    const char *path, const char *data, size_t len, unsigned mode)
-{
-	struct incus_client incus;
-	int rc;
-
-	if (incus_client_open(&incus, call->conn, &call->err) != 0)
-		return PROVIDER_TRANSIENT;
-	rc = incus_write_file(&incus, call, org, path, data, len, mode);
-	incus_client_release(&incus);
-	return rc;
-}
-
 static char *
 docker_compose_text(const struct resource *r)
 {
@@ -1149,7 +951,7 @@ docker_compose_text(const struct resource *r)
 /* The bot container, made afresh: its name freed, volumes ensured and
  * prepared, created with its keys, started, and healthy. */
 static int
-docker_run_bot(struct provider_call *call, const struct resource *r)
+docker_bot_run(struct provider_call *call, const struct resource *r)
 {
 	char *name = identity_bot_container(r->team);
 	char *image =
@@ -1225,7 +1027,7 @@ docker_run_bot(struct provider_call *call, const struct resource *r)
 	docker_add_mounts(host, r->team);
 	strbuf_addstr(&path, "/containers/create?name=");
 	http_add_escaped(&path, name);
-	rc = docker_call(call, r->org, "POST", path.buf, body, &created);
+	rc = docker_org_call(call, r->org, "POST", path.buf, body, &created);
 	id = cJSON_GetStringValue(cJSON_GetObjectItem(created, "Id"));
 	if (rc == PROVIDER_OK && id == NULL) {
 		strbuf_addf(&call->err,
@@ -1236,7 +1038,7 @@ docker_run_bot(struct provider_call *call, const struct resource *r)
 		goto out;
 	strbuf_reset(&path);
 	strbuf_addf(&path, "/containers/%s/start", id);
-	rc = docker_call(call, r->org, "POST", path.buf, NULL, NULL);
+	rc = docker_org_call(call, r->org, "POST", path.buf, NULL, NULL);
 	if (rc == PROVIDER_OK)
 		rc = docker_wait_healthy(call, r, id);
 	if (rc != PROVIDER_OK) {
@@ -1270,14 +1072,6 @@ out:
 	return rc;
 }
 
-static int
-docker_create(struct provider_call *call, const struct resource *desired)
-{
-	if (desired->kind == &docker_image)
-		return docker_build(call, desired);
-	return docker_run_bot(call, desired);
-}
-
 /* Only "state" differs, and a start is what it takes (the container was
  * stopped, or is starting): no need to make it again. */
 static bool
@@ -1302,21 +1096,21 @@ docker_just_start(const struct resource *desired, const struct observed *cur)
 		   strcmp(state, "starting") == 0);
 }
 
+/* A changed field: a bot that only needs starting is started, any other
+ * change makes the container again (the volumes stay). */
 static int
-docker_update(struct provider_call *call, const struct resource *desired,
+docker_bot_update(struct provider_call *call, const struct resource *desired,
     const struct observed *current)
 {
 	const char *id;
 	struct strbuf path = STRBUF_INIT;
 	int rc;
 
-	if (desired->kind == &docker_image)
-		return docker_build(call, desired);
 	if (!docker_just_start(desired, current))
-		return docker_run_bot(call, desired);
+		return docker_bot_run(call, desired);
 	id = cJSON_GetStringValue(cJSON_GetObjectItem(current->handle, "id"));
 	strbuf_addf(&path, "/containers/%s/start", id ? id : "");
-	rc = docker_call(call, desired->org, "POST", path.buf, NULL, NULL);
+	rc = docker_org_call(call, desired->org, "POST", path.buf, NULL, NULL);
 	if (rc != PROVIDER_OK && docker_failed_with(call, 304)) {
 		strbuf_reset(&call->err);
 		rc = PROVIDER_OK;
@@ -1329,15 +1123,16 @@ docker_update(struct provider_call *call, const struct resource *desired,
 
 /* A new key: the container is made again with it; the volumes stay. */
 static int
-docker_update_secret(struct provider_call *call, const struct resource *desired,
-    const struct observed *current)
+docker_bot_update_secret(struct provider_call *call,
+    const struct resource *desired, const struct observed *current)
 {
 	(void)current;
-	return docker_run_bot(call, desired);
+	return docker_bot_run(call, desired);
 }
 
+/* The bot's container, its volumes when purge, and its compose file. */
 static int
-docker_delete(
+docker_bot_delete(
     struct provider_call *call, const struct observed *current, bool purge)
 {
 	static const char *const volumes[] = { "openclaw-config",
@@ -1347,8 +1142,6 @@ docker_delete(
 	size_t i;
 	int rc;
 
-	if (current->kind == &docker_image)
-		return docker_delete_image(call, current);
 	/* by its id: whatever holds the name now may not be ours */
 	id = cJSON_GetStringValue(cJSON_GetObjectItem(current->handle, "id"));
 	if (id != NULL && *id != '\0')
@@ -1365,8 +1158,8 @@ docker_delete(
 		strbuf_addstr(&path, "/volumes/");
 		http_add_escaped(&path, volume);
 		rc = docker_none_is_ok(
-		    call, docker_call(call, current->org, "DELETE", path.buf,
-			      NULL, NULL));
+		    call, docker_org_call(call, current->org, "DELETE",
+			      path.buf, NULL, NULL));
 		strbuf_release(&path);
 		free(volume);
 	}
@@ -1380,6 +1173,51 @@ docker_delete(
 	return rc;
 }
 
+/* ---- the kinds ---- */
+
+static const struct field_def docker_image_fields[] = {
+	{ "context", FIELD_INPLACE },
+	{ NULL, 0 },
+};
+
+static const struct field_def docker_bot_fields[] = {
+	{ "persona", FIELD_IMMUTABLE },
+	{ "instructions", FIELD_IMMUTABLE },
+	{ "model", FIELD_SECRET },
+	{ "runtime", FIELD_INPLACE },
+	{ "context", FIELD_INPLACE },
+	{ "port", FIELD_INPLACE },
+	{ "state", FIELD_INPLACE },
+	{ NULL, 0 },
+};
+
+static const struct resource_kind docker_image = {
+	.name = "image",
+	.fields = docker_image_fields,
+	.lost_on_replace = NULL,
+	.order = 2,
+	.observe = docker_image_observe,
+	.create = docker_image_build,
+	.update = docker_image_update,
+	.delete = docker_image_delete,
+};
+
+static const struct resource_kind docker_bot = {
+	.name = "bot",
+	.fields = docker_bot_fields,
+	.lost_on_replace = "the bot's volumes openclaw-config and "
+			   "openclaw-workspace (its memory and files)",
+	.order = 3,
+	.observe = docker_bot_observe,
+	.create = docker_bot_run,
+	.update = docker_bot_update,
+	.update_secret = docker_bot_update_secret,
+	.delete = docker_bot_delete,
+};
+
+static const struct resource_kind *const docker_kinds[] = { &docker_image,
+	&docker_bot, NULL };
+
 const struct provider provider_docker = {
 	.name = "docker",
 	.target_kind = "incus",
@@ -1391,10 +1229,4 @@ const struct provider provider_docker = {
 	.open = docker_open,
 	.close = docker_close,
 	.expand = docker_expand,
-	.observe = docker_observe,
-	.create = docker_create,
-	.update = docker_update,
-	.update_secret = docker_update_secret,
-	.reregister = NULL,
-	.delete = docker_delete,
 };
