@@ -74,6 +74,8 @@ struct docker_session {
 
 /* ---- the session ---- */
 
+/* A session with a server target: where its runtimes are, and the
+ * clients, which talk to the server only once used. */
 static int
 docker_open(const struct bots_target *target, struct conn *conn,
     const char *base_dir, void **session, struct strbuf *err)
@@ -144,12 +146,15 @@ docker_write_org_file(struct provider_call *call, const char *org,
 
 /* ---- desired state ---- */
 
+/* The name of an image resource: "ORG:RUNTIME". Free it. */
 static char *
 docker_image_name(const char *org, const char *runtime)
 {
 	return xasprintf("%s:%s", org, runtime);
 }
 
+/* Desired state: per org on the target, an image per runtime its teams
+ * use and a bot per team. */
 static int
 docker_expand(const struct bots *bots, const struct bots_target *target,
     struct resource_set *out, struct strbuf *err)
@@ -249,6 +254,7 @@ docker_expand(const struct bots *bots, const struct bots_target *target,
 
 /* ---- observation ---- */
 
+/* The label key of a list item (a container, an image), or "". */
 static const char *
 docker_label(const cJSON *item, const char *key)
 {
@@ -437,6 +443,7 @@ docker_image_observe(struct provider_call *call, struct observed_set *out)
 
 /* ---- images ---- */
 
+/* The spec field key of a resource, or "". */
 static const char *
 docker_spec(const struct resource *r, const char *key)
 {
@@ -577,6 +584,7 @@ docker_inspect(
 	return rc;
 }
 
+/* Remove a container by name or id, running or not; none is fine. */
 static int
 docker_remove_container(
     struct provider_call *call, const char *org, const char *name)
@@ -637,6 +645,8 @@ docker_make_way(struct provider_call *call, const char *org, const char *name)
 	return rc;
 }
 
+/* The bot container's labels: getbot's markers, a label per compared
+ * field and secret fingerprint, and compose's own. */
 static void
 docker_add_labels(cJSON *labels, const struct resource *r)
 {
@@ -680,6 +690,7 @@ docker_add_labels(cJSON *labels, const struct resource *r)
 	free(file);
 }
 
+/* The bot's two volumes, mounted at the config and workspace dirs. */
 static void
 docker_add_mounts(cJSON *host, const char *team)
 {
@@ -732,6 +743,7 @@ docker_volumes(struct provider_call *call, const struct resource *r)
 	return rc;
 }
 
+/* IDENTITY.md: persona and instructions, each under its heading. */
 static char *
 docker_identity_text(const struct resource *r)
 {
