@@ -1,12 +1,13 @@
 /*
  * The docker provider: the bots inside each org container, through the
- * Docker Engine API on the socket the incus provider exposes on the host
- * (/run/getbot/docker-ORG.sock).
+ * Docker Engine API on the socket the incus provider exposes on the server
+ * (/run/getbot/docker-ORG.sock), reached over the server's connection
+ * (clients/docker.h).
  *
  *   docker.image.ORG:RUNTIME   getbot/openclaw:RUNTIME, built in the org's
  *                              Docker from the build context
- *                              runtimes/RUNTIME/ (a tar stream made with
- *                              libarchive, sent to /build)
+ *                              runtimes/RUNTIME/ (a tar stream, context.h,
+ *                              sent to /build)
  *   docker.bot.ORG/TEAM        the container TEAM-openclaw-1 with its two
  *                              volumes TEAM_openclaw-config and
  *                              TEAM_openclaw-workspace (UID 1000), the
@@ -14,7 +15,13 @@
  *                              check, and compose's labels; the rendered
  *                              compose file is kept at
  *                              /srv/getbot/TEAM/compose.yaml in the org
- *                              container
+ *                              container (written through the Incus files
+ *                              API, clients/incus.h)
+ *
+ * Each kind observes itself, one bulk call per org: the image list, the
+ * container list. The session holds what the run learns: the API version
+ * agreed with each org's daemon, and the Incus client, both made on first
+ * use by whichever thread needs them.
  *
  * Every object carries getbot.* labels; what lacks getbot.managed=true is
  * not ours and is never touched. Container labels cannot change after
@@ -26,496 +33,65 @@
  */
 #include "config.h"
 
-#include <archive.h>
-#include <archive_entry.h>
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "provider-docker.h"
+#include "context.h"
+#include "docker.h"
 #include "engine.h"
 #include "http.h"
 #include "identity.h"
 #include "incus.h"
 #include "xmalloc.h"
 
-#define DOCKER_API_OURS      "1.43" /* what getbot speaks, at most */
-#define DOCKER_API_MIN       "1.41" /* Debian 12's daemon */
 #define DOCKER_IMAGE_REPO    "getbot/openclaw"
 #define DOCKER_BOT_PORT      18789 /* inside the bot container */
 #define DOCKER_CONFIG_DIR    "/home/node/.openclaw"
 #define DOCKER_WORKSPACE_DIR "/home/node/.openclaw/workspace"
 #define DOCKER_COMPOSE_DIR   "/srv/getbot"
 #define DOCKER_HEALTH_WAIT   60 /* seconds a new bot has to turn healthy */
-#define DOCKER_READY_WAIT    90 /* seconds a new org's dockerd has to answer */
-#define DOCKER_CONTEXT_MAX   (256u << 20)
 #define DOCKER_BUILD_MAX     (64u << 20) /* the build's progress stream */
-#define DOCKER_MAX_BODY      (32u << 20)
 
-static const struct field_def docker_image_fields[] = {
-	{ "context", FIELD_INPLACE },
-	{ NULL, 0 },
-};
-
-static const struct field_def docker_bot_fields[] = {
-	{ "persona", FIELD_IMMUTABLE },
-	{ "instructions", FIELD_IMMUTABLE },
-	{ "model", FIELD_SECRET },
-	{ "runtime", FIELD_INPLACE },
-	{ "context", FIELD_INPLACE },
-	{ "port", FIELD_INPLACE },
-	{ "state", FIELD_INPLACE },
-	{ NULL, 0 },
-};
-
-static const struct resource_kind docker_image = {
-	.name = "image",
-	.fields = docker_image_fields,
-	.lost_on_replace = NULL,
-	.order = 2,
-};
-static const struct resource_kind docker_bot = {
-	.name = "bot",
-	.fields = docker_bot_fields,
-	.lost_on_replace = "the bot's volumes openclaw-config and openclaw-workspace (its memory "
-	"and files)",
-	.order = 3,
-};
-
-static const struct resource_kind *const docker_kinds[] = { &docker_image,
-	&docker_bot, NULL };
-
-/* The API version agreed with each org's daemon. */
-struct docker_version {
-	char *org;
-	char prefix[16]; /* "/v1.41" */
-};
+/* The kinds, defined with their operations at the end. */
+static const struct resource_kind docker_image;
+static const struct resource_kind docker_bot;
 
 struct docker_session {
-	const struct bots_target *target;
 	char *runtime_dir;
-	pthread_mutex_t lock; /* guards versions */
-	struct docker_version *versions;
-	size_t nversions, alloc;
+	/* the API version agreed with each org's daemon, under its lock */
+	struct docker_client docker;
+	/* the Incus client for the files left in org containers, opened
+	 * on first use */
+	pthread_mutex_t incus_lock; /* guards incus and incus_open */
+	struct incus_client incus;
+	bool incus_open;
 };
 
-/* ---- talking to an org's daemon ---- */
+/* ---- the session ---- */
 
-/* Compare API versions "1.41" and "1.43". */
-static int
-docker_version_cmp(const char *a, const char *b)
-{
-	long a1 = strtol(a, NULL, 10), b1 = strtol(b, NULL, 10);
-	const char *ad = strchr(a, '.'), *bd = strchr(b, '.');
-	long a2 = ad ? strtol(ad + 1, NULL, 10) : 0;
-	long b2 = bd ? strtol(bd + 1, NULL, 10) : 0;
-
-	if (a1 != b1)
-		return a1 < b1 ? -1 : 1;
-	return a2 < b2 ? -1 : a2 > b2;
-}
-
-/* One request to org's daemon; path starts with '/' and is sent as is
- * (the caller adds the version prefix). */
-static int
-docker_send(const char *org, const struct http_request *base, const char *path,
-    struct http_response *resp, struct strbuf *err)
-{
-	char *sock = incus_docker_socket(org);
-	char *url = xasprintf("http://docker%s", path);
-	struct http_request req = *base;
-	int rc;
-
-	req.url = url;
-	req.unix_socket = sock;
-	if (req.timeout_ms == 0)
-		req.timeout_ms = 120 * 1000L;
-	if (req.max_body == 0)
-		req.max_body = DOCKER_MAX_BODY;
-	http_response_init(resp);
-	rc = http_request(&req, resp, err);
-	if (rc == PROVIDER_TRANSIENT && resp->status == 0) {
-		char *why = strbuf_detach(err, NULL);
-
-		strbuf_addf(err, "org %s: cannot reach Docker at %s: %s", org,
-		    sock, why);
-		free(why);
-	} else if (rc != PROVIDER_OK) {
-		char *why = strbuf_detach(err, NULL);
-
-		strbuf_addf(err, "org %s: Docker: %s", org, why);
-		free(why);
-		/* Docker's 500 is an answer (a port taken, a runtime error),
-		 * not a hiccup: retrying would make the same thing again */
-		if (resp->status == 500)
-			rc = PROVIDER_ERROR;
-	}
-	free(url);
-	free(sock);
-	return rc;
-}
-
-/*
- * The version prefix for org's daemon: min(ours, the server's), agreed
- * once per session with the unversioned GET /version. When wait is set
- * the daemon gets DOCKER_READY_WAIT seconds to answer (a new org
- * container's dockerd is still starting).
- */
-static int
-docker_prefix(
-    struct provider_call *call, const char *org, bool wait, char prefix[16])
-{
-	struct docker_session *s = call->session;
-	struct http_request req = { 0 };
-	struct http_response resp;
-	const char *theirs, *minimum;
-	time_t deadline = time(NULL) + (wait ? DOCKER_READY_WAIT : 0);
-	size_t i;
-	int rc;
-
-	pthread_mutex_lock(&s->lock);
-	for (i = 0; i < s->nversions; i++)
-		if (strcmp(s->versions[i].org, org) == 0) {
-			memcpy(prefix, s->versions[i].prefix, 16);
-			pthread_mutex_unlock(&s->lock);
-			return PROVIDER_OK;
-		}
-	pthread_mutex_unlock(&s->lock);
-
-	req.method = "GET";
-	req.timeout_ms = 10 * 1000L;
-	for (;;) {
-		provider_throttle(call);
-		strbuf_reset(&call->err);
-		rc = docker_send(org, &req, "/version", &resp, &call->err);
-		if (rc != PROVIDER_TRANSIENT || time(NULL) >= deadline)
-			break;
-		http_response_release(&resp);
-		sleep(1);
-	}
-	if (rc != PROVIDER_OK)
-		goto out;
-	theirs =
-	    cJSON_GetStringValue(cJSON_GetObjectItem(resp.json, "ApiVersion"));
-	minimum = cJSON_GetStringValue(
-	    cJSON_GetObjectItem(resp.json, "MinAPIVersion"));
-	if (theirs == NULL) {
-		strbuf_addf(&call->err,
-		    "org %s: Docker's GET /version gave no ApiVersion", org);
-		rc = PROVIDER_ERROR;
-		goto out;
-	}
-	if (docker_version_cmp(theirs, DOCKER_API_MIN) < 0 ||
-	    (minimum != NULL &&
-		docker_version_cmp(minimum, DOCKER_API_OURS) > 0)) {
-		strbuf_addf(&call->err,
-		    "org %s: Docker speaks API %s (at least %s); getbot "
-		    "speaks %s to %s",
-		    org, theirs, minimum ? minimum : "?", DOCKER_API_MIN,
-		    DOCKER_API_OURS);
-		rc = PROVIDER_ERROR;
-		goto out;
-	}
-	snprintf(prefix, 16, "/v%.10s",
-	    docker_version_cmp(theirs, DOCKER_API_OURS) < 0 ? theirs
-							    : DOCKER_API_OURS);
-	pthread_mutex_lock(&s->lock);
-	ALLOC_GROW(s->versions, s->nversions + 1, s->alloc);
-	s->versions[s->nversions].org = xstrdup(org);
-	memcpy(s->versions[s->nversions++].prefix, prefix, 16);
-	pthread_mutex_unlock(&s->lock);
-out:
-	http_response_release(&resp);
-	return rc;
-}
-
-/*
- * One versioned API call to org's daemon with an optional JSON body; the
- * answer's JSON in *out when out is not NULL (the caller deletes it).
- * Docker's 404 and 409 are answers, not failures to retry.
- */
-static int
-docker_call(struct provider_call *call, const char *org, const char *method,
-    const char *path, const cJSON *body, cJSON **out)
-{
-	struct http_request req = { 0 };
-	struct http_response resp;
-	char prefix[16], *full, *text = NULL;
-	int rc;
-
-	if (out != NULL)
-		*out = NULL;
-	rc = docker_prefix(call, org, true, prefix);
-	if (rc != PROVIDER_OK)
-		return rc;
-	full = xasprintf("%s%s", prefix, path);
-	if (body != NULL)
-		text = cJSON_PrintUnformatted(body);
-	req.method = method;
-	req.json = text;
-	provider_throttle(call);
-	rc = docker_send(org, &req, full, &resp, &call->err);
-	if (rc == PROVIDER_OK && out != NULL) {
-		*out = resp.json;
-		resp.json = NULL;
-	}
-	if (text != NULL) {
-		/* a container's create body carries its keys */
-		sodium_memzero(text, strlen(text));
-		free(text);
-	}
-	/* and an inspect answer shows them back */
-	sodium_memzero(resp.body.buf, resp.body.len);
-	http_response_release(&resp);
-	free(full);
-	return rc;
-}
-
-/* Was the last call's failure this HTTP status? */
-static bool
-docker_failed_with(const struct provider_call *call, long status)
-{
-	char code[16];
-
-	snprintf(code, sizeof(code), "HTTP %ld", status);
-	return strstr(call->err.buf, code) != NULL;
-}
-
-/* rc, where Docker's 404 counts as success: for a delete or a lookup,
- * "there is none" is an answer. */
-static int
-docker_none_is_ok(struct provider_call *call, int rc)
-{
-	if (rc == PROVIDER_OK || !docker_failed_with(call, 404))
-		return rc;
-	strbuf_reset(&call->err);
-	return PROVIDER_OK;
-}
-
-/* Wipe the values of Config.Env in an inspect answer before freeing it. */
-static void
-docker_wipe_env(cJSON *inspect)
-{
-	cJSON *item;
-
-	cJSON_ArrayForEach (item,
-	    cJSON_GetObjectItem(cJSON_GetObjectItem(inspect, "Config"), "Env"))
-		if (cJSON_IsString(item))
-			sodium_memzero(
-			    item->valuestring, strlen(item->valuestring));
-	cJSON_Delete(inspect);
-}
-
-/* ---- the build context ---- */
-
-struct docker_tar {
-	struct strbuf out;
-	bool too_big;
-};
-
-static la_ssize_t
-docker_tar_write(struct archive *a, void *data, const void *buf, size_t len)
-{
-	struct docker_tar *tar = data;
-
-	(void)a;
-	if (tar->out.len + len > DOCKER_CONTEXT_MAX) {
-		tar->too_big = true;
-		return -1;
-	}
-	strbuf_add(&tar->out, buf, len);
-	return (la_ssize_t)len;
-}
-
-static int
-docker_name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Add dir/rel (a file, link or directory, recursively) to the archive,
- * entries in name order with owner 0 and time 0: the same context makes
- * the same bytes, so its digest says whether it changed. */
-static int
-docker_tar_add(
-    struct archive *a, const char *dir, const char *rel, struct strbuf *err)
-{
-	char *path = rel[0] ? xasprintf("%s/%s", dir, rel) : xstrdup(dir);
-	struct archive_entry *e = NULL;
-	struct stat st;
-	int rc = -1;
-
-	if (lstat(path, &st) != 0) {
-		strbuf_addf(err, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (rel[0] != '\0') {
-		e = archive_entry_new();
-		archive_entry_set_pathname(e, rel);
-		archive_entry_set_mode(e, st.st_mode);
-		archive_entry_set_mtime(e, 0, 0);
-		if (S_ISREG(st.st_mode))
-			archive_entry_set_size(e, st.st_size);
-		if (S_ISLNK(st.st_mode)) {
-			char target[4096];
-			ssize_t n = readlink(path, target, sizeof(target) - 1);
-
-			if (n < 0) {
-				strbuf_addf(
-				    err, "%s: %s", path, strerror(errno));
-				goto out;
-			}
-			target[n] = '\0';
-			archive_entry_set_symlink(e, target);
-		} else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
-			strbuf_addf(err,
-			    "%s: not a file, link or directory, which a build "
-			    "context cannot hold",
-			    path);
-			goto out;
-		}
-		if (archive_write_header(a, e) != ARCHIVE_OK) {
-			strbuf_addf(
-			    err, "%s: %s", path, archive_error_string(a));
-			goto out;
-		}
-	}
-	if (S_ISREG(st.st_mode)) {
-		char buf[65536];
-		ssize_t n;
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-		if (fd < 0) {
-			strbuf_addf(err, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		while ((n = read(fd, buf, sizeof(buf))) > 0)
-			if (archive_write_data(a, buf, (size_t)n) != n) {
-				strbuf_addf(err, "%s: %s", path,
-				    archive_error_string(a));
-				close(fd);
-				goto out;
-			}
-		close(fd);
-		if (n < 0) {
-			strbuf_addf(err, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-	} else if (S_ISDIR(st.st_mode)) {
-		DIR *d = opendir(path);
-		struct dirent *de;
-		char **names = NULL;
-		size_t n = 0, alloc = 0, i;
-
-		if (d == NULL) {
-			strbuf_addf(err, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 ||
-			    strcmp(de->d_name, "..") == 0)
-				continue;
-			ALLOC_GROW(names, n + 1, alloc);
-			names[n++] = rel[0]
-					 ? xasprintf("%s/%s", rel, de->d_name)
-					 : xstrdup(de->d_name);
-		}
-		closedir(d);
-		qsort(names, n, sizeof(*names), docker_name_cmp);
-		rc = 0;
-		for (i = 0; i < n; i++) {
-			if (rc == 0)
-				rc = docker_tar_add(a, dir, names[i], err);
-			free(names[i]);
-		}
-		free(names);
-		if (rc != 0)
-			goto out;
-	}
-	rc = 0;
-out:
-	archive_entry_free(e);
-	free(path);
-	return rc;
-}
-
-/* The build context of runtime as a tar in *out, and its digest (hex). */
-static int
-docker_context(const char *runtime_dir, const char *runtime, struct strbuf *out,
-    char digest[65], struct strbuf *err)
-{
-	char *dir = xasprintf("%s/%s", runtime_dir, runtime);
-	char *dockerfile = xasprintf("%s/Dockerfile", dir);
-	struct docker_tar tar = { STRBUF_INIT, false };
-	struct archive *a = archive_write_new();
-	unsigned char hash[32];
-	int rc = -1;
-	size_t i;
-
-	if (access(dockerfile, R_OK) != 0) {
-		strbuf_addf(err,
-		    "runtime '%s' has no build context: %s: %s (a server "
-		    "runtime is a directory with a Dockerfile, in runtimes/ "
-		    "beside bots.yaml or $GETBOT_RUNTIME_DIR)",
-		    runtime, dockerfile, strerror(errno));
-		goto out;
-	}
-	archive_write_set_format_pax_restricted(a);
-	archive_write_set_bytes_in_last_block(a, 1);
-	if (archive_write_open2(a, &tar, NULL, docker_tar_write, NULL, NULL) !=
-	    ARCHIVE_OK) {
-		strbuf_addf(err, "%s: %s", dir, archive_error_string(a));
-		goto out;
-	}
-	if (docker_tar_add(a, dir, "", err) != 0)
-		goto out;
-	if (archive_write_close(a) != ARCHIVE_OK) {
-		strbuf_addf(err, "%s: %s", dir,
-		    tar.too_big ? "the build context is larger than 256 MiB"
-				: archive_error_string(a));
-		goto out;
-	}
-	crypto_generichash(hash, sizeof(hash), (unsigned char *)tar.out.buf,
-	    tar.out.len, NULL, 0);
-	for (i = 0; i < sizeof(hash); i++)
-		snprintf(digest + 2 * i, 3, "%02x", hash[i]);
-	if (out != NULL) {
-		strbuf_release(out);
-		*out = tar.out;
-		strbuf_init(&tar.out, 0);
-	}
-	rc = 0;
-out:
-	if (rc != 0 && tar.too_big && !strstr(err->buf, "256 MiB"))
-		strbuf_addstr(err, " (the build context is over 256 MiB)");
-	archive_write_free(a);
-	strbuf_release(&tar.out);
-	free(dockerfile);
-	free(dir);
-	return rc;
-}
-
-/* ---- desired state ---- */
-
+/* A session with a server target: where its runtimes are, and the
+ * clients, which talk to the server only once used. */
 static int
 docker_open(const struct bots_target *target, struct conn *conn,
-    const char *base_dir,
-    void **session, struct strbuf *err)
+    const char *base_dir, void **session, struct strbuf *err)
 {
-	struct docker_session *s = xcalloc(1, sizeof(*s));
+	struct docker_session *s;
 
 	(void)base_dir;
-	(void)err;
-	s->target = target;
+	if (conn == NULL) {
+		strbuf_addf(
+		    err, "target '%s': no server connection", target->name);
+		return -1;
+	}
+	s = xcalloc(1, sizeof(*s));
 	s->runtime_dir = bots_runtime_dir(target->bots);
-	pthread_mutex_init(&s->lock, NULL);
+	docker_client_init(&s->docker, conn);
+	pthread_mutex_init(&s->incus_lock, NULL);
 	*session = s;
 	return 0;
 }
@@ -524,43 +100,61 @@ static void
 docker_close(void *session)
 {
 	struct docker_session *s = session;
-	size_t i;
 
 	if (s == NULL)
 		return;
-	for (i = 0; i < s->nversions; i++)
-		free(s->versions[i].org);
-	free(s->versions);
-	pthread_mutex_destroy(&s->lock);
+	docker_client_release(&s->docker);
+	if (s->incus_open)
+		incus_client_release(&s->incus);
+	pthread_mutex_destroy(&s->incus_lock);
 	free(s->runtime_dir);
 	free(s);
 }
 
+/* docker_call through the session's client. */
+static int
+docker_org_call(struct provider_call *call, const char *org, const char *method,
+    const char *path, const cJSON *body, cJSON **out)
+{
+	struct docker_session *s = call->session;
+
+	return docker_call(&s->docker, call, org, method, path, body, out);
+}
+
+/* Write (or remove: data NULL) a file inside the org container, through
+ * the Incus files API on the same server; the session's Incus client is
+ * opened by the first write. */
+static int
+docker_write_org_file(struct provider_call *call, const char *org,
+    const char *path, const char *data, size_t len, unsigned mode)
+{
+	struct docker_session *s = call->session;
+	int rc = PROVIDER_OK;
+
+	pthread_mutex_lock(&s->incus_lock);
+	if (!s->incus_open) {
+		if (incus_client_open(&s->incus, call->conn, &call->err) == 0)
+			s->incus_open = true;
+		else
+			rc = PROVIDER_TRANSIENT;
+	}
+	pthread_mutex_unlock(&s->incus_lock);
+	if (rc != PROVIDER_OK)
+		return rc;
+	return incus_write_file(&s->incus, call, org, path, data, len, mode);
+}
+
+/* ---- desired state ---- */
+
+/* The name of an image resource: "ORG:RUNTIME". Free it. */
 static char *
 docker_image_name(const char *org, const char *runtime)
 {
 	return xasprintf("%s:%s", org, runtime);
 }
 
-/* The digest of runtime's build context, each runtime tarred once per
- * plan however many bots use it (digests: runtime -> hex). */
-static int
-docker_digest(cJSON *digests, const char *runtimes, const char *runtime,
-    char digest[65], struct strbuf *err)
-{
-	const char *known = cJSON_GetStringValue(
-	    cJSON_GetObjectItemCaseSensitive(digests, runtime));
-
-	if (known != NULL) {
-		snprintf(digest, 65, "%s", known);
-		return 0;
-	}
-	if (docker_context(runtimes, runtime, NULL, digest, err) != 0)
-		return -1;
-	cJSON_AddStringToObject(digests, runtime, digest);
-	return 0;
-}
-
+/* Desired state: per org on the target, an image per runtime its teams
+ * use and a bot per team. */
 static int
 docker_expand(const struct bots *bots, const struct bots_target *target,
     struct resource_set *out, struct strbuf *err)
@@ -585,14 +179,14 @@ docker_expand(const struct bots *bots, const struct bots_target *target,
 			char *image =
 			    docker_image_name(org->name, team->runtime);
 			char *image_addr = xasprintf("docker.image.%s", image);
-			char digest[65];
+			char digest[DOCKER_DIGEST_HEX];
 			struct resource *r;
 			cJSON *spec;
 			size_t k;
 
 			strbuf_reset(&where);
-			if (docker_digest(digests, runtimes, team->runtime,
-				digest, &where) != 0) {
+			if (docker_context_digest(digests, runtimes,
+				team->runtime, digest, &where) != 0) {
 				strbuf_addf(err, "orgs.%s.teams.%s: %s",
 				    org->name, team->name, where.buf);
 				rc = -1;
@@ -660,6 +254,7 @@ docker_expand(const struct bots *bots, const struct bots_target *target,
 
 /* ---- observation ---- */
 
+/* The label key of a list item (a container, an image), or "". */
 static const char *
 docker_label(const cJSON *item, const char *key)
 {
@@ -693,8 +288,10 @@ docker_state(const cJSON *item)
 	return "running"; /* no health check: not a bot getbot made */
 }
 
+/* A container of the list, if it is a bot: ours by label, or one with a
+ * bot's name (observed as not owned). */
 static void
-docker_observe_bot(
+docker_bot_item(
     const struct bots_org *org, const cJSON *item, struct observed_set *out)
 {
 	static const char *const labelled[] = { "persona", "instructions",
@@ -751,8 +348,9 @@ docker_observe_bot(
 	observed_set_add(out, o);
 }
 
+/* An image of the list, if it is ours and bears its runtime's tag. */
 static void
-docker_observe_image(
+docker_image_item(
     const struct bots_org *org, const cJSON *item, struct observed_set *out)
 {
 	const char *runtime = docker_label(item, "getbot.image.runtime");
@@ -785,67 +383,67 @@ docker_observe_image(
 }
 
 /*
- * Per org container of the target: its bot containers and getbot's
- * images, two bulk calls (plus the version, once). An org whose Docker
- * does not answer (no container yet, or stopped) has nothing observed:
- * its bots are planned for creation, and a create replaces a container
- * of ours that was there after all, keeping its volumes.
+ * One kind's bulk observation: per org container of the target, one GET
+ * of path (and the version, once per session), each item of the answer
+ * read by read_item. An org whose Docker does not answer (no container
+ * yet, or stopped: its proxy's socket stays, and refuses) has nothing
+ * observed: its bots are planned for creation, and a create replaces a
+ * container of ours that was there after all, keeping its volumes. A
+ * daemon that takes the connection but fails (a timeout, a 5xx) is in
+ * trouble, and must not look like one without bots.
  */
 static int
-docker_observe(struct provider_call *call, const struct bots_target *target,
+docker_observe_orgs(struct provider_call *call, const char *path,
+    void (*read_item)(const struct bots_org *org, const cJSON *item,
+	struct observed_set *out),
     struct observed_set *out)
 {
-	const struct bots *bots = target->bots;
+	struct docker_session *s = call->session;
+	const struct bots *bots = call->target->bots;
 	size_t o;
 	int rc = PROVIDER_OK;
 
 	for (o = 0; o < bots->norgs && rc == PROVIDER_OK; o++) {
 		const struct bots_org *org = &bots->orgs[o];
+		char prefix[DOCKER_PREFIX_MAX];
 		cJSON *list = NULL;
 		const cJSON *item;
-		char prefix[16];
-		char *sock;
 
-		if (org->target != target)
+		if (org->target != call->target ||
+		    !docker_listening(&s->docker, org->name))
 			continue;
-		sock = incus_docker_socket(org->name);
-		if (access(sock, F_OK) != 0) {
-			free(sock);
-			continue;
-		}
-		free(sock);
-		rc = docker_prefix(call, org->name, false, prefix);
-		/* refused: the container is stopped (its proxy's socket
-		 * stays); a timeout or a 5xx is a daemon in trouble, which
-		 * must not look like one without bots */
-		if (rc == PROVIDER_TRANSIENT &&
-		    strstr(call->err.buf, "Couldn't connect") != NULL) {
-			strbuf_reset(&call->err);
-			rc = PROVIDER_OK;
-			continue;
-		}
+		rc = docker_prefix(&s->docker, call, org->name, false, prefix);
 		if (rc == PROVIDER_OK)
-			rc = docker_call(call, org->name, "GET",
-			    "/containers/json?all=1", NULL, &list);
+			rc = docker_org_call(
+			    call, org->name, "GET", path, NULL, &list);
 		cJSON_ArrayForEach (item, list)
-			docker_observe_bot(org, item, out);
-		cJSON_Delete(list);
-		list = NULL;
-		if (rc == PROVIDER_OK)
-			rc = docker_call(call, org->name, "GET",
-			    "/images/"
-			    "json?filters=%7B%22label%22%3A%5B%22getbot."
-			    "image.managed%3Dtrue%22%5D%7D",
-			    NULL, &list);
-		cJSON_ArrayForEach (item, list)
-			docker_observe_image(org, item, out);
+			read_item(org, item, out);
 		cJSON_Delete(list);
 	}
 	return rc;
 }
 
+/* The bot containers of every org on the target, ours or not. */
+static int
+docker_bot_observe(struct provider_call *call, struct observed_set *out)
+{
+	return docker_observe_orgs(
+	    call, "/containers/json?all=1", docker_bot_item, out);
+}
+
+/* getbot's images in every org on the target. */
+static int
+docker_image_observe(struct provider_call *call, struct observed_set *out)
+{
+	return docker_observe_orgs(call,
+	    "/images/json?filters=%7B%22label%22%3A%5B%22getbot."
+	    "image.managed%3Dtrue%22%5D%7D",
+	    docker_image_item, out);
+}
+
 /* ---- images ---- */
 
+/* The spec field key of a resource, or "". */
 static const char *
 docker_spec(const struct resource *r, const char *key)
 {
@@ -868,7 +466,7 @@ docker_image_runtime(const char *name)
  * 200 and a stream of JSON lines; a failure is a line with "error".
  */
 static int
-docker_build(struct provider_call *call, const struct resource *r)
+docker_image_build(struct provider_call *call, const struct resource *r)
 {
 	struct docker_session *s = call->session;
 	const char *runtime = docker_image_runtime(r->name);
@@ -876,15 +474,17 @@ docker_build(struct provider_call *call, const struct resource *r)
 	struct http_request req = { 0 };
 	struct http_response resp;
 	cJSON *labels = cJSON_CreateObject();
-	char prefix[16], digest[65], *labels_text = NULL, *tag = NULL;
+	char prefix[DOCKER_PREFIX_MAX], digest[DOCKER_DIGEST_HEX];
+	char *labels_text = NULL, *tag = NULL;
 	const char *line, *end;
 	int rc;
 
-	rc = docker_prefix(call, r->org, true, prefix);
+	/* the daemon first: a new org's dockerd may still be starting */
+	rc = docker_prefix(&s->docker, call, r->org, true, prefix);
 	if (rc != PROVIDER_OK)
 		goto out;
-	if (docker_context(s->runtime_dir, runtime, &tar, digest, &call->err) !=
-	    0) {
+	if (docker_context_tar(
+		s->runtime_dir, runtime, &tar, digest, &call->err) != 0) {
 		rc = PROVIDER_ERROR;
 		goto out;
 	}
@@ -896,7 +496,7 @@ docker_build(struct provider_call *call, const struct resource *r)
 	cJSON_AddStringToObject(labels, "getbot.image.context", digest);
 	labels_text = cJSON_PrintUnformatted(labels);
 	tag = xasprintf("%s:%s", DOCKER_IMAGE_REPO, runtime);
-	strbuf_addf(&path, "%s/build?rm=1&forcerm=1&t=", prefix);
+	strbuf_addstr(&path, "/build?rm=1&forcerm=1&t=");
 	http_add_escaped(&path, tag);
 	strbuf_addstr(&path, "&labels=");
 	http_add_escaped(&path, labels_text);
@@ -906,8 +506,7 @@ docker_build(struct provider_call *call, const struct resource *r)
 	req.content_type = "application/x-tar";
 	req.timeout_ms = 30 * 60 * 1000L;
 	req.max_body = DOCKER_BUILD_MAX;
-	provider_throttle(call);
-	rc = docker_send(r->org, &req, path.buf, &resp, &call->err);
+	rc = docker_request(&s->docker, call, r->org, &req, path.buf, &resp);
 	for (line = resp.body.buf;
 	     rc == PROVIDER_OK && line != NULL && *line != '\0';
 	     line = end != NULL ? end + 1 : NULL) {
@@ -936,18 +535,30 @@ out:
 	return rc;
 }
 
+/* A new build context: the image is built again, under the same tag. */
 static int
-docker_delete_image(struct provider_call *call, const struct observed *o)
+docker_image_update(struct provider_call *call, const struct resource *desired,
+    const struct observed *current)
+{
+	(void)current;
+	return docker_image_build(call, desired);
+}
+
+/* Remove getbot's image of the runtime, by its tag; none there is fine. */
+static int
+docker_image_delete(
+    struct provider_call *call, const struct observed *o, bool purge)
 {
 	char *ref = xasprintf(
 	    "%s:%s", DOCKER_IMAGE_REPO, docker_image_runtime(o->name));
 	struct strbuf path = STRBUF_INIT;
 	int rc;
 
+	(void)purge;
 	strbuf_addstr(&path, "/images/");
 	http_add_escaped(&path, ref);
-	rc = docker_none_is_ok(
-	    call, docker_call(call, o->org, "DELETE", path.buf, NULL, NULL));
+	rc = docker_none_is_ok(call,
+	    docker_org_call(call, o->org, "DELETE", path.buf, NULL, NULL));
 	strbuf_release(&path);
 	free(ref);
 	return rc;
@@ -968,11 +579,12 @@ docker_inspect(
 	http_add_escaped(&path, name);
 	strbuf_addstr(&path, "/json");
 	rc = docker_none_is_ok(
-	    call, docker_call(call, org, "GET", path.buf, NULL, out));
+	    call, docker_org_call(call, org, "GET", path.buf, NULL, out));
 	strbuf_release(&path);
 	return rc;
 }
 
+/* Remove a container by name or id, running or not; none is fine. */
 static int
 docker_remove_container(
     struct provider_call *call, const char *org, const char *name)
@@ -984,7 +596,7 @@ docker_remove_container(
 	http_add_escaped(&path, name);
 	strbuf_addstr(&path, "?force=1");
 	rc = docker_none_is_ok(
-	    call, docker_call(call, org, "DELETE", path.buf, NULL, NULL));
+	    call, docker_org_call(call, org, "DELETE", path.buf, NULL, NULL));
 	strbuf_release(&path);
 	return rc;
 }
@@ -1033,6 +645,8 @@ docker_make_way(struct provider_call *call, const char *org, const char *name)
 	return rc;
 }
 
+/* The bot container's labels: getbot's markers, a label per compared
+ * field and secret fingerprint, and compose's own. */
 static void
 docker_add_labels(cJSON *labels, const struct resource *r)
 {
@@ -1076,6 +690,7 @@ docker_add_labels(cJSON *labels, const struct resource *r)
 	free(file);
 }
 
+/* The bot's two volumes, mounted at the config and workspace dirs. */
 static void
 docker_add_mounts(cJSON *host, const char *team)
 {
@@ -1120,7 +735,7 @@ docker_volumes(struct provider_call *call, const struct resource *r)
 		    labels, "com.docker.compose.project", r->team);
 		cJSON_AddStringToObject(
 		    labels, "com.docker.compose.volume", volumes[i]);
-		rc = docker_call(
+		rc = docker_org_call(
 		    call, r->org, "POST", "/volumes/create", body, NULL);
 		cJSON_Delete(body);
 		free(name);
@@ -1128,6 +743,7 @@ docker_volumes(struct provider_call *call, const struct resource *r)
 	return rc;
 }
 
+/* IDENTITY.md: persona and instructions, each under its heading. */
 static char *
 docker_identity_text(const struct resource *r)
 {
@@ -1187,7 +803,7 @@ docker_prepare_volumes(struct provider_call *call, const struct resource *r)
 	docker_add_mounts(host, r->team);
 	strbuf_addstr(&path, "/containers/create?name=");
 	http_add_escaped(&path, name);
-	rc = docker_call(call, r->org, "POST", path.buf, body, &created);
+	rc = docker_org_call(call, r->org, "POST", path.buf, body, &created);
 	id = cJSON_GetStringValue(cJSON_GetObjectItem(created, "Id"));
 	if (rc == PROVIDER_OK && id == NULL) {
 		strbuf_addf(&call->err,
@@ -1198,11 +814,12 @@ docker_prepare_volumes(struct provider_call *call, const struct resource *r)
 		goto out;
 	strbuf_reset(&path);
 	strbuf_addf(&path, "/containers/%s/start", id);
-	rc = docker_call(call, r->org, "POST", path.buf, NULL, NULL);
+	rc = docker_org_call(call, r->org, "POST", path.buf, NULL, NULL);
 	if (rc == PROVIDER_OK) {
 		strbuf_reset(&path);
 		strbuf_addf(&path, "/containers/%s/wait", id);
-		rc = docker_call(call, r->org, "POST", path.buf, NULL, &waited);
+		rc = docker_org_call(
+		    call, r->org, "POST", path.buf, NULL, &waited);
 	}
 	if (rc == PROVIDER_OK && cJSON_GetNumberValue(cJSON_GetObjectItem(
 				     waited, "StatusCode")) != 0) {
@@ -1298,22 +915,6 @@ docker_wait_healthy(
 
 /* The compose file a human can read (and `docker compose ps` finds): the
  * same container, with the keys as ${NAME} references, never values. */
-/* Write (or remove: data NULL) a file inside the org container, through
- * the Incus files API on the same server. */
-static int
-docker_write_org_file(struct provider_call *call, const char *org,
-    const char *path, const char *data, size_t len, unsigned mode)
-{
-	struct incus_client incus;
-	int rc;
-
-	if (incus_client_open(&incus, call->conn, &call->err) != 0)
-		return PROVIDER_TRANSIENT;
-	rc = incus_write_file(&incus, call, org, path, data, len, mode);
-	incus_client_release(&incus);
-	return rc;
-}
-
 static char *
 docker_compose_text(const struct resource *r)
 {
@@ -1362,7 +963,7 @@ docker_compose_text(const struct resource *r)
 /* The bot container, made afresh: its name freed, volumes ensured and
  * prepared, created with its keys, started, and healthy. */
 static int
-docker_run_bot(struct provider_call *call, const struct resource *r)
+docker_bot_run(struct provider_call *call, const struct resource *r)
 {
 	char *name = identity_bot_container(r->team);
 	char *image =
@@ -1438,7 +1039,7 @@ docker_run_bot(struct provider_call *call, const struct resource *r)
 	docker_add_mounts(host, r->team);
 	strbuf_addstr(&path, "/containers/create?name=");
 	http_add_escaped(&path, name);
-	rc = docker_call(call, r->org, "POST", path.buf, body, &created);
+	rc = docker_org_call(call, r->org, "POST", path.buf, body, &created);
 	id = cJSON_GetStringValue(cJSON_GetObjectItem(created, "Id"));
 	if (rc == PROVIDER_OK && id == NULL) {
 		strbuf_addf(&call->err,
@@ -1449,7 +1050,7 @@ docker_run_bot(struct provider_call *call, const struct resource *r)
 		goto out;
 	strbuf_reset(&path);
 	strbuf_addf(&path, "/containers/%s/start", id);
-	rc = docker_call(call, r->org, "POST", path.buf, NULL, NULL);
+	rc = docker_org_call(call, r->org, "POST", path.buf, NULL, NULL);
 	if (rc == PROVIDER_OK)
 		rc = docker_wait_healthy(call, r, id);
 	if (rc != PROVIDER_OK) {
@@ -1483,14 +1084,6 @@ out:
 	return rc;
 }
 
-static int
-docker_create(struct provider_call *call, const struct resource *desired)
-{
-	if (desired->kind == &docker_image)
-		return docker_build(call, desired);
-	return docker_run_bot(call, desired);
-}
-
 /* Only "state" differs, and a start is what it takes (the container was
  * stopped, or is starting): no need to make it again. */
 static bool
@@ -1515,21 +1108,21 @@ docker_just_start(const struct resource *desired, const struct observed *cur)
 		   strcmp(state, "starting") == 0);
 }
 
+/* A changed field: a bot that only needs starting is started, any other
+ * change makes the container again (the volumes stay). */
 static int
-docker_update(struct provider_call *call, const struct resource *desired,
+docker_bot_update(struct provider_call *call, const struct resource *desired,
     const struct observed *current)
 {
 	const char *id;
 	struct strbuf path = STRBUF_INIT;
 	int rc;
 
-	if (desired->kind == &docker_image)
-		return docker_build(call, desired);
 	if (!docker_just_start(desired, current))
-		return docker_run_bot(call, desired);
+		return docker_bot_run(call, desired);
 	id = cJSON_GetStringValue(cJSON_GetObjectItem(current->handle, "id"));
 	strbuf_addf(&path, "/containers/%s/start", id ? id : "");
-	rc = docker_call(call, desired->org, "POST", path.buf, NULL, NULL);
+	rc = docker_org_call(call, desired->org, "POST", path.buf, NULL, NULL);
 	if (rc != PROVIDER_OK && docker_failed_with(call, 304)) {
 		strbuf_reset(&call->err);
 		rc = PROVIDER_OK;
@@ -1542,15 +1135,16 @@ docker_update(struct provider_call *call, const struct resource *desired,
 
 /* A new key: the container is made again with it; the volumes stay. */
 static int
-docker_update_secret(struct provider_call *call, const struct resource *desired,
-    const struct observed *current)
+docker_bot_update_secret(struct provider_call *call,
+    const struct resource *desired, const struct observed *current)
 {
 	(void)current;
-	return docker_run_bot(call, desired);
+	return docker_bot_run(call, desired);
 }
 
+/* The bot's container, its volumes when purge, and its compose file. */
 static int
-docker_delete(
+docker_bot_delete(
     struct provider_call *call, const struct observed *current, bool purge)
 {
 	static const char *const volumes[] = { "openclaw-config",
@@ -1560,8 +1154,6 @@ docker_delete(
 	size_t i;
 	int rc;
 
-	if (current->kind == &docker_image)
-		return docker_delete_image(call, current);
 	/* by its id: whatever holds the name now may not be ours */
 	id = cJSON_GetStringValue(cJSON_GetObjectItem(current->handle, "id"));
 	if (id != NULL && *id != '\0')
@@ -1578,19 +1170,65 @@ docker_delete(
 		strbuf_addstr(&path, "/volumes/");
 		http_add_escaped(&path, volume);
 		rc = docker_none_is_ok(
-		    call, docker_call(call, current->org, "DELETE", path.buf,
-			      NULL, NULL));
+		    call, docker_org_call(call, current->org, "DELETE",
+			      path.buf, NULL, NULL));
 		strbuf_release(&path);
 		free(volume);
 	}
 	if (rc == PROVIDER_OK) {
 		file = xasprintf(
 		    "%s/%s/compose.yaml", DOCKER_COMPOSE_DIR, current->team);
-		rc = docker_write_org_file(call, current->org, file, NULL, 0, 0);
+		rc =
+		    docker_write_org_file(call, current->org, file, NULL, 0, 0);
 		free(file);
 	}
 	return rc;
 }
+
+/* ---- the kinds ---- */
+
+static const struct field_def docker_image_fields[] = {
+	{ "context", FIELD_INPLACE },
+	{ NULL, 0 },
+};
+
+static const struct field_def docker_bot_fields[] = {
+	{ "persona", FIELD_IMMUTABLE },
+	{ "instructions", FIELD_IMMUTABLE },
+	{ "model", FIELD_SECRET },
+	{ "runtime", FIELD_INPLACE },
+	{ "context", FIELD_INPLACE },
+	{ "port", FIELD_INPLACE },
+	{ "state", FIELD_INPLACE },
+	{ NULL, 0 },
+};
+
+static const struct resource_kind docker_image = {
+	.name = "image",
+	.fields = docker_image_fields,
+	.lost_on_replace = NULL,
+	.order = 2,
+	.observe = docker_image_observe,
+	.create = docker_image_build,
+	.update = docker_image_update,
+	.delete = docker_image_delete,
+};
+
+static const struct resource_kind docker_bot = {
+	.name = "bot",
+	.fields = docker_bot_fields,
+	.lost_on_replace = "the bot's volumes openclaw-config and "
+			   "openclaw-workspace (its memory and files)",
+	.order = 3,
+	.observe = docker_bot_observe,
+	.create = docker_bot_run,
+	.update = docker_bot_update,
+	.update_secret = docker_bot_update_secret,
+	.delete = docker_bot_delete,
+};
+
+static const struct resource_kind *const docker_kinds[] = { &docker_image,
+	&docker_bot, NULL };
 
 const struct provider provider_docker = {
 	.name = "docker",
@@ -1603,10 +1241,4 @@ const struct provider provider_docker = {
 	.open = docker_open,
 	.close = docker_close,
 	.expand = docker_expand,
-	.observe = docker_observe,
-	.create = docker_create,
-	.update = docker_update,
-	.update_secret = docker_update_secret,
-	.reregister = NULL,
-	.delete = docker_delete,
 };
