@@ -10,6 +10,7 @@
 #include "cloudflare/provider-cloudflare.h"
 #include "docker/provider-docker.h"
 #include "incus/provider-incus.h"
+#include "router/provider-router.h"
 
 const struct provider *const provider_table[] = {
 	/* self-hosted */

@@ -12,6 +12,7 @@
 
 #include "cmd.h"
 #include "cloudflare/provider-cloudflare.h"
+#include "router/provider-router.h"
 
 static const struct provider server_stand_in = {
 	.name = "server",

@@ -8,10 +8,11 @@
  * Every field of a card is a registration field: a change re-registers it
  * and calls nothing on Cloudflare. Ownership: metadata.managed_by "getbot".
  * The card's authentication.credentials is the SHA-256 of the Worker's hub
- * auth token, which the Cloudflare provider made (and observed first: it
- * comes before this provider in the table). When the Worker was replaced,
- * the digest no longer matches and the card plans a re-register
- * ("hub_token": "stale" -> "current").
+ * auth token, which the Cloudflare provider made: the worker's output
+ * "hub_digest", read through the engine (provider_input), whichever
+ * provider the table lists first. When the Worker was replaced, the digest
+ * no longer matches and the card plans a re-register ("hub_token": "stale"
+ * -> "current").
  */
 #include "config.h"
 
@@ -20,16 +21,17 @@
 
 #include "http.h"
 #include "identity.h"
-#include "cloudflare/provider-cloudflare.h"
+#include "provider-router.h"
 #include "xmalloc.h"
 
 #define ROUTER_PAGE_LIMIT 1000
 #define ROUTER_OWNER      "getbot"
+/* The worker's address and output that hold a card's credentials. */
+#define ROUTER_WORKER     "cloudflare.worker."
+#define ROUTER_HUB_OUTPUT "hub_digest"
 
 struct router_session {
-	const struct bots_target *target;
 	char *url; /* base, no trailing slash */
-	char *base_dir;
 	struct secret *token;
 };
 
@@ -44,12 +46,24 @@ static const struct field_def router_card_fields[] = {
 	{ NULL, 0 },
 };
 
+static int router_observe(struct provider_call *call, struct observed_set *out);
+static int router_create(
+    struct provider_call *call, const struct resource *desired);
+static int router_reregister(struct provider_call *call,
+    const struct resource *desired, const struct observed *current);
+static int router_delete(
+    struct provider_call *call, const struct observed *current, bool purge);
+
 /* The card goes first when an agent is deleted: nothing is routed to it. */
 static const struct resource_kind router_card = {
 	.name = "card",
 	.fields = router_card_fields,
 	.lost_on_replace = NULL,
 	.order = 3,
+	.observe = router_observe,
+	.create = router_create,
+	.reregister = router_reregister,
+	.delete = router_delete,
 };
 static const struct resource_kind *const router_kinds[] = { &router_card,
 	NULL };
@@ -58,8 +72,7 @@ static void router_close(void *session);
 
 static int
 router_open(const struct bots_target *target, struct conn *conn,
-    const char *base_dir,
-    void **session, struct strbuf *err)
+    const char *base_dir, void **session, struct strbuf *err)
 {
 	struct router_session *s = xcalloc(1, sizeof(*s));
 	struct strbuf why = STRBUF_INIT;
@@ -67,9 +80,9 @@ router_open(const struct bots_target *target, struct conn *conn,
 	size_t len;
 	int rc = -1;
 
-	s->target = target;
-	s->base_dir = xstrdup(base_dir);
-	s->url = xstrdup(target->edge.router_url != NULL ? target->edge.router_url : "");
+	(void)conn;
+	s->url = xstrdup(
+	    target->edge.router_url != NULL ? target->edge.router_url : "");
 	len = strlen(s->url);
 	while (len > 0 && s->url[len - 1] == '/')
 		s->url[--len] = '\0';
@@ -104,7 +117,6 @@ router_close(void *session)
 		return;
 	secret_free(s->token);
 	free(s->url);
-	free(s->base_dir);
 	free(s);
 }
 
@@ -238,7 +250,7 @@ router_expand(const struct bots *bots, const struct bots_target *target,
 			r = resource_new(&provider_router, &router_card, name,
 			    org->name, team->name, spec);
 			r->target = target;
-			worker = xasprintf("cloudflare.worker.%s", name);
+			worker = xasprintf(ROUTER_WORKER "%s", name);
 			resource_add_dep(r, worker);
 			free(worker);
 			resource_set_add(out, r);
@@ -259,17 +271,32 @@ router_str(const cJSON *obj, const char *key)
 	return s != NULL ? s : "";
 }
 
-/* A card's fields back into the spec's shape. */
+/*
+ * The hub token digest of the Worker of card name, from the Cloudflare
+ * provider through the engine: PROVIDER_OK with *digest (the caller frees
+ * it), PROVIDER_MISSING when the Worker does not exist or carries none, or
+ * the error of observing it.
+ */
+static int
+router_hub_digest(struct provider_call *call, const char *name, char **digest)
+{
+	char *address = xasprintf(ROUTER_WORKER "%s", name);
+	int rc;
+
+	rc = provider_input(call, address, ROUTER_HUB_OUTPUT, digest);
+	free(address);
+	return rc;
+}
+
+/* A card's fields back into the spec's shape; hub_token is "stale" or
+ * "current". */
 static cJSON *
-router_card_spec(const struct bots_target *target, const cJSON *card)
+router_card_spec(const cJSON *card, const char *hub_token)
 {
 	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(card, "metadata");
 	const cJSON *theme = cJSON_GetObjectItemCaseSensitive(meta, "theme");
-	const cJSON *auth =
-	    cJSON_GetObjectItemCaseSensitive(card, "authentication");
 	const cJSON *skill;
 	cJSON *spec = cJSON_CreateObject(), *appearance, *list;
-	char digest[CLOUDFLARE_HEX_SHA256];
 
 	cJSON_AddStringToObject(
 	    spec, "display_name", router_str(meta, "display_name"));
@@ -310,19 +337,33 @@ router_card_spec(const struct bots_target *target, const cJSON *card)
 		    cJSON_IsNumber(price) ? price->valuedouble : 0);
 		cJSON_AddItemToArray(list, s);
 	}
-	/* "stale" only when the Worker's digest is known and differs */
-	cJSON_AddStringToObject(spec, "hub_token",
-	    cloudflare_hub_digest_known(
-		target, router_str(card, "name"), digest) &&
-		    strcmp(digest, router_str(auth, "credentials")) != 0
-		? "stale"
-		: "current");
+	cJSON_AddStringToObject(spec, "hub_token", hub_token);
 	return spec;
 }
 
+/* Is card's hub token stale: does the Worker's digest differ from its
+ * credentials? "current" when the Worker's digest is not known. */
 static int
-router_observe(struct provider_call *call, const struct bots_target *target,
-    struct observed_set *out)
+router_hub_token(
+    struct provider_call *call, const cJSON *card, const char **hub_token)
+{
+	const char *credentials =
+	    router_str(cJSON_GetObjectItemCaseSensitive(card, "authentication"),
+		"credentials");
+	char *digest = NULL;
+	int rc;
+
+	*hub_token = "current";
+	rc = router_hub_digest(call, router_str(card, "name"), &digest);
+	if (rc == PROVIDER_OK && strcmp(digest, credentials) != 0)
+		*hub_token = "stale";
+	free(digest);
+	return rc == PROVIDER_MISSING ? PROVIDER_OK : rc;
+}
+
+/* Every card of getbot's on the router (owner=getbot), cursor-paginated. */
+static int
+router_observe(struct provider_call *call, struct observed_set *out)
 {
 	struct http_response resp;
 	struct strbuf path = STRBUF_INIT;
@@ -349,6 +390,7 @@ router_observe(struct provider_call *call, const struct bots_target *target,
 			const cJSON *meta =
 			    cJSON_GetObjectItem(card, "metadata");
 			const char *name = router_str(card, "name");
+			const char *hub_token;
 			struct observed *o;
 
 			if (!identity_is_dns_label(name))
@@ -357,10 +399,15 @@ router_observe(struct provider_call *call, const struct bots_target *target,
 			o->owned = strcmp(router_str(meta, "managed_by"),
 				       ROUTER_OWNER) == 0;
 			if (o->owned) {
+				rc = router_hub_token(call, card, &hub_token);
+				if (rc != PROVIDER_OK) {
+					observed_free(o);
+					goto out;
+				}
 				o->org = xstrdup(router_str(meta, "org"));
 				o->team = xstrdup(router_str(meta, "team"));
 				cJSON_Delete(o->spec);
-				o->spec = router_card_spec(target, card);
+				o->spec = router_card_spec(card, hub_token);
 				o->handle = cJSON_CreateObject();
 				cJSON_AddStringToObject(o->handle,
 				    "credentials",
@@ -378,6 +425,7 @@ router_observe(struct provider_call *call, const struct bots_target *target,
 			break;
 		cursor = xstrdup(next);
 	}
+out:
 	free(cursor);
 	http_response_release(&resp);
 	strbuf_release(&path);
@@ -442,20 +490,27 @@ static int
 router_put(struct provider_call *call, const struct resource *desired,
     const struct observed *current)
 {
-	struct router_session *s = call->session;
 	struct http_response resp;
 	struct strbuf path = STRBUF_INIT, why = STRBUF_INIT;
-	char digest[CLOUDFLARE_HEX_SHA256];
+	char *digest = NULL;
 	const char *had =
 	    current != NULL ? router_str(current->handle, "credentials") : "";
 	char *json;
 	int rc;
 
 	http_response_init(&resp);
-	/* the Worker's digest as this run knows it or Cloudflare says; the
-	 * card's own when neither can tell */
-	if (cloudflare_hub_digest(
-		s->target, s->base_dir, desired->name, digest, &why) != 0) {
+	/* the Worker's digest as this run made or saw it; the card's own
+	 * when it cannot tell */
+	rc = router_hub_digest(call, desired->name, &digest);
+	if (rc == PROVIDER_MISSING)
+		strbuf_addf(&why,
+		    "worker '%s' does not exist or carries no hub token "
+		    "digest (is it getbot's?)",
+		    desired->name);
+	else if (rc != PROVIDER_OK)
+		strbuf_add(&why, call->err.buf, call->err.len);
+	strbuf_reset(&call->err);
+	if (rc != PROVIDER_OK) {
 		if (*had == '\0') {
 			strbuf_addf(&call->err,
 			    "the hub token digest of worker '%s': %s",
@@ -463,7 +518,7 @@ router_put(struct provider_call *call, const struct resource *desired,
 			rc = PROVIDER_ERROR;
 			goto out;
 		}
-		snprintf(digest, sizeof(digest), "%s", had);
+		digest = xstrdup(had);
 	}
 	json = router_card_json(desired, digest);
 	strbuf_addstr(&path, "/api/v1/agents/");
@@ -471,6 +526,7 @@ router_put(struct provider_call *call, const struct resource *desired,
 	rc = router_send(call, "PUT", path.buf, json, &resp);
 	free(json);
 out:
+	free(digest);
 	http_response_release(&resp);
 	strbuf_release(&path);
 	strbuf_release(&why);
@@ -558,10 +614,4 @@ const struct provider provider_router = {
 	.open = router_open,
 	.close = router_close,
 	.expand = router_expand,
-	.observe = router_observe,
-	.create = router_create,
-	.update = NULL,
-	.update_secret = NULL,
-	.reregister = router_reregister,
-	.delete = router_delete,
 };
