@@ -83,12 +83,14 @@ int cloudflare_error_code(const struct http_response *resp);
 /* The result member of an answer, or NULL (borrowed from resp). */
 const cJSON *cloudflare_result(const struct http_response *resp);
 
-/* How a list is paged. */
+/*
+ * How a list is paged: CLOUDFLARE_PAGES asks ?page=N&per_page=M up to
+ * result_info.total_pages, CLOUDFLARE_CURSOR ?per_page=M&cursor=C until
+ * result_info.cursor is empty.
+ */
 enum cloudflare_paging {
-	CLOUDFLARE_PAGES,  /* ?page=N&per_page=M, up to result_info.total_pages
-			    */
-	CLOUDFLARE_CURSOR, /* ?per_page=M&cursor=C, until result_info.cursor is
-			      empty */
+	CLOUDFLARE_PAGES,
+	CLOUDFLARE_CURSOR,
 };
 
 /*
