@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "cloudflare.h"
-#include "engine.h"
 #include "xmalloc.h"
 
 #define CLOUDFLARE_RATE_DEFAULT 3.9
@@ -134,9 +133,7 @@ cloudflare_send(struct cloudflare_client *c, struct provider_call *call,
 						    : CLOUDFLARE_429_WAIT;
 
 		/* every call on the token waits, not only this one */
-		if (call->engine != NULL && call->budget != NULL)
-			budget_block(
-			    &call->engine->budgets, call->budget, wait);
+		provider_block(call, wait);
 		call->retry_after = wait;
 	}
 	if (rc == PROVIDER_OK) {

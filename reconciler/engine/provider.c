@@ -23,3 +23,10 @@ provider_throttle(struct provider_call *call)
 	if (call->engine != NULL && call->budget != NULL)
 		budget_take(&call->engine->budgets, call->budget);
 }
+
+void
+provider_block(struct provider_call *call, double seconds)
+{
+	if (call->engine != NULL && call->budget != NULL)
+		budget_block(&call->engine->budgets, call->budget, seconds);
+}

@@ -47,6 +47,9 @@ struct provider_call {
 /* Wait for the rate budget this call counts against (if any) before
  * sending one request. */
 void provider_throttle(struct provider_call *call);
+/* Nobody sends under the call's budget for seconds from now: a 429 that
+ * the remote side counts against the whole token or account. */
+void provider_block(struct provider_call *call, double seconds);
 
 /*
  * Outputs of dependencies: what one resource's observation or apply
