@@ -5,11 +5,14 @@
 # reversed, so every consumer comes before its producer. Their own TAP
 # lines are passed through, under one plan of this script.
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
-reversed="$(dirname "$GETBOT")/tests/engine/getbot-reversed"
+builddir=$(dirname "$GETBOT")
+reversed="$builddir/tests/engine/getbot-reversed"
 [ -x "$reversed" ] || { echo "Bail out! $reversed is not built"; exit 1; }
 
 for suite in edge.sh selfhost-caddy.sh; do
-	out=$(GETBOT="$reversed" sh "$top_srcdir/tests/$suite" 2>&1)
+	# getbot-auth is found beside getbot, else on $PATH
+	out=$(GETBOT="$reversed" GETBOT_AUTH="$builddir/getbot-auth" \
+		PATH="$builddir:$PATH" sh "$top_srcdir/tests/$suite" 2>&1)
 	rc=$?
 	if printf '%s\n' "$out" | grep -q '^1\.\.0 # SKIP'; then
 		if [ "${GETBOT_TEST_REQUIRE:-}" = all ]; then
