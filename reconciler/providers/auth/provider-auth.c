@@ -533,8 +533,10 @@ auth_make_dir(
 	}
 	if (conn->ops->make_dir(conn, s->dir, 0700, err) != 0)
 		goto out;
+	/* a file in its place is an error now; a link (stat does not
+	 * follow it) is left to the writes to judge */
 	rc = conn->ops->stat(conn, s->dir, &info, err);
-	if (rc == 0 && !info.directory)
+	if (rc == 0 && info.regular)
 		rc = CONN_MISSING;
 	if (rc == CONN_MISSING) {
 		strbuf_addf(err, "cannot create directory '%s': %s", s->dir,
