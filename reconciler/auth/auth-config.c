@@ -4,17 +4,15 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "auth-config.h"
 #include "auth-json.h"
+#include "file.h"
 #include "identity.h"
 #include "xmalloc.h"
 
@@ -522,39 +520,24 @@ auth_config_load(
     const char *path, struct auth_config **cfgp, struct strbuf *err)
 {
 	struct strbuf content = STRBUF_INIT, why = STRBUF_INIT;
-	char chunk[65536];
-	ssize_t got;
-	int fd, rc = -1;
+	int rc;
 
 	*cfgp = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		strbuf_addf(err, "%s: cannot open: %s", path, strerror(errno));
-		return -1;
+	/* one allocation: no stray copies of the keys left by a realloc */
+	strbuf_init(&content, AUTH_CONFIG_MAX_SIZE + 1);
+	rc = file_read(path, AUTH_CONFIG_MAX_SIZE, &content, NULL, &why);
+	if (rc == FILE_MISSING)
+		strbuf_addf(err, "%s: cannot open: %s", path, strerror(ENOENT));
+	else if (rc != 0)
+		strbuf_addstr(err, why.buf); /* it names the path */
+	else {
+		rc = auth_config_parse(content.buf, content.len, cfgp, &why);
+		if (rc != 0)
+			strbuf_addf(err, "%s: %s", path, why.buf);
 	}
-	for (;;) {
-		got = read(fd, chunk, sizeof(chunk));
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			strbuf_addf(
-			    err, "%s: cannot read: %s", path, strerror(errno));
-			goto out;
-		}
-		if (got == 0)
-			break;
-		strbuf_add(&content, chunk, (size_t)got);
-		if (content.len > AUTH_CONFIG_MAX_SIZE)
-			break; /* auth_config_parse reports the size */
-	}
-	rc = auth_config_parse(content.buf, content.len, cfgp, &why);
 	if (rc != 0)
-		strbuf_addf(err, "%s: %s", path, why.buf);
-out:
-	close(fd);
-	sodium_memzero(chunk, sizeof(chunk));
-	if (content.alloc)
-		sodium_memzero(content.buf, content.alloc);
+		rc = -1;
+	sodium_memzero(content.buf, content.alloc);
 	strbuf_release(&content);
 	strbuf_release(&why);
 	return rc;

@@ -54,8 +54,8 @@ struct auth_config {
  */
 int auth_config_parse(const char *json, size_t len, struct auth_config **cfgp,
     struct strbuf *err);
-/* The same from a file of at most AUTH_CONFIG_MAX_SIZE bytes; err starts
- * with the file's name. */
+/* The same from a regular file of at most AUTH_CONFIG_MAX_SIZE bytes
+ * (file_read); err names the file. */
 int auth_config_load(
     const char *path, struct auth_config **cfgp, struct strbuf *err);
 struct auth_config *auth_config_ref(struct auth_config *cfg);

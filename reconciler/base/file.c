@@ -61,6 +61,8 @@ file_read(const char *path, size_t max, struct strbuf *content, struct stat *st,
 	}
 	rc = 0;
 out:
+	/* what passed through may be a key (auth.json) */
+	explicit_bzero(chunk, sizeof(chunk));
 	close(fd);
 	return rc;
 }

@@ -6,7 +6,4 @@
 
 extern const struct provider provider_auth;
 
-/* getbot-auth.service.in, embedded at build time (auth-unit-data.c). */
-extern const char auth_unit_template[];
-
 #endif
