@@ -105,7 +105,8 @@ file_replace(const char *path, const char *text, size_t len, mode_t mode,
 		int saved = errno;
 
 		/* the file the reader knows, then the temporary one */
-		strbuf_addf(err, "cannot write '%s': %s", path, strerror(saved));
+		strbuf_addf(
+		    err, "cannot write '%s': %s", path, strerror(saved));
 		if (saved == EEXIST)
 			strbuf_addf(err,
 			    " ('%s' was left by an interrupted getbot? "
