@@ -15,39 +15,9 @@
 tap_tmpdir
 : "${GETBOT_EDGE:=$(dirname "$GETBOT")/tests/edge/getbot-edge}"
 T=$tap_tmp
-fakes="$top_srcdir/tests/fakes"
 
-if ! command -v python3 >/dev/null 2>&1; then
-	if [ "${GETBOT_TEST_REQUIRE:-}" = all ]; then
-		echo "Bail out! python3 is needed for the fakes"
-		exit 1
-	fi
-	echo "1..0 # SKIP python3 is missing"
-	exit 0
-fi
-
-pids=""
-cleanup() {
-	for pid in $pids; do kill "$pid" 2>/dev/null; done
-	rm -rf "$tap_tmp"
-}
-trap cleanup EXIT
-
-# start_fake NAME SCRIPT ARGS...: start a fake; its base URL in $url
-start_fake() {
-	name=$1 script=$2
-	shift 2
-	python3 "$fakes/$script" --port-file "$T/$name.port" "$@" \
-		2>"$T/$name.log" &
-	pids="$pids $!"
-	i=0
-	while [ ! -s "$T/$name.port" ] && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ -s "$T/$name.port" ] || { echo "Bail out! fake $name did not start"; exit 1; }
-	url="http://127.0.0.1:$(cat "$T/$name.port")"
-}
+. "$top_srcdir/tests/fakes.sh"
+fakes_init
 
 ctl() { # ctl FAKE_URL PATH [JSON]: a control call, its answer on stdout
 	if [ $# -eq 3 ]; then

@@ -28,46 +28,12 @@ tap_tmpdir
 : "${GETBOT_MEM:=$(dirname "$GETBOT")/tests/engine/getbot-mem}"
 : "${GETBOT_EDGE:=$(dirname "$GETBOT")/tests/edge/getbot-edge}"
 T=$tap_tmp
-fakes="$top_srcdir/tests/fakes"
 golden_dir="$top_srcdir/tests/golden"
 update=${GETBOT_GOLDEN_UPDATE:-}
 export NO_COLOR=1
 
-if ! command -v python3 >/dev/null 2>&1; then
-	if [ "${GETBOT_TEST_REQUIRE:-}" = all ]; then
-		echo "Bail out! python3 is needed for the fakes"
-		exit 1
-	fi
-	echo "1..0 # SKIP python3 is missing"
-	exit 0
-fi
-
-pids=""
-cleanup() {
-	for pid in $pids; do kill "$pid" 2>/dev/null; done
-	rm -rf "$tap_tmp"
-}
-trap cleanup EXIT
-
-# start_fake NAME SCRIPT ARGS...: start a fake in the background
-start_fake() {
-	name=$1 script=$2
-	shift 2
-	python3 "$fakes/$script" --port-file "$T/$name.port" "$@" \
-		2>"$T/$name.log" &
-	pids="$pids $!"
-}
-# fake_url NAME: wait for a fake started with start_fake; its base URL in
-# $url
-fake_url() {
-	i=0
-	while [ ! -s "$T/$1.port" ] && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ -s "$T/$1.port" ] || { echo "Bail out! fake $1 did not start"; exit 1; }
-	url="http://127.0.0.1:$(cat "$T/$1.port")"
-}
+. "$top_srcdir/tests/fakes.sh"
+fakes_init
 
 ctl() { # ctl FAKE_URL PATH JSON: a control call
 	python3 -c 'import sys, urllib.request as u; r = u.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST"); u.urlopen(r).read()' "$1$2" "$3"
@@ -125,10 +91,10 @@ step() {
 # The fakes start while the engine scenarios run: four of them, so that
 # the edge and the DNS scenarios never see each other's objects.
 export CF_TOKEN="cf-CANARY-token-0001" ROUTER_TOKEN="rt-CANARY-token-0002"
-start_fake cf fake-cloudflare.py --token "$CF_TOKEN" --page-size 1
-start_fake router fake-router.py --token "$ROUTER_TOKEN" --page-size 1
-start_fake dnscf fake-cloudflare.py --token "$CF_TOKEN" --page-size 4
-start_fake dnsrouter fake-router.py --token "$ROUTER_TOKEN"
+fake_start cf fake-cloudflare.py --token "$CF_TOKEN" --page-size 1
+fake_start router fake-router.py --token "$ROUTER_TOKEN" --page-size 1
+fake_start dnscf fake-cloudflare.py --token "$CF_TOKEN" --page-size 4
+fake_start dnsrouter fake-router.py --token "$ROUTER_TOKEN"
 
 # ---- 1. the engine, through getbot-mem (tests/engine/provider-mem.c) ----
 mkdir -p "$T/mem" && cd "$T/mem" || exit 99
