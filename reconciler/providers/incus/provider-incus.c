@@ -355,8 +355,6 @@ incus_publish_address(struct provider_call *call, const struct resource *r)
 	struct strbuf path = STRBUF_INIT;
 	cJSON *state = NULL;
 	const char *ip;
-	char *address = xasprintf(
-	    "%s.%s.%s", provider_incus.name, incus_container.name, r->name);
 	int rc;
 
 	strbuf_addstr(&path, "/1.0/instances/");
@@ -366,10 +364,9 @@ incus_publish_address(struct provider_call *call, const struct resource *r)
 	    call->session, call, "GET", path.buf, NULL, NULL, &state, NULL);
 	ip = incus_eth0_address(state);
 	if (rc == PROVIDER_OK && ip != NULL)
-		provider_output(call, address, "address", ip);
+		provider_output(call, r->address, "address", ip);
 	cJSON_Delete(state);
 	strbuf_release(&path);
-	free(address);
 	return rc;
 }
 
