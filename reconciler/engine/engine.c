@@ -502,7 +502,8 @@ provider_output(struct provider_call *call, const char *address,
 	if (of == NULL)
 		of = cJSON_AddObjectToObject(engine->outputs, address);
 	cJSON_DeleteItemFromObjectCaseSensitive(of, key);
-	cJSON_AddStringToObject(of, key, value);
+	if (value != NULL)
+		cJSON_AddStringToObject(of, key, value);
 	pthread_mutex_unlock(&engine->lock);
 }
 

@@ -57,7 +57,8 @@ void provider_block(struct provider_call *call, double seconds);
  * card, an org container's address for its routes). They pass through the
  * engine, never through statics, so the order of providers never matters.
  *
- * provider_output records key of address (call's target). provider_input
+ * provider_output records key of address (call's target); a NULL value
+ * forgets it (the resource is gone). provider_input
  * reads it: from what this run observed or applied, else from a fresh
  * observation of the kind that makes address. Returns PROVIDER_OK with
  * *value (the caller frees it), PROVIDER_MISSING when address has no such

@@ -21,10 +21,14 @@
  * never used: it replaces the whole config, the admin block included.
  *
  * A route's upstream is "ORG:PORT" in the desired spec, so that a plan can
- * be made before the org's container exists. Writing asks Incus for the
- * org's address (incus_org_addresses); observing maps a route's dial
- * address back to its org the same way, so an unchanged route compares
- * equal.
+ * be made before the org's container exists. Writing reads the org's
+ * address, the output "address" of incus.container.ORG, through the
+ * engine (provider_input); observing maps a route's dial address back to
+ * its org the same way, so an unchanged route compares equal.
+ *
+ * The admin API is reached through the server's connection (clients/
+ * caddy.h). One read of the server block describes all three kinds, so
+ * they are observed together; each kind has its own changes.
  */
 #include "config.h"
 
@@ -32,10 +36,9 @@
 #include <string.h>
 
 #include "provider-caddy.h"
-#include "providers.h"
+#include "caddy.h"
 #include "http.h"
 #include "identity.h"
-#include "incus/provider-incus.h"
 #include "xmalloc.h"
 
 #define CADDY_SERVER        "getbot"
@@ -43,11 +46,8 @@
 #define CADDY_ID_PREFIX     "getbot-"
 #define CADDY_SERVER_PATH   "/config/apps/http/servers/" CADDY_SERVER
 #define CADDY_CALLBACK_PATH "/_getbot/callback"
-#define CADDY_MAX_BODY      (16u << 20) /* a big config, certificates aside */
-#define CADDY_TIMEOUT_MS    30000L
 #define CADDY_WRITE_TRIES   5
-#define CADDY_STALE         (-3) /* 412: the config changed since it was read */
-#define CADDY_EXISTS        (-4) /* a server block to create is there, getbot's */
+#define CADDY_EXISTS        (-5) /* a server block to create is there, getbot's */
 /* The handlers field: what a route does when it is exactly as getbot
  * writes it, and what it says of a route changed by hand. */
 #define CADDY_ROUTE_HANDLERS    "forward_auth, reverse_proxy"
@@ -77,89 +77,25 @@ static const struct field_def caddy_route_fields[] = {
 	{ NULL, 0 },
 };
 
-/* Created after the containers, bots and auth (orders 1 to 5), routes
- * last: a bot is reachable only once everything behind it is there. */
-static const struct resource_kind caddy_server = {
-	.name = "server",
-	.fields = caddy_server_fields,
-	.lost_on_replace = NULL,
-	.order = 6,
-};
-static const struct resource_kind caddy_callback = {
-	.name = "callback",
-	.fields = caddy_callback_fields,
-	.lost_on_replace = NULL,
-	.order = 7,
-};
-static const struct resource_kind caddy_route = {
-	.name = "route",
-	.fields = caddy_route_fields,
-	.lost_on_replace = NULL,
-	.order = 8,
-};
+static const struct resource_kind caddy_server, caddy_callback, caddy_route;
 
-static const struct resource_kind *const caddy_kinds[] = { &caddy_server,
-	&caddy_callback, &caddy_route, NULL };
-
-struct caddy_session {
-	const char *endpoint; /* target->server.caddy_admin, for messages */
-	char *base;           /* http://127.0.0.1:2019, or http://localhost */
-	char *socket;         /* the admin's unix socket, or NULL */
-	char *host_header;    /* the Host the admin API accepts */
-};
+/* The session is a struct caddy_client. */
 
 /* ---- talking to the admin API ---- */
 
 static const char *
 caddy_endpoint(const struct provider_call *call)
 {
-	return ((const struct caddy_session *)call->session)->endpoint;
+	return ((const struct caddy_client *)call->session)->admin;
 }
 
-/*
- * Send one request. Caddy's 500 is its refusal of a config (it would not
- * load), not worth a retry; 412 is CADDY_STALE, for the writer to read
- * again. Messages name the endpoint.
- */
+/* One request to the admin API (clients/caddy.h). */
 static int
 caddy_call(struct provider_call *call, const char *method, const char *path,
     const cJSON *body, const char *if_match, struct http_response *resp)
 {
-	struct caddy_session *s = call->session;
-	const char *headers[] = { s->host_header, NULL };
-	char *url = xasprintf("%s%s", s->base, path);
-	char *text = body != NULL ? cJSON_PrintUnformatted(body) : NULL;
-	struct http_request req;
-	struct strbuf why = STRBUF_INIT;
-	int rc;
-
-	memset(&req, 0, sizeof(req));
-	req.method = method;
-	req.url = url;
-	req.headers = headers;
-	req.json = text;
-	req.unix_socket = s->socket;
-	req.timeout_ms = CADDY_TIMEOUT_MS;
-	req.max_body = CADDY_MAX_BODY;
-	req.if_match = if_match;
-	provider_throttle(call);
-	rc = http_request(&req, resp, &why);
-	if (rc == PROVIDER_TRANSIENT && resp->status == 0)
-		strbuf_addf(&call->err,
-		    "cannot reach Caddy's admin API at %s: %s", s->endpoint,
-		    why.buf);
-	else if (rc != PROVIDER_OK) {
-		strbuf_addf(&call->err, "Caddy's admin API at %s: %s",
-		    s->endpoint, why.buf);
-		if (resp->status == 412)
-			rc = CADDY_STALE;
-		else if (resp->status == 500)
-			rc = PROVIDER_ERROR;
-	}
-	strbuf_release(&why);
-	free(text);
-	free(url);
-	return rc;
+	return caddy_request(
+	    call->session, call, method, path, body, if_match, resp);
 }
 
 /* The path of an object by its @id: /id/ID. */
@@ -452,66 +388,35 @@ caddy_callback_route(
 
 static int
 caddy_open(const struct bots_target *target, struct conn *conn,
-    const char *base_dir,
-    void **session, struct strbuf *err)
+    const char *base_dir, void **session, struct strbuf *err)
 {
-	struct caddy_session *s;
-	const char *admin = target->server.caddy_admin;
+	struct caddy_client *c = xcalloc(1, sizeof(*c));
+	struct strbuf why = STRBUF_INIT;
 
 	(void)base_dir;
 	*session = NULL;
-	if (admin == NULL || *admin == '\0' || strpbrk(admin, "\r\n") != NULL) {
-		strbuf_addf(
-		    err, "target '%s': no Caddy admin address", target->name);
+	if (caddy_client_open(c, conn, target->server.caddy_admin, &why) != 0) {
+		strbuf_addf(err, "target '%s': %s", target->name, why.buf);
+		strbuf_release(&why);
+		free(c);
 		return -1;
 	}
-	s = xcalloc(1, sizeof(*s));
-	s->endpoint = admin;
-	if (strncmp(admin, "unix/", 5) == 0) {
-		/* unix//run/caddy/admin.sock: on a socket, Caddy accepts
-		 * only an empty Host (RFC 7230 for a URI without a host) */
-		s->socket = xstrdup(admin + 5);
-		s->base = xstrdup("http://localhost");
-		s->host_header = xstrdup("Host;");
-	} else {
-		/* localhost, 127.0.0.1 or [::1] with the port: Caddy checks
-		 * Host against these, port included (curl would drop :80) */
-		s->base = xasprintf("http://%s", admin);
-		s->host_header = xasprintf("Host: %s", admin);
-	}
-	*session = s;
+	*session = c;
 	return 0;
 }
 
 static void
 caddy_close(void *session)
 {
-	struct caddy_session *s = session;
+	struct caddy_client *c = session;
 
-	if (s == NULL)
+	if (c == NULL)
 		return;
-	free(s->base);
-	free(s->socket);
-	free(s->host_header);
-	free(s);
+	caddy_client_release(c);
+	free(c);
 }
 
 /* ---- desired state ---- */
-
-/* Depend on address when a provider of this build makes it: a build
- * without, say, the docker provider has no bots to wait for. */
-static void
-caddy_add_dep(struct resource *r, const char *address)
-{
-	size_t len = strcspn(address, "."), p;
-
-	for (p = 0; provider_table[p] != NULL; p++)
-		if (strlen(provider_table[p]->name) == len &&
-		    strncmp(provider_table[p]->name, address, len) == 0) {
-			resource_add_dep(r, address);
-			return;
-		}
-}
 
 /* The server block's listen addresses: the target's, else [":443"]. */
 static cJSON *
@@ -560,13 +465,14 @@ caddy_expand(const struct bots *bots, const struct bots_target *target,
 		spec = cJSON_CreateObject();
 		cJSON_AddStringToObject(spec, "host", host);
 		cJSON_AddStringToObject(spec, "path", CADDY_CALLBACK_PATH);
-		cJSON_AddStringToObject(spec, "upstream", target->server.auth_listen);
+		cJSON_AddStringToObject(
+		    spec, "upstream", target->server.auth_listen);
 		cJSON_AddStringToObject(
 		    spec, "handlers", CADDY_CALLBACK_HANDLERS);
 		r = resource_new(
 		    self, &caddy_callback, org->name, org->name, NULL, spec);
 		r->target = target;
-		caddy_add_dep(r, "auth.service.getbot-auth");
+		resource_add_dep(r, "auth.service.getbot-auth");
 		resource_add_dep(r, server->address);
 		resource_set_add(out, r);
 		for (t = 0; t < org->nteams; t++) {
@@ -588,14 +494,14 @@ caddy_expand(const struct bots *bots, const struct bots_target *target,
 			    team->name, spec);
 			r->target = target;
 			address = xasprintf("docker.bot.%s", name);
-			caddy_add_dep(r, address);
+			resource_add_dep(r, address);
 			free(address);
 			address = xasprintf("auth.allowlist.%s", org->name);
-			caddy_add_dep(r, address);
+			resource_add_dep(r, address);
 			free(address);
 			/* the org's address, which the route dials */
 			address = xasprintf("incus.container.%s", org->name);
-			caddy_add_dep(r, address);
+			resource_add_dep(r, address);
 			free(address);
 			resource_add_dep(r, server->address);
 			resource_set_add(out, r);
@@ -610,46 +516,58 @@ caddy_expand(const struct bots *bots, const struct bots_target *target,
 
 /* ---- observation ---- */
 
-/* "ORG:PORT" for a dial address "IP:PORT" of an org's container, else
- * the dial address as it is. */
-static char *
-caddy_symbolic_upstream(const char *dial, const cJSON *addresses)
+/* The address incus.container.ORG publishes (its IPv4 address on the
+ * bridge): PROVIDER_OK with *ip, PROVIDER_MISSING when it has none yet,
+ * or the error of observing it. */
+static int
+caddy_org_address(struct provider_call *call, const char *org, char **ip)
+{
+	char *address = xasprintf("incus.container.%s", org);
+	int rc = provider_input(call, address, "address", ip);
+
+	free(address);
+	return rc;
+}
+
+/* "ORG:PORT" for a dial address "IP:PORT" of org's container, else the
+ * dial address as it is (in *upstream, the caller frees it). */
+static int
+caddy_symbolic_upstream(struct provider_call *call, const char *org,
+    const char *dial, char **upstream)
 {
 	const char *colon = strrchr(dial, ':');
-	const cJSON *address;
+	char *ip = NULL;
+	int rc = PROVIDER_OK;
 
-	if (colon == NULL)
-		return xstrdup(dial);
-	cJSON_ArrayForEach (address, addresses)
-		if (cJSON_IsString(address) &&
-		    strlen(address->valuestring) == (size_t)(colon - dial) &&
-		    strncmp(address->valuestring, dial, colon - dial) == 0)
-			return xasprintf("%s%s", address->string, colon);
-	return xstrdup(dial);
+	*upstream = NULL;
+	if (colon != NULL)
+		rc = caddy_org_address(call, org, &ip);
+	if (rc == PROVIDER_MISSING)
+		rc = PROVIDER_OK; /* no address: nothing dials it yet */
+	if (rc != PROVIDER_OK)
+		return rc;
+	if (ip != NULL && strlen(ip) == (size_t)(colon - dial) &&
+	    strncmp(ip, dial, colon - dial) == 0)
+		*upstream = xasprintf("%s%s", org, colon);
+	else
+		*upstream = xstrdup(dial);
+	free(ip);
+	return PROVIDER_OK;
 }
 
-/* Does any route of getbot's dial an org's container (so that Incus must
- * be asked for their addresses)? */
-static bool
-caddy_has_bot_routes(const cJSON *routes)
-{
-	const cJSON *route;
-
-	cJSON_ArrayForEach (route, routes)
-		if (caddy_id_is_ours(caddy_str_at(route, "@id")) &&
-		    *caddy_str_at(route, "handle.0.routes.0.handle.1.upstreams."
-					 "0.dial") != '\0')
-			return true;
-	return false;
-}
+/* What a route's @id of getbot's names. */
+enum caddy_route_role {
+	CADDY_ROLE_UNKNOWN,  /* no org or team of today's names */
+	CADDY_ROLE_CALLBACK, /* getbot-ORG_callback */
+	CADDY_ROLE_BOT,      /* getbot-ORG-TEAM */
+};
 
 /*
  * Which resource a route of getbot's is: the callback of ORG
  * (getbot-ORG_callback), or the route of ORG/TEAM, the org read from the
  * route's host (getbot-ORG-TEAM alone is ambiguous when ORG holds a '-').
- * NULL when neither fits.
  */
-static const struct resource_kind *
+static enum caddy_route_role
 caddy_route_identity(const char *id, const char *host, char **org, char **team)
 {
 	const char *rest = id + strlen(CADDY_ID_PREFIX);
@@ -664,7 +582,7 @@ caddy_route_identity(const char *id, const char *host, char **org, char **team)
 	    strcmp(rest + len - (sizeof(suffix) - 1), suffix) == 0) {
 		*org = xstrndup(rest, len - (sizeof(suffix) - 1));
 		if (identity_is_dns_label(*org))
-			return &caddy_callback;
+			return CADDY_ROLE_CALLBACK;
 	} else {
 		*org = xstrndup(host, strcspn(host, "."));
 		len = strlen(*org);
@@ -676,95 +594,152 @@ caddy_route_identity(const char *id, const char *host, char **org, char **team)
 				strcmp(expect, id) == 0;
 			free(expect);
 			if (match)
-				return &caddy_route;
+				return CADDY_ROLE_BOT;
 		}
 	}
 	free(*org);
 	free(*team);
 	*org = NULL;
 	*team = NULL;
-	return NULL;
+	return CADDY_ROLE_UNKNOWN;
 }
 
-/* One route of the getbot server block, as an observed object. */
+/* An observed route of getbot's of kind, for org (and team), taken. */
 static struct observed *
-caddy_observe_route(const cJSON *route, int index, const cJSON *addresses)
+caddy_observed_route(const struct resource_kind *kind, const char *id,
+    const cJSON *route, char *org, char *team)
 {
-	const char *id = cJSON_GetStringValue(
-	    cJSON_GetObjectItemCaseSensitive(route, "@id"));
-	const char *host = caddy_str_at(route, "match.0.host.0");
-	const char *path = caddy_str_at(route, "match.0.path.0");
-	const struct resource_kind *kind;
-	struct observed *o;
-	cJSON *expect;
-	char *org, *team, *name, *upstream;
-	const char *dial;
+	char *name = resource_scope_name(org, team);
+	struct observed *o = observed_new(&provider_caddy, kind, name);
 
-	if (!caddy_id_is_ours(id)) {
-		/* someone else's: seen, never touched */
-		name = xasprintf("#%d", index);
-		o = observed_new(&provider_caddy, &caddy_route, name);
-		free(name);
-		o->owned = false;
-		return o;
-	}
-	kind = caddy_route_identity(id, host, &org, &team);
-	if (kind == NULL) {
-		/* getbot's marker, but no org or team of today's names: it
-		 * goes as no longer in the config */
-		o = observed_new(&provider_caddy, &caddy_route, id);
-		o->owned = true;
-		o->handle = cJSON_CreateObject();
-		cJSON_AddStringToObject(o->handle, "id", id);
-		return o;
-	}
-	name = resource_scope_name(org, team);
-	o = observed_new(&provider_caddy, kind, name);
 	free(name);
 	o->owned = true;
 	o->org = org;
 	o->team = team;
 	o->handle = cJSON_CreateObject();
 	cJSON_AddStringToObject(o->handle, "id", id);
-	cJSON_AddStringToObject(o->spec, "host", host);
-	cJSON_AddStringToObject(o->spec, "path", path);
-	if (kind == &caddy_route) {
-		const char *auth = caddy_str_at(
-		    route, "handle.0.routes.0.handle.0.upstreams.0.dial");
-
-		dial = caddy_str_at(
-		    route, "handle.0.routes.0.handle.1.upstreams.0.dial");
-		cJSON_AddStringToObject(o->spec, "auth", auth);
-		expect = caddy_bot_route(id, host, path, auth, dial);
-	} else {
-		dial = caddy_str_at(route, "handle.0.upstreams.0.dial");
-		expect = caddy_callback_route(id, host, path, dial);
-	}
-	upstream = kind == &caddy_route
-		       ? caddy_symbolic_upstream(dial, addresses)
-		       : xstrdup(dial);
-	cJSON_AddStringToObject(o->spec, "upstream", upstream);
-	/* anything else changed (a handler added, a header dropped) shows
-	 * as the handlers field */
-	cJSON_AddStringToObject(o->spec, "handlers",
-	    !cJSON_Compare(expect, route, true) ? CADDY_HANDLERS_EDITED
-	    : kind == &caddy_route              ? CADDY_ROUTE_HANDLERS
-						: CADDY_CALLBACK_HANDLERS);
-	cJSON_Delete(expect);
-	free(upstream);
+	cJSON_AddStringToObject(
+	    o->spec, "host", caddy_str_at(route, "match.0.host.0"));
+	cJSON_AddStringToObject(
+	    o->spec, "path", caddy_str_at(route, "match.0.path.0"));
 	return o;
 }
 
+/* The handlers field: what getbot writes, or a sign of an edit by hand
+ * (a handler added, a header dropped) when route is not expect. */
+static void
+caddy_observe_handlers(
+    struct observed *o, const cJSON *route, cJSON *expect, const char *handlers)
+{
+	cJSON_AddStringToObject(o->spec, "handlers",
+	    cJSON_Compare(expect, route, true) ? handlers
+					       : CADDY_HANDLERS_EDITED);
+	cJSON_Delete(expect);
+}
+
+/* An org's sign-in callback route, as observed. */
+static struct observed *
+caddy_observe_callback(const cJSON *route, const char *id, char *org)
+{
+	struct observed *o =
+	    caddy_observed_route(&caddy_callback, id, route, org, NULL);
+	const char *dial = caddy_str_at(route, "handle.0.upstreams.0.dial");
+
+	cJSON_AddStringToObject(o->spec, "upstream", dial);
+	caddy_observe_handlers(o, route,
+	    caddy_callback_route(id, caddy_str_at(route, "match.0.host.0"),
+		caddy_str_at(route, "match.0.path.0"), dial),
+	    CADDY_CALLBACK_HANDLERS);
+	return o;
+}
+
+/* A bot's route, as observed, its dial address mapped back to the org's
+ * "ORG:PORT" when it is the org container's. */
+static int
+caddy_observe_bot(struct provider_call *call, const cJSON *route,
+    const char *id, char *org, char *team, struct observed **out)
+{
+	const char *auth =
+	    caddy_str_at(route, "handle.0.routes.0.handle.0.upstreams.0.dial");
+	const char *dial =
+	    caddy_str_at(route, "handle.0.routes.0.handle.1.upstreams.0.dial");
+	char *upstream = NULL;
+	struct observed *o;
+	int rc;
+
+	*out = NULL;
+	rc = caddy_symbolic_upstream(call, org, dial, &upstream);
+	if (rc != PROVIDER_OK) {
+		free(org);
+		free(team);
+		return rc;
+	}
+	o = caddy_observed_route(&caddy_route, id, route, org, team);
+	cJSON_AddStringToObject(o->spec, "auth", auth);
+	cJSON_AddStringToObject(o->spec, "upstream", upstream);
+	caddy_observe_handlers(o, route,
+	    caddy_bot_route(id, caddy_str_at(route, "match.0.host.0"),
+		caddy_str_at(route, "match.0.path.0"), auth, dial),
+	    CADDY_ROUTE_HANDLERS);
+	free(upstream);
+	*out = o;
+	return PROVIDER_OK;
+}
+
+/* One route of the getbot server block, as an observed object in *out. */
+static int
+caddy_observe_route(struct provider_call *call, const cJSON *route, int index,
+    struct observed **out)
+{
+	const char *id = cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(route, "@id"));
+	struct observed *o;
+	char *org, *team, *name;
+
+	*out = NULL;
+	if (!caddy_id_is_ours(id)) {
+		/* someone else's: seen, never touched */
+		name = xasprintf("#%d", index);
+		o = observed_new(&provider_caddy, &caddy_route, name);
+		free(name);
+		o->owned = false;
+		*out = o;
+		return PROVIDER_OK;
+	}
+	switch (caddy_route_identity(
+	    id, caddy_str_at(route, "match.0.host.0"), &org, &team)) {
+	case CADDY_ROLE_CALLBACK:
+		*out = caddy_observe_callback(route, id, org);
+		return PROVIDER_OK;
+	case CADDY_ROLE_BOT:
+		return caddy_observe_bot(call, route, id, org, team, out);
+	case CADDY_ROLE_UNKNOWN:
+	default:
+		break;
+	}
+	/* getbot's marker, but no org or team of today's names: it goes as
+	 * no longer in the config */
+	o = observed_new(&provider_caddy, &caddy_route, id);
+	o->owned = true;
+	o->handle = cJSON_CreateObject();
+	cJSON_AddStringToObject(o->handle, "id", id);
+	*out = o;
+	return PROVIDER_OK;
+}
+
+/* The server block, its callbacks and its routes: one read describes
+ * the three kinds. */
 static int
 caddy_observe(struct provider_call *call, const struct bots_target *target,
     struct observed_set *out)
 {
-	cJSON *server = NULL, *addresses = NULL;
-	const cJSON *routes, *route, *listen;
+	cJSON *server = NULL;
+	const cJSON *route, *listen;
 	struct observed *o;
 	char *etag = NULL;
 	int rc, index = 0;
 
+	(void)target;
 	/* one GET: the server block, routes and all */
 	rc = caddy_read_server(call, &server, &etag);
 	if (rc != PROVIDER_OK || server == NULL)
@@ -780,19 +755,15 @@ caddy_observe(struct provider_call *call, const struct bots_target *target,
 	observed_set_add(out, o);
 	if (!o->owned)
 		goto out; /* nothing in a server that is not getbot's is */
-	routes = cJSON_GetObjectItemCaseSensitive(server, "routes");
-	/* and one call to Incus, for the addresses the routes dial */
-	if (caddy_has_bot_routes(routes)) {
-		rc = incus_org_addresses(call, target, &addresses);
+	cJSON_ArrayForEach (
+	    route, cJSON_GetObjectItemCaseSensitive(server, "routes")) {
+		rc = caddy_observe_route(call, route, index++, &o);
 		if (rc != PROVIDER_OK)
-			goto out;
+			break;
+		observed_set_add(out, o);
 	}
-	cJSON_ArrayForEach (route, routes)
-		observed_set_add(
-		    out, caddy_observe_route(route, index++, addresses));
 out:
 	cJSON_Delete(server);
-	cJSON_Delete(addresses);
 	free(etag);
 	return rc;
 }
@@ -807,17 +778,15 @@ caddy_spec(const struct resource *r, const char *key)
 	return v != NULL ? v : "";
 }
 
-/* The address a bot's route dials: its org's container's, from Incus,
- * with the port of the spec's "ORG:PORT". */
+/* The address a bot's route dials: its org's container's (the output of
+ * incus.container.ORG), with the port of the spec's "ORG:PORT". */
 static int
 caddy_resolve_upstream(
     struct provider_call *call, const struct resource *r, char **dial)
 {
 	const char *upstream = caddy_spec(r, "upstream");
 	const char *colon = strrchr(upstream, ':');
-	cJSON *addresses = NULL;
-	const char *ip;
-	char *org;
+	char *org, *ip = NULL;
 	int rc;
 
 	*dial = NULL;
@@ -827,22 +796,18 @@ caddy_resolve_upstream(
 		return PROVIDER_ERROR;
 	}
 	org = xstrndup(upstream, colon - upstream);
-	rc = incus_org_addresses(call, r->target, &addresses);
-	if (rc == PROVIDER_OK) {
-		ip = cJSON_GetStringValue(
-		    cJSON_GetObjectItemCaseSensitive(addresses, org));
-		if (ip != NULL)
-			*dial = xasprintf("%s%s", ip, colon);
-		else {
-			/* just created or restarted: DHCP is not done yet */
-			strbuf_addf(&call->err,
-			    "the container of org '%s' has no IPv4 address "
-			    "yet; %s needs it",
-			    org, r->address);
-			rc = PROVIDER_TRANSIENT;
-		}
+	rc = caddy_org_address(call, org, &ip);
+	if (rc == PROVIDER_OK)
+		*dial = xasprintf("%s%s", ip, colon);
+	else if (rc == PROVIDER_MISSING) {
+		/* just created or restarted: DHCP is not done yet */
+		strbuf_addf(&call->err,
+		    "the container of org '%s' has no IPv4 address yet; %s "
+		    "needs it",
+		    org, r->address);
+		rc = PROVIDER_TRANSIENT;
 	}
-	cJSON_Delete(addresses);
+	free(ip);
 	free(org);
 	return rc;
 }
@@ -860,34 +825,19 @@ caddy_gave_up(struct provider_call *call, int rc)
 }
 
 /*
- * Write a route (a bot's or a callback) as desired: read the server block
- * and its ETag, then POST the route to the block's routes, or PATCH it
- * when it is there already (an update, or a create that took effect
+ * Write route (a bot's or a callback, @id id) as desired: read the server
+ * block and its ETag, then POST the route to the block's routes, or PATCH
+ * it when it is there already (an update, or a create that took effect
  * before its answer was lost), with If-Match. A 412 says the config
  * changed in between: read again.
  */
 static int
-caddy_put_route(struct provider_call *call, const struct resource *r)
+caddy_put_route(struct provider_call *call, const char *id, cJSON *route)
 {
 	struct http_response resp;
-	cJSON *route = NULL;
-	char *dial = NULL, *id, *path = NULL;
+	char *path = caddy_id_path(id);
 	int rc = PROVIDER_OK, attempt;
 
-	if (r->kind == &caddy_route) {
-		id = identity_route_id(r->org, r->team);
-		rc = caddy_resolve_upstream(call, r, &dial);
-		if (rc == PROVIDER_OK)
-			route = caddy_bot_route(id, caddy_spec(r, "host"),
-			    caddy_spec(r, "path"), caddy_spec(r, "auth"), dial);
-	} else {
-		id = identity_callback_route_id(r->org);
-		route = caddy_callback_route(id, caddy_spec(r, "host"),
-		    caddy_spec(r, "path"), caddy_spec(r, "upstream"));
-	}
-	if (rc != PROVIDER_OK)
-		goto out;
-	path = caddy_id_path(id);
 	http_response_init(&resp);
 	for (attempt = 1; attempt <= CADDY_WRITE_TRIES; attempt++) {
 		cJSON *server = NULL, *list;
@@ -920,30 +870,81 @@ caddy_put_route(struct provider_call *call, const struct resource *r)
 	}
 	rc = caddy_gave_up(call, rc);
 	http_response_release(&resp);
-out:
-	cJSON_Delete(route);
-	free(dial);
-	free(id);
 	free(path);
 	return rc;
 }
 
+/* A bot's route, dialling its org's container. */
 static int
-caddy_delete_route(struct provider_call *call, const struct observed *o)
+caddy_route_put(struct provider_call *call, const struct resource *r)
+{
+	char *id = identity_route_id(r->org, r->team), *dial = NULL;
+	cJSON *route = NULL;
+	int rc;
+
+	rc = caddy_resolve_upstream(call, r, &dial);
+	if (rc == PROVIDER_OK) {
+		route = caddy_bot_route(id, caddy_spec(r, "host"),
+		    caddy_spec(r, "path"), caddy_spec(r, "auth"), dial);
+		rc = caddy_put_route(call, id, route);
+	}
+	cJSON_Delete(route);
+	free(dial);
+	free(id);
+	return rc;
+}
+
+static int
+caddy_route_create(struct provider_call *call, const struct resource *desired)
+{
+	return caddy_route_put(call, desired);
+}
+
+static int
+caddy_route_update(struct provider_call *call, const struct resource *desired,
+    const struct observed *current)
+{
+	(void)current;
+	return caddy_route_put(call, desired);
+}
+
+/* An org's sign-in callback, straight to getbot-auth. */
+static int
+caddy_callback_put(struct provider_call *call, const struct resource *r)
+{
+	char *id = identity_callback_route_id(r->org);
+	cJSON *route = caddy_callback_route(id, caddy_spec(r, "host"),
+	    caddy_spec(r, "path"), caddy_spec(r, "upstream"));
+	int rc = caddy_put_route(call, id, route);
+
+	cJSON_Delete(route);
+	free(id);
+	return rc;
+}
+
+static int
+caddy_callback_create(
+    struct provider_call *call, const struct resource *desired)
+{
+	return caddy_callback_put(call, desired);
+}
+
+static int
+caddy_callback_update(struct provider_call *call,
+    const struct resource *desired, const struct observed *current)
+{
+	(void)current;
+	return caddy_callback_put(call, desired);
+}
+
+/* Delete the route with @id id, unless it is gone already. */
+static int
+caddy_delete_route(struct provider_call *call, const char *id)
 {
 	struct http_response resp;
-	const char *handle_id = cJSON_GetStringValue(
-	    cJSON_GetObjectItemCaseSensitive(o->handle, "id"));
-	char *id, *path;
+	char *path = caddy_id_path(id);
 	int rc = PROVIDER_OK, attempt;
 
-	if (handle_id != NULL)
-		id = xstrdup(handle_id);
-	else if (o->kind == &caddy_route)
-		id = identity_route_id(o->org, o->team);
-	else
-		id = identity_callback_route_id(o->org);
-	path = caddy_id_path(id);
 	http_response_init(&resp);
 	for (attempt = 1; attempt <= CADDY_WRITE_TRIES; attempt++) {
 		cJSON *server = NULL;
@@ -969,8 +970,43 @@ caddy_delete_route(struct provider_call *call, const struct observed *o)
 	}
 	rc = caddy_gave_up(call, rc);
 	http_response_release(&resp);
-	free(id);
 	free(path);
+	return rc;
+}
+
+/* The @id observation found on o, or NULL. */
+static const char *
+caddy_handle_id(const struct observed *o)
+{
+	return cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(o->handle, "id"));
+}
+
+static int
+caddy_route_delete(
+    struct provider_call *call, const struct observed *current, bool purge)
+{
+	char *id = caddy_handle_id(current) != NULL
+		       ? xstrdup(caddy_handle_id(current))
+		       : identity_route_id(current->org, current->team);
+	int rc = caddy_delete_route(call, id);
+
+	(void)purge; /* nothing of Caddy's holds data */
+	free(id);
+	return rc;
+}
+
+static int
+caddy_callback_delete(
+    struct provider_call *call, const struct observed *current, bool purge)
+{
+	char *id = caddy_handle_id(current) != NULL
+		       ? xstrdup(caddy_handle_id(current))
+		       : identity_callback_route_id(current->org);
+	int rc = caddy_delete_route(call, id);
+
+	(void)purge;
+	free(id);
 	return rc;
 }
 
@@ -1165,37 +1201,64 @@ caddy_delete_server(struct provider_call *call)
 }
 
 static int
-caddy_create(struct provider_call *call, const struct resource *desired)
+caddy_server_create(struct provider_call *call, const struct resource *desired)
 {
-	int rc;
+	int rc = caddy_create_server(call, desired);
 
-	if (desired->kind != &caddy_server)
-		return caddy_put_route(call, desired);
-	rc = caddy_create_server(call, desired);
 	if (rc == CADDY_EXISTS) /* there since the plan, and getbot's */
 		rc = caddy_update_server(call, desired);
 	return caddy_gave_up(call, rc);
 }
 
 static int
-caddy_update(struct provider_call *call, const struct resource *desired,
+caddy_server_update(struct provider_call *call, const struct resource *desired,
     const struct observed *current)
 {
 	(void)current;
-	if (desired->kind == &caddy_server)
-		return caddy_update_server(call, desired);
-	return caddy_put_route(call, desired);
+	return caddy_update_server(call, desired);
 }
 
 static int
-caddy_delete(
+caddy_server_delete(
     struct provider_call *call, const struct observed *current, bool purge)
 {
-	(void)purge; /* nothing of Caddy's holds data */
-	if (current->kind == &caddy_server)
-		return caddy_delete_server(call);
-	return caddy_delete_route(call, current);
+	(void)current;
+	(void)purge;
+	return caddy_delete_server(call);
 }
+
+/* Created after the containers, bots and auth (orders 1 to 5), routes
+ * last: a bot is reachable only once everything behind it is there. */
+static const struct resource_kind caddy_server = {
+	.name = "server",
+	.fields = caddy_server_fields,
+	.lost_on_replace = NULL,
+	.order = 6,
+	.create = caddy_server_create,
+	.update = caddy_server_update,
+	.delete = caddy_server_delete,
+};
+static const struct resource_kind caddy_callback = {
+	.name = "callback",
+	.fields = caddy_callback_fields,
+	.lost_on_replace = NULL,
+	.order = 7,
+	.create = caddy_callback_create,
+	.update = caddy_callback_update,
+	.delete = caddy_callback_delete,
+};
+static const struct resource_kind caddy_route = {
+	.name = "route",
+	.fields = caddy_route_fields,
+	.lost_on_replace = NULL,
+	.order = 8,
+	.create = caddy_route_create,
+	.update = caddy_route_update,
+	.delete = caddy_route_delete,
+};
+
+static const struct resource_kind *const caddy_kinds[] = { &caddy_server,
+	&caddy_callback, &caddy_route, NULL };
 
 const struct provider provider_caddy = {
 	.name = "caddy",
@@ -1210,9 +1273,4 @@ const struct provider provider_caddy = {
 	.close = caddy_close,
 	.expand = caddy_expand,
 	.observe = caddy_observe,
-	.create = caddy_create,
-	.update = caddy_update,
-	.update_secret = NULL,
-	.reregister = NULL,
-	.delete = caddy_delete,
 };

@@ -10,16 +10,18 @@
  *                              bridge, and a proxy device that exposes the
  *                              org's Docker socket on the host at
  *                              /run/getbot/docker-ORG.sock
+ *
+ * Each kind observes itself (one call each: every network, every
+ * instance). An org container's IPv4 address on eth0 is its output
+ * "address", for the routes that dial it (see provider_input).
  */
 #include "config.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "provider-incus.h"
+#include "conn.h"
 #include "http.h"
 #include "incus.h"
 #include "xmalloc.h"
@@ -49,22 +51,7 @@ static const struct field_def incus_container_fields[] = {
 	{ NULL, 0 },
 };
 
-static const struct resource_kind incus_network = {
-	.name = "network",
-	.fields = incus_network_fields,
-	.lost_on_replace = NULL,
-	.order = 0,
-};
-static const struct resource_kind incus_container = {
-	.name = "container",
-	.fields = incus_container_fields,
-	.lost_on_replace = "the org's container with its Docker, images and "
-			   "every bot's volumes",
-	.order = 1,
-};
-
-static const struct resource_kind *const incus_kinds[] = { &incus_network,
-	&incus_container, NULL };
+static const struct resource_kind incus_network, incus_container;
 
 static int
 incus_open(const struct bots_target *target, struct conn *conn,
@@ -171,21 +158,16 @@ incus_config(const cJSON *item, const char *key)
 	return v != NULL ? v : "";
 }
 
+/* Every network: the bridge getbot makes, owned or not. */
 static int
-incus_observe(struct provider_call *call, const struct bots_target *target,
-    struct observed_set *out)
+incus_network_observe(struct provider_call *call, struct observed_set *out)
 {
-	cJSON *networks = NULL, *instances = NULL;
+	cJSON *networks = NULL;
 	const cJSON *item;
 	int rc;
 
-	(void)target;
-	/* two bulk calls: every network, every instance */
 	rc = incus_call(call->session, call, "GET", "/1.0/networks?recursion=1",
 	    NULL, NULL, &networks, NULL);
-	if (rc == PROVIDER_OK)
-		rc = incus_call(call->session, call, "GET",
-		    "/1.0/instances?recursion=1", NULL, NULL, &instances, NULL);
 	if (rc != PROVIDER_OK)
 		goto out;
 	cJSON_ArrayForEach (item, networks) {
@@ -204,11 +186,50 @@ incus_observe(struct provider_call *call, const struct bots_target *target,
 			    incus_config(item, incus_network_fields[f].name));
 		observed_set_add(out, o);
 	}
+out:
+	cJSON_Delete(networks);
+	return rc;
+}
+
+/* The first IPv4 address on eth0 in an instance's state, or NULL
+ * (borrowed): none while DHCP is pending or the instance is stopped. */
+static const char *
+incus_eth0_address(const cJSON *state)
+{
+	const cJSON *addr, *eth0 = cJSON_GetObjectItem(
+			       cJSON_GetObjectItem(state, "network"), "eth0");
+
+	cJSON_ArrayForEach (addr, cJSON_GetObjectItem(eth0, "addresses")) {
+		const char *family =
+		    cJSON_GetStringValue(cJSON_GetObjectItem(addr, "family"));
+		const char *a =
+		    cJSON_GetStringValue(cJSON_GetObjectItem(addr, "address"));
+
+		if (family != NULL && strcmp(family, "inet") == 0 && a != NULL)
+			return a;
+	}
+	return NULL;
+}
+
+/* Every instance, with its state (recursion=2) for the org containers'
+ * addresses: still one call. */
+static int
+incus_container_observe(struct provider_call *call, struct observed_set *out)
+{
+	cJSON *instances = NULL;
+	const cJSON *item;
+	int rc;
+
+	rc = incus_call(call->session, call, "GET",
+	    "/1.0/instances?recursion=2", NULL, NULL, &instances, NULL);
+	if (rc != PROVIDER_OK)
+		goto out;
 	cJSON_ArrayForEach (item, instances) {
 		const char *name =
 		    cJSON_GetStringValue(cJSON_GetObjectItem(item, "name"));
 		const char *status =
 		    cJSON_GetStringValue(cJSON_GetObjectItem(item, "status"));
+		const char *ip;
 		struct observed *o;
 
 		if (name == NULL)
@@ -232,10 +253,14 @@ incus_observe(struct provider_call *call, const struct bots_target *target,
 			    0
 			? "true"
 			: "false");
+		ip = incus_eth0_address(cJSON_GetObjectItem(item, "state"));
+		if (o->owned && *o->org != '\0' && ip != NULL) {
+			o->outputs = cJSON_CreateObject();
+			cJSON_AddStringToObject(o->outputs, "address", ip);
+		}
 		observed_set_add(out, o);
 	}
 out:
-	cJSON_Delete(networks);
 	cJSON_Delete(instances);
 	return rc;
 }
@@ -260,11 +285,30 @@ incus_add_limits(cJSON *config, const struct resource *r)
 		    config, "limits.memory", incus_spec(r, "limits.memory"));
 }
 
-static int incus_set_state(
-    struct provider_call *call, const char *name, const char *action);
+/* Start or stop an instance (a stop is forced). */
+static int
+incus_set_state(
+    struct provider_call *call, const char *name, const char *action)
+{
+	cJSON *body = cJSON_CreateObject();
+	struct strbuf path = STRBUF_INIT;
+	int rc;
+
+	strbuf_addstr(&path, "/1.0/instances/");
+	http_add_escaped(&path, name);
+	strbuf_addstr(&path, "/state");
+	cJSON_AddStringToObject(body, "action", action);
+	cJSON_AddNumberToObject(body, "timeout", 30);
+	cJSON_AddBoolToObject(body, "force", strcmp(action, "stop") == 0);
+	rc = incus_call(
+	    call->session, call, "PUT", path.buf, body, NULL, NULL, NULL);
+	cJSON_Delete(body);
+	strbuf_release(&path);
+	return rc;
+}
 
 static int
-incus_create_network(struct provider_call *call, const struct resource *r)
+incus_network_create(struct provider_call *call, const struct resource *r)
 {
 	cJSON *body = cJSON_CreateObject(), *config;
 	int rc;
@@ -284,16 +328,46 @@ incus_create_network(struct provider_call *call, const struct resource *r)
 	return rc;
 }
 
-/* The host directory the Docker proxy sockets live in. */
+/* The server's directory the Docker proxy sockets live in. */
 static int
 incus_socket_dir(struct provider_call *call)
 {
-	if (mkdir(INCUS_SOCKET_DIR, 0750) != 0 && errno != EEXIST) {
+	struct strbuf why = STRBUF_INIT;
+	int rc = PROVIDER_OK;
+
+	if (call->conn->ops->make_dir(
+		call->conn, INCUS_SOCKET_DIR, 0750, &why) != 0) {
 		strbuf_addf(&call->err, "cannot create %s: %s",
-		    INCUS_SOCKET_DIR, strerror(errno));
-		return PROVIDER_ERROR;
+		    INCUS_SOCKET_DIR, why.buf);
+		rc = PROVIDER_ERROR;
 	}
-	return PROVIDER_OK;
+	strbuf_release(&why);
+	return rc;
+}
+
+/*
+ * Publish the address of a container just started or changed, when it has
+ * one already (else the routes that need it observe it later). One call.
+ */
+static int
+incus_publish_address(struct provider_call *call, const struct resource *r)
+{
+	struct strbuf path = STRBUF_INIT;
+	cJSON *state = NULL;
+	const char *ip;
+	int rc;
+
+	strbuf_addstr(&path, "/1.0/instances/");
+	http_add_escaped(&path, r->name);
+	strbuf_addstr(&path, "/state");
+	rc = incus_call(
+	    call->session, call, "GET", path.buf, NULL, NULL, &state, NULL);
+	ip = incus_eth0_address(state);
+	if (rc == PROVIDER_OK && ip != NULL)
+		provider_output(call, r->address, "address", ip);
+	cJSON_Delete(state);
+	strbuf_release(&path);
+	return rc;
 }
 
 /*
@@ -366,7 +440,7 @@ incus_provision(struct provider_call *call, const char *name)
 }
 
 static int
-incus_create_container(struct provider_call *call, const struct resource *r)
+incus_container_create(struct provider_call *call, const struct resource *r)
 {
 	cJSON *body = cJSON_CreateObject(), *config, *devices, *dev, *source;
 	cJSON *profiles;
@@ -423,6 +497,8 @@ incus_create_container(struct provider_call *call, const struct resource *r)
 		rc = incus_set_state(call, r->name, "start");
 	if (rc == PROVIDER_OK)
 		rc = incus_provision(call, r->name);
+	if (rc == PROVIDER_OK)
+		rc = incus_publish_address(call, r);
 out:
 	cJSON_Delete(body);
 	free(listen);
@@ -430,165 +506,160 @@ out:
 	return rc;
 }
 
+/*
+ * PATCH path with config, If-Match the ETag of what it is now: a change
+ * made since is not overwritten (412, read again on the retry).
+ */
 static int
-incus_create(struct provider_call *call, const struct resource *desired)
-{
-	if (desired->kind == &incus_network)
-		return incus_create_network(call, desired);
-	return incus_create_container(call, desired);
-}
-
-static int
-incus_set_state(
-    struct provider_call *call, const char *name, const char *action)
+incus_patch_config(
+    struct provider_call *call, const char *path, const cJSON *config)
 {
 	cJSON *body = cJSON_CreateObject();
-	struct strbuf path = STRBUF_INIT;
+	char *etag = NULL;
 	int rc;
 
-	strbuf_addstr(&path, "/1.0/instances/");
-	http_add_escaped(&path, name);
-	strbuf_addstr(&path, "/state");
-	cJSON_AddStringToObject(body, "action", action);
-	cJSON_AddNumberToObject(body, "timeout", 30);
-	cJSON_AddBoolToObject(body, "force", strcmp(action, "stop") == 0);
+	cJSON_AddItemToObject(body, "config", cJSON_Duplicate(config, true));
 	rc = incus_call(
-	    call->session, call, "PUT", path.buf, body, NULL, NULL, NULL);
+	    call->session, call, "GET", path, NULL, NULL, NULL, &etag);
+	if (rc == PROVIDER_OK)
+		rc = incus_call(
+		    call->session, call, "PATCH", path, body, etag, NULL, NULL);
+	free(etag);
 	cJSON_Delete(body);
-	strbuf_release(&path);
 	return rc;
 }
 
 static int
-incus_update(struct provider_call *call, const struct resource *desired,
+incus_network_update(struct provider_call *call, const struct resource *desired,
     const struct observed *current)
 {
-	cJSON *body = cJSON_CreateObject(), *config;
 	struct strbuf path = STRBUF_INIT;
-	const char *status, *provisioned;
-	char *etag = NULL;
+	cJSON *config = cJSON_CreateObject();
 	int rc;
 
-	config = cJSON_AddObjectToObject(body, "config");
-	if (desired->kind == &incus_network) {
-		strbuf_addstr(&path, "/1.0/networks/");
-		cJSON_AddStringToObject(config, "ipv4.address",
-		    incus_spec(desired, "ipv4.address"));
-		cJSON_AddStringToObject(
-		    config, "ipv4.nat", incus_spec(desired, "ipv4.nat"));
-		cJSON_AddStringToObject(config, "ipv6.address",
-		    incus_spec(desired, "ipv6.address"));
-	} else {
-		strbuf_addstr(&path, "/1.0/instances/");
-		incus_add_limits(config, desired);
-	}
+	(void)current;
+	strbuf_addstr(&path, "/1.0/networks/");
 	http_add_escaped(&path, desired->name);
-	/* what it is now, and its ETag: a change made since is not
-	 * overwritten (412, read again on the retry) */
-	rc = incus_call(
-	    call->session, call, "GET", path.buf, NULL, NULL, NULL, &etag);
-	if (rc == PROVIDER_OK)
-		rc = incus_call(call->session, call, "PATCH", path.buf, body,
-		    etag, NULL, NULL);
-	free(etag);
+	cJSON_AddStringToObject(
+	    config, "ipv4.address", incus_spec(desired, "ipv4.address"));
+	cJSON_AddStringToObject(
+	    config, "ipv4.nat", incus_spec(desired, "ipv4.nat"));
+	cJSON_AddStringToObject(
+	    config, "ipv6.address", incus_spec(desired, "ipv6.address"));
+	rc = incus_patch_config(call, path.buf, config);
+	cJSON_Delete(config);
+	strbuf_release(&path);
+	return rc;
+}
+
+/* Limits in place; then started and provisioned where it is not. */
+static int
+incus_container_update(struct provider_call *call,
+    const struct resource *desired, const struct observed *current)
+{
+	struct strbuf path = STRBUF_INIT;
+	cJSON *config = cJSON_CreateObject();
+	const char *status, *provisioned;
+	int rc;
+
+	strbuf_addstr(&path, "/1.0/instances/");
+	http_add_escaped(&path, desired->name);
+	incus_add_limits(config, desired);
+	rc = incus_patch_config(call, path.buf, config);
 	status =
 	    cJSON_GetStringValue(cJSON_GetObjectItem(current->spec, "status"));
-	if (rc == PROVIDER_OK && desired->kind == &incus_container &&
+	if (rc == PROVIDER_OK &&
 	    (status == NULL || strcmp(status, "Running") != 0))
 		rc = incus_set_state(call, desired->name, "start");
 	provisioned = cJSON_GetStringValue(
 	    cJSON_GetObjectItem(current->spec, "provisioned"));
-	if (rc == PROVIDER_OK && desired->kind == &incus_container &&
+	if (rc == PROVIDER_OK &&
 	    (provisioned == NULL || strcmp(provisioned, "true") != 0))
 		rc = incus_provision(call, desired->name);
-	cJSON_Delete(body);
+	if (rc == PROVIDER_OK)
+		rc = incus_publish_address(call, desired);
+	cJSON_Delete(config);
 	strbuf_release(&path);
 	return rc;
 }
 
 static int
-incus_delete(
+incus_network_delete(
     struct provider_call *call, const struct observed *current, bool purge)
 {
 	struct strbuf path = STRBUF_INIT;
-	const char *status;
-	int rc = PROVIDER_OK;
+	int rc;
 
-	(void)purge; /* a container holds the org's data: it goes whole */
-	if (current->kind == &incus_network)
-		strbuf_addstr(&path, "/1.0/networks/");
-	else {
-		strbuf_addstr(&path, "/1.0/instances/");
-		status = cJSON_GetStringValue(
-		    cJSON_GetObjectItem(current->spec, "status"));
-		if (status != NULL && strcmp(status, "Stopped") != 0)
-			rc = incus_set_state(call, current->name, "stop");
-	}
+	(void)purge;
+	strbuf_addstr(&path, "/1.0/networks/");
 	http_add_escaped(&path, current->name);
-	if (rc == PROVIDER_OK)
-		rc = incus_call(call->session, call, "DELETE", path.buf, NULL,
-		    NULL, NULL, NULL);
-	if (rc == PROVIDER_OK && current->kind == &incus_container) {
-		/* LXD leaves the host end of a proxy device behind */
-		char *sock = incus_docker_socket(current->name);
-
-		if (unlink(sock) != 0 && errno != ENOENT) {
-			strbuf_addf(&call->err, "cannot remove %s: %s", sock,
-			    strerror(errno));
-			rc = PROVIDER_ERROR;
-		}
-		free(sock);
-	}
+	rc = incus_call(
+	    call->session, call, "DELETE", path.buf, NULL, NULL, NULL, NULL);
 	strbuf_release(&path);
 	return rc;
 }
 
-int
-incus_org_addresses(
-    struct provider_call *call, const struct bots_target *target, cJSON **out)
+/* Stopped, deleted, and the host end of its Docker proxy removed. */
+static int
+incus_container_delete(
+    struct provider_call *call, const struct observed *current, bool purge)
 {
-	struct incus_client c;
-	cJSON *instances = NULL;
-	const cJSON *item;
-	int rc;
+	struct strbuf path = STRBUF_INIT, why = STRBUF_INIT;
+	const char *status;
+	char *sock = NULL;
+	int rc = PROVIDER_OK;
 
-	(void)target;
-	*out = NULL;
-	if (incus_client_open(&c, call->conn, &call->err) != 0)
-		return PROVIDER_TRANSIENT;
-	rc = incus_call(&c, call, "GET", "/1.0/instances?recursion=2", NULL,
-	    NULL, &instances, NULL);
+	(void)purge; /* a container holds the org's data: it goes whole */
+	strbuf_addstr(&path, "/1.0/instances/");
+	http_add_escaped(&path, current->name);
+	status =
+	    cJSON_GetStringValue(cJSON_GetObjectItem(current->spec, "status"));
+	if (status != NULL && strcmp(status, "Stopped") != 0)
+		rc = incus_set_state(call, current->name, "stop");
+	if (rc == PROVIDER_OK)
+		rc = incus_call(call->session, call, "DELETE", path.buf, NULL,
+		    NULL, NULL, NULL);
 	if (rc != PROVIDER_OK)
 		goto out;
-	*out = cJSON_CreateObject();
-	cJSON_ArrayForEach (item, instances) {
-		const char *org = incus_config(item, INCUS_MARK_ORG);
-		const cJSON *addr,
-		    *eth0 = cJSON_GetObjectItem(
-			cJSON_GetObjectItem(
-			    cJSON_GetObjectItem(item, "state"), "network"),
-			"eth0");
-
-		if (strcmp(incus_config(item, INCUS_MARK), "true") != 0 ||
-		    *org == '\0')
-			continue;
-		cJSON_ArrayForEach (
-		    addr, cJSON_GetObjectItem(eth0, "addresses")) {
-			const char *family = cJSON_GetStringValue(
-			    cJSON_GetObjectItem(addr, "family"));
-			const char *a = cJSON_GetStringValue(
-			    cJSON_GetObjectItem(addr, "address"));
-
-			if (family != NULL && strcmp(family, "inet") == 0 &&
-			    a != NULL && cJSON_GetObjectItem(*out, org) == NULL)
-				cJSON_AddStringToObject(*out, org, a);
-		}
+	/* its address is no one's now */
+	provider_output(call, current->address, "address", NULL);
+	/* LXD leaves the host end of a proxy device behind */
+	sock = incus_docker_socket(current->name);
+	if (call->conn->ops->remove_file(call->conn, sock, &why) != 0) {
+		strbuf_addf(&call->err, "cannot remove %s: %s", sock, why.buf);
+		rc = PROVIDER_ERROR;
 	}
 out:
-	cJSON_Delete(instances);
-	incus_client_release(&c);
+	free(sock);
+	strbuf_release(&why);
+	strbuf_release(&path);
 	return rc;
 }
+
+static const struct resource_kind incus_network = {
+	.name = "network",
+	.fields = incus_network_fields,
+	.lost_on_replace = NULL,
+	.order = 0,
+	.observe = incus_network_observe,
+	.create = incus_network_create,
+	.update = incus_network_update,
+	.delete = incus_network_delete,
+};
+static const struct resource_kind incus_container = {
+	.name = "container",
+	.fields = incus_container_fields,
+	.lost_on_replace = "the org's container with its Docker, images and "
+			   "every bot's volumes",
+	.order = 1,
+	.observe = incus_container_observe,
+	.create = incus_container_create,
+	.update = incus_container_update,
+	.delete = incus_container_delete,
+};
+
+static const struct resource_kind *const incus_kinds[] = { &incus_network,
+	&incus_container, NULL };
 
 const struct provider provider_incus = {
 	.name = "incus",
@@ -601,10 +672,4 @@ const struct provider provider_incus = {
 	.open = incus_open,
 	.close = incus_close,
 	.expand = incus_expand,
-	.observe = incus_observe,
-	.create = incus_create,
-	.update = incus_update,
-	.update_secret = NULL,
-	.reregister = NULL,
-	.delete = incus_delete,
 };
