@@ -94,47 +94,40 @@ apply_lane_leave(struct apply_ctx *ctx, struct apply_lane *lane)
 	pthread_mutex_unlock(&ctx->mutex);
 }
 
-/* One operation of an action: the kind's own, else (during the move to
- * kinds that carry their operations) the provider's. */
+/* One operation of an action: the one its kind carries. */
 static int
 apply_op(struct provider_call *call, const struct plan_action *a,
     enum action_kind op, bool purge)
 {
-	const struct provider *p = apply_provider(a);
 	const struct resource_kind *k =
 	    a->desired != NULL ? a->desired->kind : a->observed->kind;
 	int (*change)(struct provider_call *, const struct resource *,
 	    const struct observed *) = NULL;
-	int (*create)(struct provider_call *, const struct resource *);
-	int (*delete)(struct provider_call *, const struct observed *, bool);
 
 	switch (op) {
 	case ACTION_CREATE:
-		create = k->create != NULL ? k->create : p->create;
-		if (create == NULL)
+		if (k->create == NULL)
 			break;
-		return create(call, a->desired);
+		return k->create(call, a->desired);
 	case ACTION_DELETE:
-		delete = k->delete != NULL ? k->delete : p->delete;
-		if (delete == NULL)
+		if (k->delete == NULL)
 			break;
-		return delete (call, a->observed, purge);
+		return k->delete (call, a->observed, purge);
 	case ACTION_UPDATE:
-		change = k->update != NULL ? k->update : p->update;
+		change = k->update;
 		break;
 	case ACTION_UPDATE_SECRET:
-		change = k->update_secret != NULL ? k->update_secret
-						  : p->update_secret;
+		change = k->update_secret;
 		break;
 	case ACTION_REREGISTER:
-		change = k->reregister != NULL ? k->reregister : p->reregister;
+		change = k->reregister;
 		break;
 	default:
 		break;
 	}
 	if (change != NULL)
 		return change(call, a->desired, a->observed);
-	strbuf_addf(&call->err, "%s cannot %s a %s", p->name,
+	strbuf_addf(&call->err, "%s cannot %s a %s", apply_provider(a)->name,
 	    action_kind_name(op), k->name);
 	return PROVIDER_ERROR;
 }

@@ -104,18 +104,6 @@ struct provider {
 	 * observes itself. */
 	int (*observe)(struct provider_call *call,
 	    const struct bots_target *target, struct observed_set *out);
-	/* Transition: the provider-wide operations that dispatch on the
-	 * kind; a kind's own operation comes first. */
-	int (*create)(
-	    struct provider_call *call, const struct resource *desired);
-	int (*update)(struct provider_call *call,
-	    const struct resource *desired, const struct observed *current);
-	int (*update_secret)(struct provider_call *call,
-	    const struct resource *desired, const struct observed *current);
-	int (*reregister)(struct provider_call *call,
-	    const struct resource *desired, const struct observed *current);
-	int (*delete)(struct provider_call *call,
-	    const struct observed *current, bool purge);
 };
 
 /* The kind of provider named kind_name, or NULL. */
