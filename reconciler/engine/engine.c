@@ -321,16 +321,16 @@ engine_observe_kinds(struct provider_call *call,
 	return rc;
 }
 
-void
-engine_harvest_outputs(
-    struct engine *engine, const struct observed_set *set, size_t from)
+/* Record what observed objects give their dependants (provider.h). */
+static void
+engine_harvest_outputs(struct engine *engine, const struct observed_set *set)
 {
 	size_t i;
 
 	pthread_mutex_lock(&engine->lock);
 	if (engine->outputs == NULL)
 		engine->outputs = cJSON_CreateObject();
-	for (i = from; i < set->count; i++) {
+	for (i = 0; i < set->count; i++) {
 		const struct observed *o = set->items[i];
 
 		if (o->outputs == NULL || !o->owned)
@@ -381,7 +381,7 @@ engine_observe_pair(struct engine *engine, const struct provider *provider,
 		observed_seal(seen.items[i]);
 	}
 	if (rc == PROVIDER_OK)
-		engine_harvest_outputs(engine, &seen, 0);
+		engine_harvest_outputs(engine, &seen);
 	for (i = 0; i < seen.count; i++)
 		observed_set_add(out, seen.items[i]);
 	free(seen.items);

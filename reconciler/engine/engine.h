@@ -45,7 +45,7 @@ struct engine {
 	/* Outputs of dependencies, {ADDRESS: {KEY: "value"}} (provider.h),
 	 * from observation and apply. Owned; under lock. */
 	cJSON *outputs;
-	bool applying; /* a missing output is observed afresh */
+	bool applying;        /* a missing output is observed afresh */
 	pthread_mutex_t lock; /* sessions, connections, outputs */
 	/* When set: observe only these "PROVIDER TARGET" pairs (a saved plan
 	 * re-observes only what it touches). Borrowed. */
@@ -79,9 +79,6 @@ int engine_observe_pair(struct engine *engine, const struct provider *provider,
 int engine_call_init(struct engine *engine, const struct provider *provider,
     const struct bots_target *target, struct provider_call *call,
     struct strbuf *err);
-/* Record what observed objects give their dependants (provider.h). */
-void engine_harvest_outputs(
-    struct engine *engine, const struct observed_set *set, size_t from);
 
 /* Retry policy shared by observation and apply. */
 #define ENGINE_MAX_ATTEMPTS 5
