@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,6 +357,7 @@ local_run(struct conn *conn, const char *const *argv, const char *input,
 	char **envp = NULL;
 	double deadline = local_now_ms() + (double)timeout_ms;
 	bool out_open = true, err_open = true, timed_out = false;
+	sigset_t pipe_only, saved_mask;
 	size_t input_len = input != NULL ? strlen(input) : 0, written = 0;
 	int wstatus, rc = -1;
 	pid_t pid;
@@ -394,8 +396,15 @@ local_run(struct conn *conn, const char *const *argv, const char *input,
 	close(errp[1]), errp[1] = -1;
 	if (input_len == 0)
 		close(in[1]), in[1] = -1;
-	else
+	else {
 		(void)fcntl(in[1], F_SETFL, O_NONBLOCK);
+		/* a command that exits without reading its input must not
+		 * end getbot with SIGPIPE: blocked in this thread, the write
+		 * fails with EPIPE instead, and the signal is taken below */
+		sigemptyset(&pipe_only);
+		sigaddset(&pipe_only, SIGPIPE);
+		pthread_sigmask(SIG_BLOCK, &pipe_only, &saved_mask);
+	}
 	while (out_open || err_open || in[1] >= 0) {
 		struct pollfd pfd[3];
 		nfds_t n = 0;
@@ -438,6 +447,17 @@ local_run(struct conn *conn, const char *const *argv, const char *input,
 					close(in[1]), in[1] = -1;
 			}
 		}
+	}
+	if (input_len > 0) {
+		const struct timespec now = { 0, 0 };
+		sigset_t pending;
+
+		if (in[1] >= 0)
+			close(in[1]), in[1] = -1;
+		sigpending(&pending);
+		if (sigismember(&pending, SIGPIPE))
+			(void)sigtimedwait(&pipe_only, NULL, &now);
+		pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
 	}
 	if (timed_out)
 		(void)kill(pid, SIGKILL);

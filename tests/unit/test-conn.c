@@ -95,6 +95,8 @@ test_conn__commands_run_from_an_argv_without_a_shell(struct conn *conn)
 	const char *const sleepy[] = { "sleep", "10", NULL };
 	const char *const missing[] = { "getbot-no-such-program", NULL };
 	const char *const env[] = { "env", NULL };
+	const char *const quick[] = { "true", NULL };
+	char *big;
 	struct conn_result res;
 	struct strbuf err = STRBUF_INIT;
 	int rc;
@@ -115,6 +117,15 @@ test_conn__commands_run_from_an_argv_without_a_shell(struct conn *conn)
 	    "a command that fails has run");
 	is_int(res.status, 3, "its exit status comes back");
 	is_str(res.errout.buf, "oops\n", "and its standard error");
+	conn_result_release(&res);
+	conn_result_init(&res);
+	big = xcalloc(1, 1 << 20);
+	memset(big, 'x', (1 << 20) - 1);
+	ok(conn->ops->run(conn, quick, big, 5000, 1024, &res, &err) == 0 &&
+		res.status == 0,
+	    "a command that exits without reading its input does not end "
+	    "getbot with SIGPIPE");
+	free(big);
 	conn_result_release(&res);
 	conn_result_init(&res);
 	ok(conn->ops->run(conn, echo, NULL, 5000, 3, &res, &err) == 0 &&
