@@ -347,9 +347,10 @@ incus_socket_dir(struct provider_call *call)
 
 /*
  * Publish the address of a container just started or changed, when it has
- * one already (else the routes that need it observe it later). One call.
+ * one already. Best effort, one call: the container is made whatever this
+ * says, and a route that finds no address observes it afresh.
  */
-static int
+static void
 incus_publish_address(struct provider_call *call, const struct resource *r)
 {
 	struct strbuf path = STRBUF_INIT;
@@ -365,9 +366,10 @@ incus_publish_address(struct provider_call *call, const struct resource *r)
 	ip = incus_eth0_address(state);
 	if (rc == PROVIDER_OK && ip != NULL)
 		provider_output(call, r->address, "address", ip);
+	strbuf_reset(&call->err);
+	call->retry_after = 0;
 	cJSON_Delete(state);
 	strbuf_release(&path);
-	return rc;
 }
 
 /*
@@ -498,7 +500,7 @@ incus_container_create(struct provider_call *call, const struct resource *r)
 	if (rc == PROVIDER_OK)
 		rc = incus_provision(call, r->name);
 	if (rc == PROVIDER_OK)
-		rc = incus_publish_address(call, r);
+		incus_publish_address(call, r);
 out:
 	cJSON_Delete(body);
 	free(listen);
@@ -577,7 +579,7 @@ incus_container_update(struct provider_call *call,
 	    (provisioned == NULL || strcmp(provisioned, "true") != 0))
 		rc = incus_provision(call, desired->name);
 	if (rc == PROVIDER_OK)
-		rc = incus_publish_address(call, desired);
+		incus_publish_address(call, desired);
 	cJSON_Delete(config);
 	strbuf_release(&path);
 	return rc;
