@@ -4,7 +4,7 @@
 # Cloudflare and Agent Router fakes, with getbot-edge: getbot with the real
 # cloudflare and router providers, whose server targets are served by a
 # stand-in that wants and sees nothing (tests/edge/getbot-edge.c), so no
-# LXD, Docker or Caddy is needed. Apply from nothing (A and AAAA, proxied,
+# Incus, Docker or Caddy is needed. Apply from nothing (A and AAAA, proxied,
 # the "managed by getbot" comment), a no-op re-plan that reads each zone
 # once per page, an address change that PATCHes only that record, drift,
 # a foreign record of a wanted name that the plan refuses to touch,

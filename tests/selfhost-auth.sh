@@ -7,11 +7,11 @@
 # sign-in server (tests/fakes/fake-auth.py), with curl as the browser
 # talking to getbot-auth as Caddy would (X-Forwarded-* headers). The
 # server target also has the other providers of server targets make their
-# part: org containers in a real LXD, bots in their Docker, routes in a
+# part: org containers in a real Incus, bots in their Docker, routes in a
 # real Caddy (tests/services.sh); this test looks at the auth provider's.
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 . "$top_srcdir/tests/services.sh"
-services_require lxd docker caddy busybox
+services_require incus docker caddy busybox
 if [ -d /run/systemd/system ]; then
 	# getbot would install a systemd unit on this machine, not a daemon
 	services_skip "this machine runs systemd; the test covers the daemon mode"
@@ -31,17 +31,17 @@ auth_test_cleanup() {
 	getbot_auth_stop "$AUTH_JSON"
 	[ -n "$fake_pid" ] && kill "$fake_pid" 2>/dev/null
 	for name in acme globex; do
-		lxd_delete_instance "$name" >/dev/null 2>&1
+		incus_delete_instance "$name" >/dev/null 2>&1
 	done
 	rm -f /run/getbot/docker-acme.sock /run/getbot/docker-globex.sock
 	rm -rf "$T"
 }
-lxd_start || bail "LXD did not start"
-lxd_test_profile || bail "no test profile"
-lxd_import_test_image getbot-test-docker || bail "no test image"
+incus_start || bail "Incus did not start"
+incus_test_profile || bail "no test profile"
+incus_import_test_image getbot-test-docker || bail "no test image"
 caddy_start --bare || bail "Caddy did not start"
 services_on_exit auth_test_cleanup
-lxd_track network getbot-br0
+incus_track network getbot-br0
 mkdir -p "$T/etc" "$T/w" || bail "no scratch directory"
 # the bots' image: the docker provider builds it from runtimes/v1
 export GETBOT_RUNTIME_DIR="$T/runtimes"
@@ -184,7 +184,7 @@ tap_ok $? "plan from nothing creates the service and one allowlist per org"
 [ "$rc" -eq 0 ] || tap_diag "$(cat out err)"
 
 # one action at a time: the docker provider's creates of two bots of one
-# org race on the directory they share in the container (LXD's files API
+# org race on the directory they share in the container (Incus's files API
 # answers "mkdir /srv: file exists"), which is not this test's business
 run apply --auto-approve --parallelism 1
 tap_ok "$rc" "apply from nothing"

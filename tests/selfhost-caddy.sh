@@ -1,5 +1,5 @@
 #!/bin/sh
-# The caddy provider against a real Caddy 2.6.2 and a real LXD. Caddy starts
+# The caddy provider against a real Caddy 2.6.2 and a real Incus. Caddy starts
 # bare (its admin block only): `getbot apply` makes the getbot server block,
 # the org's sign-in callback and a route per bot, while the incus provider
 # makes the bridge and the org's container.
@@ -20,7 +20,7 @@
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 . "$top_srcdir/tests/services.sh"
 : "${GETBOT_AUTH:=$(dirname "$GETBOT")/getbot-auth}"
-services_require lxd caddy busybox
+services_require incus caddy busybox
 services_init
 bail() {
 	echo "Bail out! $1"
@@ -30,13 +30,13 @@ bail() {
 [ -x "$GETBOT_AUTH" ] || bail "no getbot-auth at $GETBOT_AUTH"
 T=$svc_tmp/t
 mkdir -p "$T" || exit 99
-lxd_start || bail "LXD did not start"
-lxd_test_profile || bail "no test profile"
-lxd_import_test_image getbot-test-docker || bail "no test image"
-lxd_track network getbot-br0
-services_on_exit 'lxd_delete_instance cacme'
+incus_start || bail "Incus did not start"
+incus_test_profile || bail "no test profile"
+incus_import_test_image getbot-test-docker || bail "no test image"
+incus_track network getbot-br0
+services_on_exit 'incus_delete_instance cacme'
 services_on_exit 'getbot_auth_stop "$T/auth/auth.json"'
-lxd_delete_instance cacme >/dev/null 2>&1
+incus_delete_instance cacme >/dev/null 2>&1
 caddy_start --bare || bail "Caddy did not start"
 cd "$T" || exit 99
 # the bots' image: the docker provider builds it from runtimes/v1
@@ -163,7 +163,7 @@ want = {"@id": "getbot-%s-%s" % (org, team),
   "terminal": True}
 assert r == want, json.dumps(r)
 print(dial)
-' "$1" "$2" "$3" "$(lxd_instance_ip "$1")"
+' "$1" "$2" "$3" "$(incus_instance_ip "$1")"
 }
 # expect_callback ORG AUTH-PORT [ADMIN-URL]
 expect_callback() {
@@ -213,7 +213,7 @@ sign_in() {
 # start_bot TEAM: the docker provider's bot (busybox httpd serving /www)
 # answers /TEAM/hello with "bot TEAM".
 start_bot() {
-	lxd_exec cacme docker exec -u 0 "$1-openclaw-1" sh -c \
+	incus_exec cacme docker exec -u 0 "$1-openclaw-1" sh -c \
 		"mkdir -p /www/$1 && echo 'bot $1' >/www/$1/hello" >/dev/null
 }
 

@@ -1,33 +1,33 @@
 #!/bin/sh
-# The docker provider against Docker inside a real LXD org container: the
+# The docker provider against Docker inside a real Incus org container: the
 # image built from the runtime's build context, the bot with its volumes,
 # keys, health check and compose labels, each change class, drift, what
 # getbot does not own, and a bot that never turns healthy.
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 . "$top_srcdir/tests/services.sh"
-services_require lxd docker busybox caddy
+services_require incus docker busybox caddy
 services_init
 T=$(mktemp -d "${TMPDIR:-/tmp}/getbot-docker.XXXXXX")
 bail() { echo "Bail out! $1"; services_logs 30; exit 1; }
-lxd_start || bail "LXD did not start"
-lxd_test_profile || bail "no test profile"
-lxd_import_test_image getbot-test-docker || bail "no test image"
+incus_start || bail "Incus did not start"
+incus_test_profile || bail "no test profile"
+incus_import_test_image getbot-test-docker || bail "no test image"
 caddy_start --bare || bail "Caddy did not start"
-lxd_track network getbot-br0
+incus_track network getbot-br0
 services_on_exit docker_test_cleanup
 cd "$T" || exit 99
 
 ORG=tdock
 SOCK=/run/getbot/docker-$ORG.sock
 # docker's CLI inside the org container: its attach streams (exec) do not
-# survive LXD 5.0's proxy device, and the org's own CLI is what an admin
+# survive Incus's proxy device, and the org's own CLI is what an admin
 # would use
-dk() { lxd_exec "$ORG" docker "$@"; }
+dk() { incus_exec "$ORG" docker "$@"; }
 docker_test_cleanup() {
 	getbot_auth_stop "$T/auth/auth.json"
-	lxd_call PUT "/1.0/instances/$ORG/state" '{"action":"stop","force":true}' >/dev/null 2>&1
+	incus_call PUT "/1.0/instances/$ORG/state" '{"action":"stop","force":true}' >/dev/null 2>&1
 	sleep 1
-	lxd_call DELETE "/1.0/instances/$ORG" >/dev/null 2>&1
+	incus_call DELETE "/1.0/instances/$ORG" >/dev/null 2>&1
 	rm -f "$SOCK"
 }
 docker_test_cleanup
@@ -86,7 +86,7 @@ YAML
 cid() { dk ps -aq --no-trunc -f "name=^$1-openclaw-1\$"; }
 image_id() { dk images -q --no-trunc "getbot/openclaw:$1"; }
 bot_get() { # TEAM PATH: through the org container's address
-	curl -s -m 10 "http://$(lxd_instance_ip $ORG):$(bot_port "$1")$2"
+	curl -s -m 10 "http://$(incus_instance_ip $ORG):$(bot_port "$1")$2"
 }
 bot_port() { dk inspect -f '{{index .Config.Labels "getbot.port"}}' "$1-openclaw-1"; }
 no_canary() { ! grep -rq -e "$CANARY1" -e "$CANARY2" "$T/all-output" .getbot "$@"; }
@@ -122,7 +122,7 @@ dk exec marketing-openclaw-1 cat /home/node/.openclaw/IDENTITY.md | grep -q 'You
 tap_ok $? "IDENTITY.md holds the persona"
 bot_get marketing /cgi-bin/env | grep -qx ANTHROPIC_API_KEY
 tap_ok $? "the bot answers on the org container's address, with its key in the environment"
-lxd_exec $ORG cat /srv/getbot/marketing/compose.yaml >compose.yaml &&
+incus_exec $ORG cat /srv/getbot/marketing/compose.yaml >compose.yaml &&
 	grep -q 'ANTHROPIC_API_KEY: ${ANTHROPIC_API_KEY}' compose.yaml &&
 	grep -q 'image: getbot/openclaw:v1' compose.yaml
 tap_ok $? "the rendered compose file is beside the bot, keys as references"
@@ -209,7 +209,7 @@ grep -q "docker.bot.$ORG/sales will be" out
 tap_ok $? "the next plan retries it"
 
 dk inspect -f '{{json .Config.Labels}}' marketing-openclaw-1 >labels
-lxd_exec $ORG cat /srv/getbot/marketing/compose.yaml >compose.yaml
+incus_exec $ORG cat /srv/getbot/marketing/compose.yaml >compose.yaml
 [ -s .getbot/state.json ] && [ -s labels ] && [ -s compose.yaml ] &&
 	no_canary "$T/auth" labels compose.yaml
 tap_ok $? "no key in any output, the state, auth files, labels or the compose file"

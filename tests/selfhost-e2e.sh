@@ -1,30 +1,30 @@
 #!/bin/sh
 # The self-hosted target end to end, every provider at once against the
-# real daemons: LXD (as Incus), Docker inside the org containers, Caddy and
+# real daemons: Incus, Docker inside the org containers, Caddy and
 # getbot-auth (started by getbot itself), with the fake central sign-in.
 # curl plays the browser: it signs in and reaches each bot through Caddy at
 # ORG.DOMAIN/TEAM. Then the change classes as a user meets them, drift,
 # objects getbot does not own, and the daemons gone.
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 . "$top_srcdir/tests/services.sh"
-services_require lxd docker busybox caddy
+services_require incus docker busybox caddy
 if [ -d /run/systemd/system ]; then
 	services_skip "this machine runs systemd; getbot would install getbot-auth as a unit"
 fi
 services_init
 T=$(mktemp -d "${TMPDIR:-/tmp}/getbot-e2e.XXXXXX")
 bail() { echo "Bail out! $1"; services_logs 40; exit 1; }
-lxd_start || bail "LXD did not start"
-lxd_test_profile || bail "no test profile"
-lxd_import_test_image getbot-test-docker || bail "no test image"
+incus_start || bail "Incus did not start"
+incus_test_profile || bail "no test profile"
+incus_import_test_image getbot-test-docker || bail "no test image"
 caddy_start --bare || bail "Caddy did not start"
-lxd_track network getbot-br0
+incus_track network getbot-br0
 AUTH_DIR=$T/etc/getbot
 services_on_exit e2e_cleanup
 e2e_cleanup() {
 	getbot_auth_stop "$AUTH_DIR/auth.json"
 	for org in tacme tglob; do
-		lxd_delete_instance "$org" >/dev/null 2>&1
+		incus_delete_instance "$org" >/dev/null 2>&1
 		rm -f "/run/getbot/docker-$org.sock"
 	done
 }
@@ -92,7 +92,7 @@ ok() {
 planned() { # the plan's actions, "ADDRESS ACTION", sorted
 	sed -n 's/^  # \([^ ]*\) will \(be \)\{0,1\}\([a-z ]*\)[:(].*/\1 \3/p' out | sed 's/ *$//' | sort
 }
-dk() { org=$1; shift; lxd_exec "$org" docker "$@"; }
+dk() { org=$1; shift; incus_exec "$org" docker "$@"; }
 cid() { dk "$1" ps -aq --no-trunc -f "name=^$2-openclaw-1\$"; }
 # seed ORG TEAM: a page only TEAM's own container serves, /TEAM/hello
 seed() {
@@ -194,16 +194,16 @@ tap_ok $? "the second org has its own bot and its own people"
 run plan --detailed-exitcode
 [ "$rc" -eq 0 ]; ok "a second plan has no changes (--detailed-exitcode 0)"
 mk_port=$(dk tacme inspect -f '{{index .Config.Labels "getbot.port"}}' marketing-openclaw-1)
-mk_ip=$(lxd_instance_ip tacme)
-lxd_exec tacme curl -sf -m 3 -o /dev/null "http://$mk_ip:$mk_port/healthz" &&
-	! lxd_exec tglob curl -sf -m 3 -o /dev/null "http://$mk_ip:$mk_port/healthz"
+mk_ip=$(incus_instance_ip tacme)
+incus_exec tacme curl -sf -m 3 -o /dev/null "http://$mk_ip:$mk_port/healthz" &&
+	! incus_exec tglob curl -sf -m 3 -o /dev/null "http://$mk_ip:$mk_port/healthz"
 tap_ok $? "another org's container cannot reach a bot past Caddy (port isolation on the bridge)"
 
 # --- what is not getbot's --------------------------------------------------------
 curl -s -X POST -H 'Content-Type: application/json' "$GETBOT_CADDY_ADMIN/config/apps/http/servers/getbot/routes" \
 	-d '{"match":[{"host":["handmade.getbot.test"]}],"handle":[{"handler":"static_response","body":"hand"}]}' >/dev/null
-lxd_call POST /1.0/instances "{\"name\":\"handmade\",\"source\":{\"type\":\"image\",\"alias\":\"getbot-test-docker\"},\"profiles\":[\"default\",\"$GETBOT_INCUS_TEST_PROFILE\"]}" >/dev/null
-services_on_exit 'lxd_delete_instance handmade >/dev/null 2>&1'
+incus_call POST /1.0/instances "{\"name\":\"handmade\",\"source\":{\"type\":\"image\",\"alias\":\"getbot-test-docker\"},\"profiles\":[\"default\",\"$GETBOT_INCUS_TEST_PROFILE\"]}" >/dev/null
+services_on_exit 'incus_delete_instance handmade >/dev/null 2>&1'
 run plan --detailed-exitcode
 [ "$rc" -eq 0 ]; ok "a route and a container made by hand are not planned for"
 
@@ -284,18 +284,18 @@ ok "removing a team removes its route and container, keeps its volumes, leaves t
 write_config carol@tacme.example tacme:marketing
 run apply --auto-approve
 routes=$(curl -s "$GETBOT_CADDY_ADMIN/config/apps/http/servers/getbot/routes")
-[ "$rc" -eq 0 ] && ! lxd_call GET /1.0/instances/tglob >/dev/null 2>&1 &&
+[ "$rc" -eq 0 ] && ! incus_call GET /1.0/instances/tglob >/dev/null 2>&1 &&
 	! echo "$routes" | grep -q 'getbot-tglob' &&
 	! grep -q tglob "$AUTH_DIR/auth.json" && reaches carol@tacme.example tacme.getbot.test marketing
 ok "removing an org deletes its container, routes and allowlist"
-echo "$routes" | grep -q handmade.getbot.test && lxd_call GET /1.0/instances/handmade >/dev/null
+echo "$routes" | grep -q handmade.getbot.test && incus_call GET /1.0/instances/handmade >/dev/null
 tap_ok $? "the hand-made route and container are still there"
 
 # --- the daemons gone ---------------------------------------------------------------
 rc=0
-INCUS_SOCKET=$T/no-lxd.sock "$GETBOT" plan >out 2>err || rc=$?
-[ "$rc" -eq 1 ] && grep -q "cannot reach $T/no-lxd.sock" err
-ok "LXD not answering: plan fails naming its socket"
+INCUS_SOCKET=$T/no-incus.sock "$GETBOT" plan >out 2>err || rc=$?
+[ "$rc" -eq 1 ] && grep -q "cannot reach $T/no-incus.sock" err
+ok "Incus not answering: plan fails naming its socket"
 kill "$GETBOT_CADDY_PID"
 svc_wait 10 sh -c "! curl -s $GETBOT_CADDY_ADMIN/config/ >/dev/null"
 run plan

@@ -1,23 +1,23 @@
 #!/bin/sh
-# The incus provider against a real LXD daemon (the Incus API): the bridge
+# The incus provider against a real Incus 6.0 daemon: the bridge
 # network and the org containers, each change class, drift, objects getbot
 # does not own, and a daemon that is not there. Started by tests/services.sh.
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 . "$top_srcdir/tests/services.sh"
-services_require lxd docker caddy
+services_require incus docker caddy
 services_init
 T=$(mktemp -d "${TMPDIR:-/tmp}/getbot-incus.XXXXXX")
 bail() { echo "Bail out! $1"; services_logs 30; exit 1; }
-lxd_start || bail "LXD did not start"
-lxd_test_profile || bail "no test profile"
-lxd_import_test_image getbot-test-docker || bail "no test image"
+incus_start || bail "Incus did not start"
+incus_test_profile || bail "no test profile"
+incus_import_test_image getbot-test-docker || bail "no test image"
 # every server target has a Caddy (the caddy provider observes it)
 caddy_start --bare || bail "Caddy did not start"
 services_on_exit incus_test_cleanup
 cd "$T" || exit 99
 
-api() { # METHOD PATH [BODY]: the LXD REST API, JSON out
-	curl -s --unix-socket "$INCUS_SOCKET" -X "$1" ${3:+-H 'Content-Type: application/json' -d "$3"} "http://lxd$2"
+api() { # METHOD PATH [BODY]: the Incus REST API, JSON out
+	curl -s --unix-socket "$INCUS_SOCKET" -X "$1" ${3:+-H 'Content-Type: application/json' -d "$3"} "http://incus$2"
 }
 instance_json() { api GET "/1.0/instances/$1"; }
 # The auth provider serves server targets too: its auth.json and
@@ -31,9 +31,9 @@ incus_test_cleanup() {
 		api DELETE "/1.0/instances/$name" >/dev/null 2>&1
 	done
 	sleep 1
-	# LXD 5.0 leaves a deleted bridge's firewall rules: the harness
+	# Incus leaves a deleted bridge's firewall rules: the harness
 	# removes them with the network
-	lxd_delete_network getbot-br0 >/dev/null 2>&1
+	incus_delete_network getbot-br0 >/dev/null 2>&1
 	# what the API leaves when this cleanup deletes, not getbot
 	rm -f /run/getbot/docker-tacme.sock /run/getbot/docker-tglobex.sock \
 	    /run/getbot/docker-handmade.sock
@@ -89,7 +89,7 @@ import json, sys
 c = json.load(sys.stdin)['metadata']['config']
 assert c['ipv4.address'] == '10.199.0.1/24' and c['ipv4.nat'] == 'true' and c['user.getbot.managed'] == 'true', c"
 tap_ok $? "the bridge is 10.199.0.0/24 with NAT, marked"
-out=$(lxd_exec tacme cat /etc/docker/daemon.json)
+out=$(incus_exec tacme cat /etc/docker/daemon.json)
 [ "$out" = '{"log-driver": "local"}' ]
 tap_ok $? "provisioning through the exec API: Docker is there (not reinstalled), with bounded logs"
 [ "$out" = '{"log-driver": "local"}' ] || tap_diag "$out"

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The self-hosted target's test services, proven end to end the way the
-# providers will use them: LXD started (or reused), the Docker-in-LXD test
+# providers will use them: Incus started (or reused), the Docker-in-Incus test
 # image imported, a container launched through the REST API with the test
 # profile on a bridge of its own, its dockerd reached through a proxy
 # device on the host, a FROM-scratch busybox bot built with /build, run,
@@ -9,7 +9,7 @@
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 . "$top_srcdir/tests/services.sh"
 
-services_require lxd docker caddy busybox
+services_require incus docker caddy busybox
 services_init
 
 # step DESCRIPTION: time the step that just ended, for the diagnostics.
@@ -27,49 +27,49 @@ fail_setup() {
 	exit 1
 }
 
-# --- LXD -------------------------------------------------------------------------
+# --- Incus -----------------------------------------------------------------------
 
-lxd_start || fail_setup "LXD starts"
-server=$(lxd_call GET /1.0 | json_get 'd["environment"]["server"]')
-[ "$server" = lxd ] || [ "$server" = incus ]
-tap_ok $? "LXD answers on $GETBOT_INCUS_SOCKET ($server)"
-step "lxd_start"
-lxd_start
-tap_ok $? "lxd_start again reuses the running daemon"
+incus_start || fail_setup "Incus starts"
+server=$(incus_call GET /1.0 | json_get 'd["environment"]["server"]')
+[ "$server" = incus ]
+tap_ok $? "Incus answers on $GETBOT_INCUS_SOCKET ($server)"
+step "incus_start"
+incus_start
+tap_ok $? "incus_start again reuses the running daemon"
 [ "$INCUS_SOCKET" = "$GETBOT_INCUS_SOCKET" ]
 tap_ok $? "INCUS_SOCKET and GETBOT_INCUS_SOCKET are set"
-lxd_call GET /1.0/storage-pools/default | json_get 'd["driver"]' >"$svc_tmp/out"
-root=$(lxd_call GET /1.0/profiles/default | json_get 'd["devices"]["root"]["pool"]')
+incus_call GET /1.0/storage-pools/default | json_get 'd["driver"]' >"$svc_tmp/out"
+root=$(incus_call GET /1.0/profiles/default | json_get 'd["devices"]["root"]["pool"]')
 [ -s "$svc_tmp/out" ] && [ "$root" = default ]
 tap_ok $? "the pool default and the default profile's root disk exist"
 
 # What a crashed run left is removed; what a live run made is not.
 dead="$PPID-0"
 alive=$(svc_run_id $PPID)
-lxd_call POST /1.0/profiles "{\"name\":\"gbt-dead-$$\",\"config\":{\"user.getbot.test-run\":\"$dead\"}}" >/dev/null &&
-	lxd_call POST /1.0/profiles "{\"name\":\"gbt-alive-$$\",\"config\":{\"user.getbot.test-run\":\"$alive\"}}" >/dev/null
+incus_call POST /1.0/profiles "{\"name\":\"gbt-dead-$$\",\"config\":{\"user.getbot.test-run\":\"$dead\"}}" >/dev/null &&
+	incus_call POST /1.0/profiles "{\"name\":\"gbt-alive-$$\",\"config\":{\"user.getbot.test-run\":\"$alive\"}}" >/dev/null
 tap_ok $? "profiles marked by a dead run ($dead) and by a live one ($alive)"
-lxd_track profile "gbt-alive-$$"
-lxd_cleanup_test_objects
-! lxd_exists "/1.0/profiles/gbt-dead-$$" && lxd_exists "/1.0/profiles/gbt-alive-$$"
-tap_ok $? "lxd_cleanup_test_objects removes the dead run's only"
+incus_track profile "gbt-alive-$$"
+incus_cleanup_test_objects
+! incus_exists "/1.0/profiles/gbt-dead-$$" && incus_exists "/1.0/profiles/gbt-alive-$$"
+tap_ok $? "incus_cleanup_test_objects removes the dead run's only"
 
-lxd_test_profile
+incus_test_profile
 tap_ok $? "the test profile $GETBOT_INCUS_TEST_PROFILE"
-lxd_import_test_image getbot-test-docker
-tap_ok $? "the Docker-in-LXD test image is imported"
+incus_import_test_image getbot-test-docker
+tap_ok $? "the Docker-in-Incus test image is imported"
 step "test profile and image"
-lxd_import_test_image getbot-test-docker
+incus_import_test_image getbot-test-docker
 tap_ok $? "importing it again is a no-op"
 
 # A bridge of the test's own (the provider's getbot-br0 is 10.199.0.0/24),
-# without NAT: nothing leaves the machine. LXD's firewall rules for it
+# without NAT: nothing leaves the machine. Incus's firewall rules for it
 # (DHCP and DNS) are on, to show they are all gone afterwards.
 net="gbtnet$$"
 ct="gbt-smoke-$$"
 sock="/run/getbot/docker-$ct.sock"
 mkdir -p /run/getbot
-lxd_call POST /1.0/networks "{\"name\":\"$net\",\"type\":\"bridge\",
+incus_call POST /1.0/networks "{\"name\":\"$net\",\"type\":\"bridge\",
   \"config\":{\"ipv4.address\":\"10.198.0.1/24\",\"ipv4.nat\":\"false\",
   \"ipv6.address\":\"none\",
   \"user.getbot.test-run\":\"$GETBOT_TEST_RUN\"}}" >/dev/null
@@ -78,7 +78,7 @@ tap_ok $? "a test bridge $net, 10.198.0.0/24"
 # The container, as the provider creates it, plus the test profile; but
 # not marked user.getbot.managed: a provider test on the same daemon
 # would take it for a bot no longer in its config and delete it.
-lxd_call POST /1.0/instances "{\"name\":\"$ct\",\"type\":\"container\",\"start\":true,
+incus_call POST /1.0/instances "{\"name\":\"$ct\",\"type\":\"container\",\"start\":true,
   \"source\":{\"type\":\"image\",\"alias\":\"getbot-test-docker\"},
   \"profiles\":[\"default\",\"$GETBOT_INCUS_TEST_PROFILE\"],
   \"config\":{\"limits.cpu\":\"2\",\"limits.memory\":\"2GiB\",\"security.nesting\":\"true\"},
@@ -87,15 +87,12 @@ lxd_call POST /1.0/instances "{\"name\":\"$ct\",\"type\":\"container\",\"start\"
     \"docker\":{\"type\":\"proxy\",\"listen\":\"unix:$sock\",
       \"connect\":\"unix:/var/run/docker.sock\",\"bind\":\"host\"}}}" >/dev/null ||
 	fail_setup "the container $ct is created"
-# LXD 5.0 ignores "start" on create (Incus has the instance_create_start
-# API extension): start it unless it runs already.
-status=$(lxd_call GET "/1.0/instances/$ct/state" | json_get 'd["status"]')
-[ "$status" = Running ] ||
-	lxd_call PUT "/1.0/instances/$ct/state" '{"action":"start","timeout":30}' >/dev/null ||
-	fail_setup "the container $ct starts"
-tap_ok 0 "the container $ct is created and started"
+# Incus honours "start" on create (the instance_create_start extension)
+status=$(incus_call GET "/1.0/instances/$ct/state" | json_get 'd["status"]')
+[ "$status" = Running ]
+tap_ok $? "the container $ct is created and started in one request ($status)"
 step "container create and start"
-run=$(lxd_call GET "/1.0/instances/$ct" | json_get 'd["expanded_config"].get("user.getbot.test-run")')
+run=$(incus_call GET "/1.0/instances/$ct" | json_get 'd["expanded_config"].get("user.getbot.test-run")')
 [ "$run" = "$GETBOT_TEST_RUN" ]
 tap_ok $? "it carries the run marker through the test profile"
 
@@ -107,9 +104,9 @@ docker_api() {
 if docker_wait "$sock" 90; then
 	tap_ok 0 "dockerd inside answers /_ping through the proxy device"
 else
-	tap_diag "state: $(lxd_call GET "/1.0/instances/$ct/state" | json_get 'd["status"]')"
-	tap_diag "$(tail -15 "$GETBOT_TEST_LXD_DIR/logs/$ct/lxc.log" "/var/log/lxd/$ct/lxc.log" 2>/dev/null)"
-	tap_diag "$(lxd_exec "$ct" sh -c 'tail -30 /var/log/dockerd.log /var/log/udhcpc.log')"
+	tap_diag "state: $(incus_call GET "/1.0/instances/$ct/state" | json_get 'd["status"]')"
+	tap_diag "$(tail -15 "$GETBOT_TEST_INCUS_DIR/logs/$ct/lxc.log" 2>/dev/null)"
+	tap_diag "$(incus_exec "$ct" sh -c 'tail -30 /var/log/dockerd.log /var/log/udhcpc.log')"
 	fail_setup "dockerd inside answers /_ping through the proxy device"
 fi
 step "dockerd up"
@@ -156,8 +153,8 @@ svc_wait 60 healthy
 tap_ok $? "it turns healthy ($(health))"
 step "bot healthy"
 
-svc_wait 30 test -n "$(lxd_instance_ip "$ct")"
-ip=$(lxd_instance_ip "$ct")
+svc_wait 30 test -n "$(incus_instance_ip "$ct")"
+ip=$(incus_instance_ip "$ct")
 case $ip in
 10.198.0.*) rc=0 ;;
 *) rc=1 ;;
@@ -168,11 +165,11 @@ tap_ok $? "the bot answers from the host over the bridge"
 curl -sf "http://$ip:18789/cgi-bin/env" >"$svc_tmp/env"
 grep -qx ANTHROPIC_API_KEY "$svc_tmp/env" && ! grep -q sk-test "$svc_tmp/env"
 tap_ok $? "it sees its API key (by name) in its environment"
-out=$(lxd_exec "$ct" cat /etc/getbot-test/init)
+out=$(incus_exec "$ct" cat /etc/getbot-test/init)
 rc=$?
 [ $rc -eq 0 ] && printf '%s\n' "$out" | grep -q 'dockerd --host'
-tap_ok $? "lxd_exec runs a command in the container (exit $rc)"
-lxd_exec "$ct" sh -c 'exit 3' >/dev/null
+tap_ok $? "incus_exec runs a command in the container (exit $rc)"
+incus_exec "$ct" sh -c 'exit 3' >/dev/null
 rc=$?
 [ $rc -eq 3 ]; tap_ok $? "and returns its exit status ($rc)"
 
@@ -200,20 +197,20 @@ step "caddy"
 code=$(docker_api -o /dev/null -w '%{http_code}' -X DELETE \
 	"http://docker$v/containers/bot-marketing?force=1")
 [ "$code" = 204 ]; tap_ok $? "the bot container is removed"
-lxd_delete_instance "$ct"
-tap_ok $? "the LXD container is removed"
+incus_delete_instance "$ct"
+tap_ok $? "the Incus container is removed"
 [ ! -e "$sock" ]; tap_ok $? "and its proxy socket is gone from the host"
-lxd_delete_network "$net"
+incus_delete_network "$net"
 tap_ok $? "the test bridge is removed"
 rules=$(for table in filter nat mangle raw; do
 	iptables -t "$table" -S 2>/dev/null
-done | grep -c "LXD network $net\"")
-[ "$rules" = 0 ]; tap_ok $? "with every firewall rule LXD made for it ($rules left)"
-lxd_cleanup_test_objects
+done | grep -c "Incus network $net\"")
+[ "$rules" = 0 ]; tap_ok $? "with every firewall rule Incus made for it ($rules left)"
+incus_cleanup_test_objects
 left=$(for kind in instances networks profiles; do
-	lxd_call GET "/1.0/$kind?recursion=1" | svc_lxd_stale_names
+	incus_call GET "/1.0/$kind?recursion=1" | svc_incus_stale_names
 done)
-[ -z "$left" ]; tap_ok $? "nothing of this run is left in LXD ($left)"
+[ -z "$left" ]; tap_ok $? "nothing of this run is left in Incus ($left)"
 step "cleanup"
 
 [ "$tap_failed" -eq 0 ] || services_logs 30

@@ -1,24 +1,24 @@
-# Real services for the self-hosted target's integration tests: LXD (the
-# Incus API), Docker inside LXD containers, and Caddy. Source it after
+# Real services for the self-hosted target's integration tests: Incus 6.0
+# (bookworm-backports), Docker inside Incus containers, and Caddy. Source it after
 # tests/lib.sh (services_init replaces tap_tmpdir and owns the EXIT trap):
 #
 #   . "$top_srcdir/tests/lib.sh"
 #   . "$top_srcdir/tests/services.sh"
-#   services_require lxd docker caddy busybox  # else skip (fail under CI)
+#   services_require incus docker caddy busybox  # else skip (fail under CI)
 #   services_init                       # temp dir $svc_tmp, run marker, trap
-#   lxd_start                           # lock, daemon, pool, default profile
-#   lxd_test_profile                    # GETBOT_INCUS_TEST_PROFILE
-#   lxd_import_test_image getbot-test-docker
+#   incus_start                         # lock, daemon, pool, default profile
+#   incus_test_profile                    # GETBOT_INCUS_TEST_PROFILE
+#   incus_import_test_image getbot-test-docker
 #   busybox_image_context DIR           # a FROM-scratch bot build context
 #   caddy_start                         # GETBOT_CADDY_ADMIN, _HTTP_PORT
 #   caddy_start --bare                  # the same, without the getbot server
 #   services_on_exit 'getbot destroy ...'  # the test's own teardown
 #   getbot_auth_stop AUTH.JSON          # the getbot-auth getbot started
-#   lxd_track network getbot-br0        # delete it at the end, too
+#   incus_track network getbot-br0        # delete it at the end, too
 #
 # What a test, and the provider it runs, gets (all exported):
 #   GETBOT_TEST_RUN            this run's marker, PID-STARTTIME of the test
-#   GETBOT_INCUS_SOCKET        LXD's socket, /var/lib/lxd/unix.socket
+#   GETBOT_INCUS_SOCKET        Incus's socket, /var/lib/incus/unix.socket
 #   INCUS_SOCKET               the same (the provider honours it)
 #   GETBOT_INCUS_TEST_PROFILE  a profile the provider adds, after "default",
 #                              to the profiles of every container it
@@ -27,7 +27,7 @@
 #                              provider's own config stays what production
 #                              uses (security.nesting=true and limits).
 #   GETBOT_INCUS_TEST_IMAGE    the alias of the test image, to create
-#                              containers from (lxd_import_test_image)
+#                              containers from (incus_import_test_image)
 #   GETBOT_TEST_BOT_CONTEXT    a Docker build context (busybox_image_context)
 #                              to build in place of OpenClaw's
 #   GETBOT_CADDY_ADMIN         http://127.0.0.1:PORT, Caddy's admin API
@@ -38,7 +38,7 @@
 #                              free for the caddy provider's server block)
 #   GETBOT_CADDY_PID           Caddy's pid, for a test that stops it
 #
-# The test profile (lxd_test_profile), what Docker inside LXD needs here
+# The test profile (incus_test_profile), what Docker inside Incus needs here
 # (root, cgroup v1, no AppArmor, no systemd):
 #   security.nesting=true, security.privileged=true
 #   device usr: type=disk source=/usr path=/usr readonly=true
@@ -49,56 +49,56 @@
 #            lxc.cap.drop =
 #   user.getbot.test-run=RUN (the marker, seen in expanded_config)
 #
-# Facts the provider must live with on LXD 5.0 (tests/services-smoke.sh
+# Facts the provider must live with on Incus 6.0 (tests/services-smoke.sh
 # shows each one):
-#   - "start": true in POST /1.0/instances is ignored (Incus has the API
-#     extension instance_create_start, LXD 5.0 does not): start the
-#     container with PUT .../state {"action":"start"} after the create.
 #   - The host end of a proxy device's unix socket stays on disk after the
 #     container stops or is deleted. It does no harm (a new proxy on the
 #     same path replaces it), but delete it with the container.
 #   - /run/getbot must exist before a proxy device listens in it.
 #   - dockerd in the test image runs with --iptables=false: a published
 #     port (HostPort 18789) is served by docker-proxy, so the bot answers
-#     on the LXD container's address, CONTAINER_IP:18789.
+#     on the Incus container's address, CONTAINER_IP:18789.
 #   - Containers marked user.getbot.managed=true are the provider's: a
-#     provider test observes every one on the daemon, which is why LXD
-#     tests take a lock (services_lock, in lxd_start) and run one at a time.
-#   - Deleting a bridge leaves LXD's iptables rules for it behind (the
-#     xtables driver on Debian's nftables shim): lxd_delete_network removes
-#     them; a test that lets the provider make getbot-br0 should
-#     `lxd_track network getbot-br0` so it goes, rules and all.
-#   - No image server is reachable: the only image is the local test image.
-#     LXD itself tries images.linuxcontainers.org at start; lxd_start gives
-#     it a proxy on a closed loopback port so that fails without a lookup.
+#     provider test observes every one on the daemon, which is why Incus
+#     tests take a lock (services_lock, in incus_start) and run one at a time.
+#   - Deleting a bridge removes the iptables rules Incus made for it (LXD
+#     5.0 left them behind); incus_delete_network still removes any left,
+#     by their comment, and services-smoke.sh checks none is. A test that
+#     lets the provider make getbot-br0 should `incus_track network
+#     getbot-br0` so it goes at the end.
+#   - No public image server is reachable: images are the local test
+#     images, or served by this Incus itself over HTTPS on loopback
+#     (incus_serve_images). Incus tries images.linuxcontainers.org at
+#     start; incus_start gives it a proxy on a closed loopback port so that
+#     fails without a lookup.
 #
-# Every LXD object a test makes carries the run marker: containers through
+# Every Incus object a test makes carries the run marker: containers through
 # the test profile, networks and profiles in their own config
 # (user.getbot.test-run), images in a property (getbot.test-run).
-# lxd_cleanup_test_objects removes what this run made and what runs no
-# longer alive left behind, and never anything else; it runs when LXD is
+# incus_cleanup_test_objects removes what this run made and what runs no
+# longer alive left behind, and never anything else; it runs when Incus is
 # started and when the test ends. An object the provider made without
 # the marker (its bridge getbot-br0) is deleted at the end if the test
-# asked with lxd_track. Processes are stopped by pid; the LXD daemon only
+# asked with incus_track. Processes are stopped by pid; the Incus daemon only
 # if this test started it. Daemons a test starts itself must not inherit
 # the lock's descriptor: start them with 9>&-, or with svc_spawn.
 #
 # Needs: curl, python3 (JSON), flock (util-linux), tar, gzip.
 
-# LXD, Docker and the firewall helpers live in sbin, which a user's PATH
-# may lack; LXD itself looks for dnsmasq and iptables there.
+# Docker and the firewall helpers live in sbin, which a user's PATH may
+# lack; Incus itself looks for dnsmasq and iptables there.
 case ":$PATH:" in
 *:/usr/sbin:*) ;;
 *) PATH="$PATH:/usr/sbin:/sbin" ;;
 esac
-: "${GETBOT_TEST_LXD_DIR:=/var/lib/lxd}"
+: "${GETBOT_TEST_INCUS_DIR:=/var/lib/incus}"
 # one lock per daemon, the same for every test on the machine
-: "${GETBOT_TEST_LOCK:=/tmp/getbot-test-lxd-$(printf '%s' "$GETBOT_TEST_LXD_DIR" | cksum | cut -d' ' -f1).lock}"
+: "${GETBOT_TEST_LOCK:=/tmp/getbot-test-incus-$(printf '%s' "$GETBOT_TEST_INCUS_DIR" | cksum | cut -d' ' -f1).lock}"
 svc_tmp=""
 svc_pids=""
-svc_lxd_pid=""
+svc_incus_pid=""
 svc_locked=0
-svc_lxd_tracked=""
+svc_incus_tracked=""
 svc_on_exit=""
 
 # --- basics ------------------------------------------------------------------
@@ -114,11 +114,11 @@ services_skip() {
 	exit 0
 }
 
-# services_require SERVICE...: lxd, docker, caddy, busybox, or any command.
+# services_require SERVICE...: incus, docker, caddy, busybox, or any command.
 services_require() {
 	for svc in curl python3 flock "$@"; do
 		case $svc in
-		lxd) cmds="lxd lxc" ;;
+		incus) cmds="incus /usr/libexec/incus/incusd" ;;
 		docker) cmds="dockerd containerd runc" ;;
 		caddy) cmds=caddy ;;
 		busybox) cmds=busybox ;;
@@ -126,11 +126,12 @@ services_require() {
 		esac
 		for cmd in $cmds; do
 			command -v "$cmd" >/dev/null 2>&1 && continue
+			[ -x "$cmd" ] && continue
 			[ -x "/usr/sbin/$cmd" ] && continue
 			services_skip "$cmd is not installed (service $svc)"
 		done
 		case $svc in
-		lxd | docker)
+		incus | docker)
 			[ "$(id -u)" -eq 0 ] || services_skip "$svc needs root"
 			;;
 		busybox)
@@ -222,7 +223,7 @@ print(r if isinstance(r, str) else json.dumps(r))
 ' "$1"
 }
 
-# services_lock: one LXD test at a time on this machine. The lock's file
+# services_lock: one Incus test at a time on this machine. The lock's file
 # descriptor (9) must not leak into daemons: every start closes it.
 services_lock() {
 	[ "$svc_locked" = 1 ] && return 0
@@ -235,11 +236,11 @@ services_lock() {
 	svc_locked=1
 	svc_t0=$(($(date +%s) - svc_t0))
 	[ "$svc_t0" -lt 2 ] ||
-		echo "# waited $svc_t0 s for $GETBOT_TEST_LOCK (another LXD test)"
+		echo "# waited $svc_t0 s for $GETBOT_TEST_LOCK (another Incus test)"
 }
 
 # services_on_exit CMD: run CMD (eval'd) when the test ends, before the
-# harness removes its LXD objects and stops its daemons; e.g. the
+# harness removes its Incus objects and stops its daemons; e.g. the
 # provider's own teardown (`getbot destroy ...`). Last added runs first.
 services_on_exit() {
 	svc_on_exit="$1
@@ -254,7 +255,7 @@ services_logs() {
 	done
 }
 
-# services_stop: remove this run's LXD objects, stop every process the
+# services_stop: remove this run's Incus objects, stop every process the
 # harness started (by pid), drop the temp dir. Runs from the EXIT trap.
 services_stop() {
 	svc_exit=$?
@@ -263,11 +264,11 @@ services_stop() {
 		eval "$svc_on_exit" >/dev/null 2>&1
 		svc_on_exit=""
 	fi
-	if [ -n "$svc_lxd_sock_ok" ] && lxd_alive; then
-		for obj in $svc_lxd_tracked; do
-			lxd_delete "$obj" >/dev/null 2>&1
+	if [ -n "$svc_incus_sock_ok" ] && incus_alive; then
+		for obj in $svc_incus_tracked; do
+			incus_delete "$obj" >/dev/null 2>&1
 		done
-		lxd_cleanup_test_objects >/dev/null 2>&1
+		incus_cleanup_test_objects >/dev/null 2>&1
 	fi
 	for pid in $svc_pids; do
 		kill "$pid" 2>/dev/null
@@ -276,12 +277,12 @@ services_stop() {
 		wait "$pid" 2>/dev/null
 	done
 	svc_pids=""
-	if [ -n "$svc_lxd_pid" ]; then
-		# SIGTERM: LXD exits and leaves nothing of ours running (this
+	if [ -n "$svc_incus_pid" ]; then
+		# SIGTERM: Incus exits and leaves nothing of ours running (this
 		# run's containers are gone already)
-		kill "$svc_lxd_pid" 2>/dev/null
-		wait "$svc_lxd_pid" 2>/dev/null
-		svc_lxd_pid=""
+		kill "$svc_incus_pid" 2>/dev/null
+		wait "$svc_incus_pid" 2>/dev/null
+		svc_incus_pid=""
 	fi
 	[ -n "$svc_tmp" ] && rm -rf "$svc_tmp"
 	svc_tmp=""
@@ -301,36 +302,36 @@ svc_spawn() {
 	svc_pid=$!
 }
 
-# --- LXD -----------------------------------------------------------------------
+# --- Incus -----------------------------------------------------------------------
 
-svc_lxd_sock_ok=""
+svc_incus_sock_ok=""
 
-# lxd_api METHOD PATH [BODY]: one request; the body lands in
-# $svc_tmp/lxd.json, the HTTP status is printed.
-lxd_api() {
+# incus_api METHOD PATH [BODY]: one request; the body lands in
+# $svc_tmp/incus.json, the HTTP status is printed.
+incus_api() {
 	if [ $# -ge 3 ]; then
-		curl -s --max-time "${svc_lxd_timeout:-130}" \
+		curl -s --max-time "${svc_incus_timeout:-130}" \
 			--unix-socket "$GETBOT_INCUS_SOCKET" -X "$1" \
 			-H 'Content-Type: application/json' --data-binary "$3" \
-			-o "$svc_tmp/lxd.json" -w '%{http_code}' "http://lxd$2"
+			-o "$svc_tmp/incus.json" -w '%{http_code}' "http://incus$2"
 	else
-		curl -s --max-time "${svc_lxd_timeout:-130}" \
+		curl -s --max-time "${svc_incus_timeout:-130}" \
 			--unix-socket "$GETBOT_INCUS_SOCKET" -X "$1" \
-			-o "$svc_tmp/lxd.json" -w '%{http_code}' "http://lxd$2"
+			-o "$svc_tmp/incus.json" -w '%{http_code}' "http://incus$2"
 	fi
 }
 
-# lxd_call METHOD PATH [BODY]: a request that must succeed; an async one is
+# incus_call METHOD PATH [BODY]: a request that must succeed; an async one is
 # waited for (up to 120 s). Prints the metadata (of the operation when
 # async) as JSON; on failure prints the error on stderr and returns 1.
-lxd_call() {
-	svc_code=$(lxd_api "$@") || svc_code=000
+incus_call() {
+	svc_code=$(incus_api "$@") || svc_code=000
 	if [ "$svc_code" = 000 ]; then
-		echo "lxd: $1 $2: no answer on $GETBOT_INCUS_SOCKET" >&2
+		echo "incus: $1 $2: no answer on $GETBOT_INCUS_SOCKET" >&2
 		return 1
 	fi
-	svc_op=$(svc_lxd_envelope <"$svc_tmp/lxd.json") || {
-		echo "lxd: $1 $2: $svc_code $svc_op" >&2
+	svc_op=$(svc_incus_envelope <"$svc_tmp/incus.json") || {
+		echo "incus: $1 $2: $svc_code $svc_op" >&2
 		return 1
 	}
 	case $svc_op in
@@ -340,9 +341,9 @@ lxd_call() {
 		return 0
 		;;
 	esac
-	svc_code=$(lxd_api GET "${svc_op#async:}/wait?timeout=120") || svc_code=000
-	svc_op=$(svc_lxd_envelope <"$svc_tmp/lxd.json") || {
-		echo "lxd: $1 $2: $svc_op" >&2
+	svc_code=$(incus_api GET "${svc_op#async:}/wait?timeout=120") || svc_code=000
+	svc_op=$(svc_incus_envelope <"$svc_tmp/incus.json") || {
+		echo "incus: $1 $2: $svc_op" >&2
 		return 1
 	}
 	# the operation itself, inside a sync envelope
@@ -350,17 +351,17 @@ lxd_call() {
 import json, sys
 op = json.load(sys.stdin)
 if op.get("status_code") != 200:
-    sys.stderr.write("lxd: %s %s: %s\n" % (sys.argv[1], sys.argv[2],
+    sys.stderr.write("incus: %s %s: %s\n" % (sys.argv[1], sys.argv[2],
                      op.get("err") or op.get("status")))
     sys.exit(1)
 print(json.dumps(op))
 ' "$1" "$2"
 }
 
-# An LXD envelope on stdin: "sync:METADATA-JSON", "async:OPERATION-URL",
-# or the error message and status 1 (LXD 5.0 reports a failed operation
+# An Incus envelope on stdin: "sync:METADATA-JSON", "async:OPERATION-URL",
+# or the error message and status 1 (Incus 5.0 reports a failed operation
 # as an error envelope inside HTTP 200).
-svc_lxd_envelope() {
+svc_incus_envelope() {
 	python3 -c '
 import json, sys
 try:
@@ -379,57 +380,58 @@ else:
 '
 }
 
-# lxd_exists PATH: 0 if GET PATH answers 200.
-lxd_exists() {
-	[ "$(lxd_api GET "$1")" = 200 ]
+# incus_exists PATH: 0 if GET PATH answers 200.
+incus_exists() {
+	[ "$(incus_api GET "$1")" = 200 ]
 }
 
-lxd_alive() {
+incus_alive() {
 	[ -S "$GETBOT_INCUS_SOCKET" ] &&
 		curl -sf --max-time 5 --unix-socket "$GETBOT_INCUS_SOCKET" \
-			http://lxd/1.0 >/dev/null 2>&1
+			http://incus/1.0 >/dev/null 2>&1
 }
 
-# lxd_start: LXD, started here unless one already answers on its socket.
+# incus_start: Incus, started here unless one already answers on its socket.
 # Preseeds the dir pool "default" and the default profile's root disk,
 # and nothing else: the provider makes its own network. Takes the lock.
-lxd_start() {
+incus_start() {
 	[ -n "$svc_tmp" ] || services_init
 	services_lock || return 1
-	GETBOT_INCUS_SOCKET="$GETBOT_TEST_LXD_DIR/unix.socket"
+	GETBOT_INCUS_SOCKET="$GETBOT_TEST_INCUS_DIR/unix.socket"
 	INCUS_SOCKET=$GETBOT_INCUS_SOCKET
 	export GETBOT_INCUS_SOCKET INCUS_SOCKET
-	if ! lxd_alive; then
-		# a crashed daemon leaves its socket behind; LXD replaces a
+	if ! incus_alive; then
+		# a crashed daemon leaves its socket behind; Incus replaces a
 		# socket nobody answers on, but not a stray non-socket file
 		if [ -e "$GETBOT_INCUS_SOCKET" ] && [ ! -S "$GETBOT_INCUS_SOCKET" ]; then
-			echo "lxd: $GETBOT_INCUS_SOCKET is not a socket" >&2
+			echo "incus: $GETBOT_INCUS_SOCKET is not a socket" >&2
 			return 1
 		fi
-		mkdir -p "$GETBOT_TEST_LXD_DIR"
-		# No internet: LXD fetches instance types from
+		mkdir -p "$GETBOT_TEST_INCUS_DIR"
+		# No internet: Incus fetches instance types from
 		# images.linuxcontainers.org at start. A proxy on a closed
 		# loopback port makes that fail at once, without a DNS query.
-		svc_spawn "$svc_tmp/lxd.log" env LXD_DIR="$GETBOT_TEST_LXD_DIR" \
+		svc_spawn "$svc_tmp/incus.log" env INCUS_DIR="$GETBOT_TEST_INCUS_DIR" \
 			https_proxy=http://127.0.0.1:9 http_proxy=http://127.0.0.1:9 \
 			HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 \
-			lxd --group root --logfile "$svc_tmp/lxd-daemon.log"
-		svc_lxd_pid=$svc_pid
-		if ! LXD_DIR="$GETBOT_TEST_LXD_DIR" lxd waitready --timeout 60 \
-			>>"$svc_tmp/lxd.log" 2>&1 ||
-			! kill -0 "$svc_lxd_pid" 2>/dev/null; then
-			echo "lxd: the daemon did not start" >&2
+			no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost \
+			/usr/libexec/incus/incusd --group root --logfile "$svc_tmp/incusd.log"
+		svc_incus_pid=$svc_pid
+		if ! INCUS_DIR="$GETBOT_TEST_INCUS_DIR" incus admin waitready --timeout 60 \
+			>>"$svc_tmp/incus.log" 2>&1 ||
+			! kill -0 "$svc_incus_pid" 2>/dev/null; then
+			echo "incus: the daemon did not start" >&2
 			return 1
 		fi
 	fi
-	svc_lxd_sock_ok=1
-	# The pool and the root disk. `lxd init --preseed` would also replace
+	svc_incus_sock_ok=1
+	# The pool and the root disk. `incus admin init --preseed` would also replace
 	# the default profile's devices, so it runs only when one is missing.
-	profile=$(lxd_call GET /1.0/profiles/default) || return 1
-	if ! lxd_exists /1.0/storage-pools/default ||
+	profile=$(incus_call GET /1.0/profiles/default) || return 1
+	if ! incus_exists /1.0/storage-pools/default ||
 		[ -z "$(printf '%s' "$profile" | json_get '(d.get("devices") or {}).get("root")')" ]; then
 		svc_pool=""
-		lxd_exists /1.0/storage-pools/default ||
+		incus_exists /1.0/storage-pools/default ||
 			svc_pool='storage_pools:
 - {name: default, driver: dir}'
 		printf '%s\nprofiles:\n- name: default\n  devices:\n    root: {path: /, pool: default, type: disk}\n' \
@@ -441,18 +443,18 @@ for name, dev in (json.load(sys.stdin).get("devices") or {}).items():
     if name != "root":
         print("    %s: %s" % (name, json.dumps(dev)))
 ' >>"$svc_tmp/preseed.yaml"
-		LXD_DIR="$GETBOT_TEST_LXD_DIR" lxd init --preseed \
-			<"$svc_tmp/preseed.yaml" >>"$svc_tmp/lxd.log" 2>&1 || {
-			echo "lxd: preseed failed" >&2
+		INCUS_DIR="$GETBOT_TEST_INCUS_DIR" incus admin init --preseed \
+			<"$svc_tmp/preseed.yaml" >>"$svc_tmp/incus.log" 2>&1 || {
+			echo "incus: preseed failed" >&2
 			return 1
 		}
 	fi
-	lxd_cleanup_test_objects
+	incus_cleanup_test_objects
 }
 
-# svc_lxd_stale_names < OBJECT-LIST-JSON: names (image fingerprints) of
+# svc_incus_stale_names < OBJECT-LIST-JSON: names (image fingerprints) of
 # the objects whose run marker is this run or a run no longer alive.
-svc_lxd_stale_names() {
+svc_incus_stale_names() {
 	python3 -c '
 import json, sys
 for o in json.load(sys.stdin) or []:
@@ -469,28 +471,28 @@ for o in json.load(sys.stdin) or []:
 	done
 }
 
-# lxd_exec NAME CMD...: run CMD in the container (no shell unless CMD is
+# incus_exec NAME CMD...: run CMD in the container (no shell unless CMD is
 # one); prints its stdout and stderr, returns its exit status.
-lxd_exec() {
+incus_exec() {
 	svc_ct=$1
 	shift
 	svc_cmd=$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "$@")
-	svc_op=$(lxd_call POST "/1.0/instances/$svc_ct/exec" "{\"command\":$svc_cmd,
+	svc_op=$(incus_call POST "/1.0/instances/$svc_ct/exec" "{\"command\":$svc_cmd,
 		\"record-output\":true,\"wait-for-websocket\":false,
 		\"interactive\":false,\"environment\":{}}") || return 1
 	svc_ret=$(printf '%s' "$svc_op" | json_get 'd["metadata"]["return"]')
 	for svc_log in $(printf '%s' "$svc_op" |
 		json_get '" ".join(d["metadata"]["output"][k] for k in ("1", "2"))'); do
-		curl -s --unix-socket "$GETBOT_INCUS_SOCKET" "http://lxd$svc_log"
+		curl -s --unix-socket "$GETBOT_INCUS_SOCKET" "http://incus$svc_log"
 		curl -s --unix-socket "$GETBOT_INCUS_SOCKET" -X DELETE \
-			"http://lxd$svc_log" >/dev/null
+			"http://incus$svc_log" >/dev/null
 	done
 	return "${svc_ret:-1}"
 }
 
-# lxd_instance_ip NAME: its eth0 IPv4 address, once it has one.
-lxd_instance_ip() {
-	lxd_call GET "/1.0/instances/$1/state" | json_get '
+# incus_instance_ip NAME: its eth0 IPv4 address, once it has one.
+incus_instance_ip() {
+	incus_call GET "/1.0/instances/$1/state" | json_get '
 next((a["address"] for a in ((d.get("network") or {}).get("eth0") or {}).get("addresses", [])
       if a["family"] == "inet"), None)'
 }
@@ -504,44 +506,44 @@ svc_docker_ping() {
 	[ "$(curl -s --max-time 5 --unix-socket "$1" http://docker/_ping)" = OK ]
 }
 
-# lxd_delete_instance NAME: stop (hard) and delete; absent is fine. LXD
+# incus_delete_instance NAME: stop (hard) and delete; absent is fine. Incus
 # leaves the host end of a proxy device's unix socket behind (after stop
 # and delete alike): it is removed here.
-lxd_delete_instance() {
-	lxd_exists "/1.0/instances/$1" || return 0
+incus_delete_instance() {
+	incus_exists "/1.0/instances/$1" || return 0
 	svc_socks=$(json_get '" ".join(v["listen"][5:]
 		for v in (d["metadata"].get("expanded_devices") or {}).values()
 		if v.get("type") == "proxy" and v.get("bind", "host") == "host"
-		and v.get("listen", "").startswith("unix:"))' <"$svc_tmp/lxd.json")
-	lxd_call PUT "/1.0/instances/$1/state" '{"action":"stop","timeout":0,"force":true}' \
+		and v.get("listen", "").startswith("unix:"))' <"$svc_tmp/incus.json")
+	incus_call PUT "/1.0/instances/$1/state" '{"action":"stop","timeout":0,"force":true}' \
 		>/dev/null 2>&1
-	lxd_call DELETE "/1.0/instances/$1" >/dev/null || return 1
+	incus_call DELETE "/1.0/instances/$1" >/dev/null || return 1
 	for svc_sock in $svc_socks; do
 		[ -S "$svc_sock" ] && rm -f "$svc_sock"
 	done
 	return 0
 }
 
-# lxd_delete_network NAME: absent is fine. LXD 5.0's xtables firewall
+# incus_delete_network NAME: absent is fine. Incus's xtables firewall
 # driver, on Debian's iptables (the nftables shim), leaves the rules it
 # made for a bridge behind when the bridge is deleted (some fifteen per
 # bridge, NAT included): they are removed here, by their comment.
-lxd_delete_network() {
-	if lxd_exists "/1.0/networks/$1"; then
-		lxd_call DELETE "/1.0/networks/$1" >/dev/null || return 1
+incus_delete_network() {
+	if incus_exists "/1.0/networks/$1"; then
+		incus_call DELETE "/1.0/networks/$1" >/dev/null || return 1
 	fi
-	lxd_firewall_cleanup "$1"
+	incus_firewall_cleanup "$1"
 }
 
-# lxd_firewall_cleanup NAME: remove the iptables rules LXD generated for
+# incus_firewall_cleanup NAME: remove the iptables rules Incus generated for
 # the bridge NAME, which must not exist any more.
-lxd_firewall_cleanup() {
-	lxd_exists "/1.0/networks/$1" && return 1
+incus_firewall_cleanup() {
+	incus_exists "/1.0/networks/$1" && return 1
 	for svc_ipt in iptables ip6tables; do
 		command -v "$svc_ipt" >/dev/null 2>&1 || continue
 		for svc_table in filter nat mangle raw; do
 			"$svc_ipt" -t "$svc_table" -S 2>/dev/null |
-				grep -F -- "--comment \"generated for LXD network $1\"" |
+				grep -F -- "--comment \"generated for Incus network $1\"" |
 				sed 's/^-A /-D /' |
 				while read -r svc_rule; do
 					eval "\"\$svc_ipt\" -t \"\$svc_table\" $svc_rule"
@@ -551,48 +553,48 @@ lxd_firewall_cleanup() {
 	return 0
 }
 
-# lxd_track KIND NAME: delete this object when the test ends, marked or
-# not (e.g. `lxd_track network getbot-br0` after the provider made it).
-lxd_track() {
-	svc_lxd_tracked="$svc_lxd_tracked $1:$2"
+# incus_track KIND NAME: delete this object when the test ends, marked or
+# not (e.g. `incus_track network getbot-br0` after the provider made it).
+incus_track() {
+	svc_incus_tracked="$svc_incus_tracked $1:$2"
 }
 
-# lxd_delete KIND:NAME
-lxd_delete() {
+# incus_delete KIND:NAME
+incus_delete() {
 	case $1 in
-	instance:*) lxd_delete_instance "${1#*:}" ;;
-	network:*) lxd_delete_network "${1#*:}" ;;
-	profile:*) ! lxd_exists "/1.0/profiles/${1#*:}" ||
-		lxd_call DELETE "/1.0/profiles/${1#*:}" >/dev/null ;;
+	instance:*) incus_delete_instance "${1#*:}" ;;
+	network:*) incus_delete_network "${1#*:}" ;;
+	profile:*) ! incus_exists "/1.0/profiles/${1#*:}" ||
+		incus_call DELETE "/1.0/profiles/${1#*:}" >/dev/null ;;
 	esac
 }
 
-# lxd_cleanup_test_objects: delete the instances, networks, profiles and
+# incus_cleanup_test_objects: delete the instances, networks, profiles and
 # images that carry this run's marker or that of a run no longer alive.
 # Instances first: a network or profile in use cannot be deleted.
-lxd_cleanup_test_objects() {
+incus_cleanup_test_objects() {
 	svc_rc=0
-	for name in $(lxd_call GET '/1.0/instances?recursion=1' | svc_lxd_stale_names); do
-		lxd_delete_instance "$name" || svc_rc=1
+	for name in $(incus_call GET '/1.0/instances?recursion=1' | svc_incus_stale_names); do
+		incus_delete_instance "$name" || svc_rc=1
 	done
-	for name in $(lxd_call GET '/1.0/networks?recursion=1' | svc_lxd_stale_names); do
-		lxd_delete_network "$name" || svc_rc=1
+	for name in $(incus_call GET '/1.0/networks?recursion=1' | svc_incus_stale_names); do
+		incus_delete_network "$name" || svc_rc=1
 	done
-	for name in $(lxd_call GET '/1.0/profiles?recursion=1' | svc_lxd_stale_names); do
-		lxd_call DELETE "/1.0/profiles/$name" >/dev/null || svc_rc=1
+	for name in $(incus_call GET '/1.0/profiles?recursion=1' | svc_incus_stale_names); do
+		incus_call DELETE "/1.0/profiles/$name" >/dev/null || svc_rc=1
 	done
-	for fp in $(lxd_call GET '/1.0/images?recursion=1' | svc_lxd_stale_names); do
-		lxd_call DELETE "/1.0/images/$fp" >/dev/null || svc_rc=1
+	for fp in $(incus_call GET '/1.0/images?recursion=1' | svc_incus_stale_names); do
+		incus_call DELETE "/1.0/images/$fp" >/dev/null || svc_rc=1
 	done
 	return $svc_rc
 }
 
-# lxd_test_profile: the profile the test image needs, named
+# incus_test_profile: the profile the test image needs, named
 # getbot-test-RUN and exported as GETBOT_INCUS_TEST_PROFILE. The provider
 # adds it to the profiles of every container it creates (after
 # "default"). It carries the run marker, so the containers do too. Only
 # for the test image: production containers need just security.nesting.
-lxd_test_profile() {
+incus_test_profile() {
 	GETBOT_INCUS_TEST_PROFILE="getbot-test-$GETBOT_TEST_RUN"
 	export GETBOT_INCUS_TEST_PROFILE
 	svc_profile=$(cat <<EOF
@@ -605,10 +607,10 @@ lxd_test_profile() {
  "devices": {"usr": {"type": "disk", "source": "/usr", "path": "/usr", "readonly": "true"}}}
 EOF
 )
-	if lxd_exists "/1.0/profiles/$GETBOT_INCUS_TEST_PROFILE"; then
-		lxd_call PUT "/1.0/profiles/$GETBOT_INCUS_TEST_PROFILE" "$svc_profile" >/dev/null
+	if incus_exists "/1.0/profiles/$GETBOT_INCUS_TEST_PROFILE"; then
+		incus_call PUT "/1.0/profiles/$GETBOT_INCUS_TEST_PROFILE" "$svc_profile" >/dev/null
 	else
-		lxd_call POST /1.0/profiles "$(printf '%s' "$svc_profile" |
+		incus_call POST /1.0/profiles "$(printf '%s' "$svc_profile" |
 			python3 -c 'import json, sys; d = json.load(sys.stdin); d["name"] = sys.argv[1]; print(json.dumps(d))' \
 				"$GETBOT_INCUS_TEST_PROFILE")" >/dev/null
 	fi
@@ -625,24 +627,24 @@ svc_image_version() {
 		  ls -l /etc/alternatives; } | cksum | cut -d' ' -f1)"
 }
 
-# lxd_import_test_image ALIAS: the Docker-in-LXD test image. Its rootfs is
+# incus_import_test_image ALIAS: the Docker-in-Incus test image. Its rootfs is
 # links into the host's /usr (bind-mounted read-only by the test profile;
 # Debian 12 has a merged /usr), a few files of /etc, and an init script
 # that brings up eth0 by DHCP (busybox udhcpc) and runs dockerd with
 # --iptables=false. Skips the import when ALIAS has this version already.
 # Exports GETBOT_INCUS_TEST_IMAGE=ALIAS: the image the provider creates
 # its containers from in tests.
-lxd_import_test_image() {
+incus_import_test_image() {
 	[ -n "$svc_tmp" ] || services_init
 	svc_alias=$1
 	GETBOT_INCUS_TEST_IMAGE=$svc_alias
 	export GETBOT_INCUS_TEST_IMAGE
 	svc_version=$(svc_image_version)
-	if lxd_exists "/1.0/images/aliases/$svc_alias"; then
-		fp=$(lxd_call GET "/1.0/images/aliases/$svc_alias" | json_get 'd["target"]')
-		have=$(lxd_call GET "/1.0/images/$fp" | json_get 'd["properties"].get("getbot.test-image")')
+	if incus_exists "/1.0/images/aliases/$svc_alias"; then
+		fp=$(incus_call GET "/1.0/images/aliases/$svc_alias" | json_get 'd["target"]')
+		have=$(incus_call GET "/1.0/images/$fp" | json_get 'd["properties"].get("getbot.test-image")')
 		[ "$have" = "$svc_version" ] && return 0
-		lxd_call DELETE "/1.0/images/$fp" >/dev/null || return 1
+		incus_call DELETE "/1.0/images/$fp" >/dev/null || return 1
 	fi
 	img="$svc_tmp/image"
 	rm -rf "$img"
@@ -663,7 +665,7 @@ lxd_import_test_image() {
 	cat >"$r/etc/getbot-test/init" <<'EOF'
 #!/bin/sh
 # getbot test image: PID 1. eth0 by DHCP, then dockerd, restarted if it
-# dies; a clean stop on SIGPWR (LXD's stop) or SIGTERM.
+# dies; a clean stop on SIGPWR (Incus's stop) or SIGTERM.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin
 mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -p /run/docker /var/lib/docker /var/log
@@ -721,9 +723,9 @@ properties:
 EOF
 	tar -C "$img" -czf "$img/metadata.tar.gz" metadata.yaml &&
 		tar -C "$r" --numeric-owner -czf "$img/rootfs.tar.gz" . &&
-		LXD_DIR="$GETBOT_TEST_LXD_DIR" lxc image import \
+		INCUS_DIR="$GETBOT_TEST_INCUS_DIR" incus image import \
 			"$img/metadata.tar.gz" "$img/rootfs.tar.gz" --alias "$svc_alias" \
-			>>"$svc_tmp/lxd.log" 2>&1
+			>>"$svc_tmp/incus.log" 2>&1
 }
 
 # --- Docker --------------------------------------------------------------------
