@@ -9,6 +9,10 @@
 #   incus_start                         # lock, daemon, pool, default profile
 #   incus_test_profile                    # GETBOT_INCUS_TEST_PROFILE
 #   incus_import_test_image getbot-test-docker
+#   debian_fresh_tarball                # a real Debian 12 image, cached
+#   incus_fresh_image getbot-fresh      # it, public, marked; its fingerprint
+#   incus_fresh_profile                   # GETBOT_INCUS_FRESH_PROFILE
+#   incus_serve_images                  # GETBOT_INCUS_IMAGE_SERVER, _CERT
 #   busybox_image_context DIR           # a FROM-scratch bot build context
 #   caddy_start                         # GETBOT_CADDY_ADMIN, _HTTP_PORT
 #   caddy_start --bare                  # the same, without the getbot server
@@ -28,6 +32,16 @@
 #                              uses (security.nesting=true and limits).
 #   GETBOT_INCUS_TEST_IMAGE    the alias of the test image, to create
 #                              containers from (incus_import_test_image)
+#   GETBOT_INCUS_FRESH_IMAGE   the alias of the fresh Debian image
+#                              (incus_fresh_image), and
+#   GETBOT_INCUS_FRESH_FINGERPRINT  its fingerprint
+#   GETBOT_INCUS_FRESH_PROFILE the profile for its containers: only the
+#                              run marker (incus_fresh_profile)
+#   GETBOT_INCUS_IMAGE_SERVER  https://127.0.0.1:PORT: this Incus serving its
+#                              public images (incus_serve_images), for a
+#                              target's image: {server:, protocol: incus}
+#   GETBOT_INCUS_IMAGE_CERT    that server's certificate, a copy in the
+#                              run's temp dir
 #   GETBOT_TEST_BOT_CONTEXT    a Docker build context (busybox_image_context)
 #                              to build in place of OpenClaw's
 #   GETBOT_CADDY_ADMIN         http://127.0.0.1:PORT, Caddy's admin API
@@ -48,6 +62,25 @@
 #            lxc.cgroup.devices.allow = a
 #            lxc.cap.drop =
 #   user.getbot.test-run=RUN (the marker, seen in expanded_config)
+#
+# The fresh image (debian_fresh_tarball, incus_fresh_image) is what the
+# test image is not: a real Debian 12 as images:debian/12 is, without
+# Docker, booting systemd, for getbot to install Docker into. debootstrap
+# (minbase; some three minutes here) makes it once: the tarball is cached
+# in $GETBOT_TEST_CACHE (/var/cache/getbot-test) under its version, and
+# imported per run (about a second). Over minbase (apt, dpkg, libc-bin's
+# getent): systemd-sysv, systemd-networkd with DHCP on eth0,
+# systemd-resolved (it needs dbus) for DNS, iproute2, ca-certificates, and
+# udev: Incus mounts /sys read-write in a container with
+# security.nesting=true, and systemd-networkd then leaves every link
+# "pending" until udev has seen it (the udev trigger does that). Its apt
+# sources are the host's own Debian mirror. Its containers need nothing
+# beyond the provider's security.nesting=true, on this host too (cgroup
+# v1, unprivileged): systemd runs as PID 1, and the docker.io package's
+# dockerd starts with its defaults (iptables included). On the provider's
+# bridge, a container resolves Debian's mirror through Incus's dnsmasq
+# (which forwards to the host's resolver) and reaches it through the
+# bridge's NAT: apt-get needs no repository served here.
 #
 # Facts the provider must live with on Incus 6.0 (tests/services-smoke.sh
 # shows each one):
@@ -75,6 +108,9 @@
 # Every Incus object a test makes carries the run marker: containers through
 # the test profile, networks and profiles in their own config
 # (user.getbot.test-run), images in a property (getbot.test-run).
+# incus_serve_images changes the server's core.https_address: it is put
+# back when the test ends, or by the next incus_start if the test died
+# ($GETBOT_TEST_LOCK.https records the run and the old value).
 # incus_cleanup_test_objects removes what this run made and what runs no
 # longer alive left behind, and never anything else; it runs when Incus is
 # started and when the test ends. An object the provider made without
@@ -265,6 +301,7 @@ services_stop() {
 		svc_on_exit=""
 	fi
 	if [ -n "$svc_incus_sock_ok" ] && incus_alive; then
+		[ -z "$svc_https_changed" ] || incus_https_put_back >/dev/null 2>&1
 		for obj in $svc_incus_tracked; do
 			incus_delete "$obj" >/dev/null 2>&1
 		done
@@ -425,6 +462,8 @@ incus_start() {
 		fi
 	fi
 	svc_incus_sock_ok=1
+	# what a run that died while serving images left
+	incus_https_put_back || return 1
 	# The pool and the root disk. `incus admin init --preseed` would also replace
 	# the default profile's devices, so it runs only when one is missing.
 	profile=$(incus_call GET /1.0/profiles/default) || return 1
@@ -726,6 +765,217 @@ EOF
 		INCUS_DIR="$GETBOT_TEST_INCUS_DIR" incus image import \
 			"$img/metadata.tar.gz" "$img/rootfs.tar.gz" --alias "$svc_alias" \
 			>>"$svc_tmp/incus.log" 2>&1
+}
+
+# --- a fresh Debian image, served over HTTPS -------------------------------------
+
+# The fresh image's version: bump it when what debootstrap installs, or
+# what is written over its rootfs, changes. It names the cached tarball.
+svc_fresh_version=1
+: "${GETBOT_TEST_CACHE:=/var/cache/getbot-test}"
+svc_https_state="$GETBOT_TEST_LOCK.https"
+svc_https_changed=""
+
+# svc_debian_mirror: the URI of the host's own Debian bookworm entry in
+# its apt sources (deb822 or one-line), so no mirror is written here.
+svc_debian_mirror() {
+	python3 - /etc/apt/sources.list /etc/apt/sources.list.d/*.sources \
+		/etc/apt/sources.list.d/*.list <<'PY'
+import re, sys
+for path in sys.argv[1:]:
+    try:
+        text = open(path).read()
+    except OSError:
+        continue
+    if path.endswith(".sources"):
+        for stanza in re.split(r"\n\s*\n", text):
+            f = {}
+            for line in stanza.splitlines():
+                if line.startswith("#") or ":" not in line or line[0].isspace():
+                    continue
+                k, v = line.split(":", 1)
+                f[k.strip().lower()] = v.strip()
+            if f.get("enabled", "yes") != "no" and \
+                    "deb" in f.get("types", "").split() and \
+                    "bookworm" in f.get("suites", "").split():
+                print(f["uris"].split()[0])
+                sys.exit(0)
+    else:
+        for line in text.splitlines():
+            m = re.match(r"\s*deb\s+(\[[^]]*\]\s+)?(\S+)\s+bookworm\s", line + " ")
+            if m:
+                print(m.group(2))
+                sys.exit(0)
+sys.exit(1)
+PY
+}
+
+# debian_fresh_tarball: print the path of the fresh image, a unified Incus
+# image tarball (metadata.yaml, templates/, rootfs/) cached in
+# $GETBOT_TEST_CACHE under its version; made with debootstrap when missing.
+# Needs no Incus and does not take the Incus lock: call it before
+# incus_start, so that other Incus tests do not wait for debootstrap. A
+# lock of its own keeps two runs from making it at once.
+debian_fresh_tarball() {
+	svc_fresh="$GETBOT_TEST_CACHE/debian-12-fresh-v$svc_fresh_version-$(uname -m).tar.gz"
+	mkdir -p "$GETBOT_TEST_CACHE" || return 1
+	(
+		exec 9>&- 8>>"$GETBOT_TEST_CACHE/.lock"
+		if ! flock -w 900 8; then
+			echo "fresh image: could not take $GETBOT_TEST_CACHE/.lock" >&2
+			exit 1
+		fi
+		[ -s "$svc_fresh" ] && exit 0
+		svc_mirror=$(svc_debian_mirror) || {
+			echo "fresh image: no Debian bookworm entry in the apt sources" >&2
+			exit 1
+		}
+		svc_work=$(mktemp -d "$GETBOT_TEST_CACHE/build.XXXXXX") || exit 1
+		trap 'rm -rf "$svc_work"' EXIT
+		r="$svc_work/rootfs"
+		svc_t0=$(date +%s)
+		if ! debootstrap --variant=minbase \
+			--include=systemd-sysv,udev,dbus,systemd-resolved,iproute2,ca-certificates \
+			bookworm "$r" "$svc_mirror" >"$svc_work/debootstrap.log" 2>&1; then
+			echo "fresh image: debootstrap failed:" >&2
+			tail -20 "$svc_work/debootstrap.log" >&2
+			exit 1
+		fi
+		echo "# debootstrap took $(($(date +%s) - svc_t0)) s"
+		if [ -e "$r/usr/bin/dockerd" ] || [ -e "$r/usr/sbin/dockerd" ]; then
+			echo "fresh image: dockerd is in the rootfs" >&2
+			exit 1
+		fi
+		mkdir -p "$r/etc/systemd/network" "$svc_work/templates"
+		printf '[Match]\nName=eth0\n\n[Network]\nDHCP=ipv4\n' \
+			>"$r/etc/systemd/network/eth0.network"
+		systemctl --root="$r" enable systemd-networkd.service \
+			systemd-resolved.service >/dev/null 2>&1 || exit 1
+		printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n' \
+			>"$r/etc/hosts"
+		: >"$r/etc/machine-id"
+		rm -f "$r/var/lib/dbus/machine-id"
+		rm -rf "$r/var/cache/apt/archives/"*.deb "$r/var/cache/apt/"*.bin \
+			"$r/var/lib/apt/lists/"* \
+			"$r/debootstrap"
+		echo '{{ container.name }}' >"$svc_work/templates/hostname.tpl"
+		cat >"$svc_work/metadata.yaml" <<EOF
+architecture: $(uname -m)
+creation_date: $(date +%s)
+properties:
+  description: Debian 12 (debootstrap minbase with systemd), without Docker
+  os: debian
+  release: bookworm
+  variant: getbot-fresh
+templates:
+  /etc/hostname:
+    when: [create, copy]
+    template: hostname.tpl
+EOF
+		tar -C "$svc_work" --numeric-owner -czf "$svc_fresh.part" \
+			metadata.yaml templates rootfs &&
+			mv "$svc_fresh.part" "$svc_fresh"
+	) >&2 || return 1
+	printf '%s\n' "$svc_fresh"
+}
+
+# incus_fresh_image ALIAS: the fresh image (debian_fresh_tarball), imported
+# as a PUBLIC image with the alias ALIAS and the run marker, so it goes
+# when the test ends; an image of the same version under ALIAS is reused.
+# Exports GETBOT_INCUS_FRESH_IMAGE=ALIAS and its fingerprint,
+# GETBOT_INCUS_FRESH_FINGERPRINT.
+incus_fresh_image() {
+	svc_alias=$1
+	svc_fresh=$(debian_fresh_tarball) || return 1
+	GETBOT_INCUS_FRESH_IMAGE=$svc_alias
+	export GETBOT_INCUS_FRESH_IMAGE
+	if incus_exists "/1.0/images/aliases/$svc_alias"; then
+		fp=$(incus_call GET "/1.0/images/aliases/$svc_alias" | json_get 'd["target"]')
+		have=$(incus_call GET "/1.0/images/$fp" |
+			json_get 'd["properties"].get("getbot.test-image") if d["public"] else None')
+		if [ "$have" = "fresh-$svc_fresh_version" ]; then
+			GETBOT_INCUS_FRESH_FINGERPRINT=$fp
+			export GETBOT_INCUS_FRESH_FINGERPRINT
+			return 0
+		fi
+		incus_call DELETE "/1.0/images/$fp" >/dev/null || return 1
+	fi
+	INCUS_DIR="$GETBOT_TEST_INCUS_DIR" incus image import "$svc_fresh" \
+		--public --alias "$svc_alias" \
+		"getbot.test-image=fresh-$svc_fresh_version" \
+		"getbot.test-run=$GETBOT_TEST_RUN" >>"$svc_tmp/incus.log" 2>&1 || {
+		echo "incus: importing $svc_fresh failed" >&2
+		return 1
+	}
+	GETBOT_INCUS_FRESH_FINGERPRINT=$(incus_call GET "/1.0/images/aliases/$svc_alias" |
+		json_get 'd["target"]') || return 1
+	export GETBOT_INCUS_FRESH_FINGERPRINT
+}
+
+# incus_fresh_profile: what a container of the fresh image needs here
+# beyond the provider's own config, as the profile getbot-fresh-RUN,
+# exported as GETBOT_INCUS_FRESH_PROFILE (a test names it in its target's
+# profiles). It carries the run marker, so the containers do too. Not
+# incus_test_profile's: that one binds the host's /usr over the image's.
+incus_fresh_profile() {
+	GETBOT_INCUS_FRESH_PROFILE="getbot-fresh-$GETBOT_TEST_RUN"
+	export GETBOT_INCUS_FRESH_PROFILE
+	svc_profile=$(cat <<EOF
+{"config": {
+   "user.getbot.test-run": "$GETBOT_TEST_RUN"},
+ "description": "getbot tests: a fresh Debian 12 container, Docker installed by getbot"}
+EOF
+)
+	if incus_exists "/1.0/profiles/$GETBOT_INCUS_FRESH_PROFILE"; then
+		incus_call PUT "/1.0/profiles/$GETBOT_INCUS_FRESH_PROFILE" "$svc_profile" >/dev/null
+	else
+		incus_call POST /1.0/profiles "$(printf '%s' "$svc_profile" |
+			python3 -c 'import json, sys; d = json.load(sys.stdin); d["name"] = sys.argv[1]; print(json.dumps(d))' \
+				"$GETBOT_INCUS_FRESH_PROFILE")" >/dev/null
+	fi
+}
+
+# incus_serve_images: this Incus serves its public images over HTTPS on a
+# free loopback port, as an image server does, until the test ends.
+# Exports GETBOT_INCUS_IMAGE_SERVER (https://127.0.0.1:PORT) and
+# GETBOT_INCUS_IMAGE_CERT (a copy of the server's certificate in the
+# run's temp dir).
+incus_serve_images() {
+	svc_old=$(incus_call GET /1.0 | json_get 'd["config"].get("core.https_address")') ||
+		return 1
+	svc_port=$(svc_free_port)
+	# written first: a run that dies from here on is undone by the next
+	if [ ! -f "$svc_https_state" ]; then
+		printf '%s %s\n' "$GETBOT_TEST_RUN" "$svc_old" >"$svc_https_state" ||
+			return 1
+	fi
+	svc_https_changed=1
+	incus_call PATCH /1.0 "{\"config\":{\"core.https_address\":\"127.0.0.1:$svc_port\"}}" \
+		>/dev/null || return 1
+	cp "$GETBOT_TEST_INCUS_DIR/server.crt" "$svc_tmp/image-server.crt" || return 1
+	GETBOT_INCUS_IMAGE_SERVER="https://127.0.0.1:$svc_port"
+	GETBOT_INCUS_IMAGE_CERT="$svc_tmp/image-server.crt"
+	export GETBOT_INCUS_IMAGE_SERVER GETBOT_INCUS_IMAGE_CERT
+	svc_wait 10 curl -sf --cacert "$GETBOT_INCUS_IMAGE_CERT" \
+		"$GETBOT_INCUS_IMAGE_SERVER/1.0" || {
+		echo "incus: nothing answers on $GETBOT_INCUS_IMAGE_SERVER" >&2
+		return 1
+	}
+}
+
+# incus_https_put_back: core.https_address as it was before
+# incus_serve_images, when this run changed it or the run that did is no
+# longer alive (its state file, $GETBOT_TEST_LOCK.https, says which, and
+# what the value was). Runs in incus_start and when the test ends.
+incus_https_put_back() {
+	[ -f "$svc_https_state" ] || return 0
+	read -r svc_run svc_old <"$svc_https_state"
+	if [ "$svc_run" = "$GETBOT_TEST_RUN" ] || ! svc_run_alive "$svc_run"; then
+		incus_call PATCH /1.0 "{\"config\":{\"core.https_address\":\"${svc_old:-}\"}}" \
+			>/dev/null || return 1
+		rm -f "$svc_https_state"
+	fi
+	svc_https_changed=""
 }
 
 # --- Docker --------------------------------------------------------------------
