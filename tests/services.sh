@@ -826,12 +826,16 @@ debian_fresh_tarball() {
 			exit 1
 		fi
 		[ -s "$svc_fresh" ] && exit 0
+		# what a build that was killed left (the lock is ours); not
+		# across a /proc that debootstrap may have left mounted there
+		rm -rf --one-file-system "$GETBOT_TEST_CACHE"/build.* "$GETBOT_TEST_CACHE"/*.part
 		svc_mirror=$(svc_debian_mirror) || {
 			echo "fresh image: no Debian bookworm entry in the apt sources" >&2
 			exit 1
 		}
 		svc_work=$(mktemp -d "$GETBOT_TEST_CACHE/build.XXXXXX") || exit 1
-		trap 'rm -rf "$svc_work"' EXIT
+		trap 'rm -rf --one-file-system "$svc_work"' EXIT
+		trap 'exit 1' INT TERM HUP
 		r="$svc_work/rootfs"
 		svc_t0=$(date +%s)
 		if ! debootstrap --variant=minbase \
