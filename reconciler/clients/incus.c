@@ -142,9 +142,9 @@ incus_wait(struct incus_client *s, struct provider_call *call,
 {
 	/* a request lasts no longer than incus_send lets it */
 	int chunk = incus_env_seconds("GETBOT_INCUS_WAIT_SECONDS",
-		INCUS_WAIT_SECONDS, INCUS_WAIT_SECONDS),
-	    max = incus_env_seconds(
-		"GETBOT_INCUS_WAIT_MAX", INCUS_WAIT_MAX, 7 * 24 * 3600);
+	    INCUS_WAIT_SECONDS, INCUS_WAIT_SECONDS);
+	int max = incus_env_seconds("GETBOT_INCUS_WAIT_MAX", INCUS_WAIT_MAX,
+	    7 * 24 * 3600);
 	time_t start = time(NULL);
 	struct strbuf line = STRBUF_INIT;
 	struct http_response resp;
