@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -364,25 +365,37 @@ load_bots(void)
 	return bots;
 }
 
-/* A call of the docker provider on the bots' target, through conn. */
+/* One recorded daemon, and a call of the docker provider on the bots'
+ * target whose connection reaches it. */
+struct recording {
+	struct fake_docker daemon;
+	struct test_conn conn;
+	struct provider_call call;
+};
+
+/* Serve tests/docker/API (version_body, if not NULL, as its GET
+ * /version's) and open the call; 0, or -1 with call.err saying why. */
 static int
-open_call(
-    struct provider_call *call, const struct bots *bots, struct test_conn *conn)
+recording_open(struct recording *rec, const char *api, const char *version_body,
+    const struct bots *bots)
 {
-	memset(call, 0, sizeof(*call));
-	strbuf_init(&call->err, 0);
-	call->target = &bots->targets[0];
-	call->conn = &conn->base;
-	call->provider = &provider_docker;
-	return provider_docker.open(
-	    call->target, call->conn, scratch, &call->session, &call->err);
+	memset(rec, 0, sizeof(*rec));
+	rec->conn.base.ops = &test_conn_ops;
+	rec->conn.port = fake_start(&rec->daemon, api, version_body);
+	strbuf_init(&rec->call.err, 0);
+	rec->call.target = &bots->targets[0];
+	rec->call.conn = &rec->conn.base;
+	rec->call.provider = &provider_docker;
+	return provider_docker.open(rec->call.target, rec->call.conn, scratch,
+	    &rec->call.session, &rec->call.err);
 }
 
 static void
-close_call(struct provider_call *call)
+recording_close(struct recording *rec)
 {
-	provider_docker.close(call->session);
-	strbuf_release(&call->err);
+	provider_docker.close(rec->call.session);
+	strbuf_release(&rec->call.err);
+	fake_stop(&rec->daemon);
 }
 
 /* The spec field key of an observed object, or NULL. */
@@ -396,7 +409,7 @@ spec_of(const struct observed *o, const char *key)
 /* ---- the tests ---- */
 
 static void
-test_docker__agrees_on_the_highest_version_both_speak(void)
+test_docker__agrees_on_the_highest_version_both_speak(const struct bots *bots)
 {
 	/* Docker 29.2 and 29.3 speak past getbot: MaxAPIVersion and
 	 * defaultMinAPIVersion of docker-v29.2.0 and docker-v29.3.0's
@@ -414,40 +427,39 @@ test_docker__agrees_on_the_highest_version_both_speak(void)
 	size_t i;
 
 	for (i = 0; i < NRECORDED + 2; i++) {
-		struct fake_docker d;
-		struct test_conn conn = { { &test_conn_ops, NULL }, 0, "" };
-		struct provider_call call = { 0 };
+		bool old = i < NRECORDED;
+		const char *docker =
+		    old ? recorded[i].docker : newer[i - NRECORDED].docker;
+		const char *want =
+		    old ? recorded[i].prefix : newer[i - NRECORDED].prefix;
+		struct recording rec;
 		struct docker_client client;
 		char prefix[DOCKER_PREFIX_MAX] = "";
-		const char *docker = i < NRECORDED
-					 ? recorded[i].docker
-					 : newer[i - NRECORDED].docker;
-		const char *want = i < NRECORDED ? recorded[i].prefix
-						 : newer[i - NRECORDED].prefix;
 		int rc;
 
-		conn.port = fake_start(&d, i < NRECORDED ? recorded[i].api : "",
-		    i < NRECORDED ? NULL : newer[i - NRECORDED].body);
-		strbuf_init(&call.err, 0);
-		docker_client_init(&client, &conn.base);
-		rc = docker_prefix(&client, &call, "acme", false, prefix);
+		rc = recording_open(&rec, old ? recorded[i].api : "",
+		    old ? NULL : newer[i - NRECORDED].body, bots);
+		docker_client_init(&client, &rec.conn.base);
+		if (rc == 0)
+			rc = docker_prefix(
+			    &client, &rec.call, "acme", false, prefix);
 		is_int(rc, PROVIDER_OK, "%s: a version is agreed%s%s", docker,
-		    call.err.len ? ": " : "", call.err.buf);
+		    rec.call.err.len ? ": " : "", rec.call.err.buf);
 		is_str(prefix, want, "%s: getbot speaks %s", docker, want);
-		is_str(conn.endpoint, "unix:/run/getbot/docker-acme.sock",
+		is_str(rec.conn.endpoint, "unix:/run/getbot/docker-acme.sock",
 		    "%s: asked on the org's socket", docker);
-		rc = docker_prefix(&client, &call, "acme", false, prefix);
+		rc = docker_prefix(&client, &rec.call, "acme", false, prefix);
 		ok(rc == PROVIDER_OK && strcmp(prefix, want) == 0 &&
-			strcmp(d.requests.buf, "GET /version\n") == 0,
+			strcmp(rec.daemon.requests.buf, "GET /version\n") == 0,
 		    "%s: asked once, unversioned, and remembered", docker);
 		docker_client_release(&client);
-		strbuf_release(&call.err);
-		fake_stop(&d);
+		recording_close(&rec);
 	}
 }
 
 static void
-test_docker__a_daemon_without_a_version_in_common_is_refused(void)
+test_docker__a_daemon_without_a_version_in_common_is_refused(
+    const struct bots *bots)
 {
 	static const struct {
 		const char *what, *body, *message;
@@ -473,58 +485,52 @@ test_docker__a_daemon_without_a_version_in_common_is_refused(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-		struct fake_docker d;
-		struct test_conn conn = { { &test_conn_ops, NULL }, 0, "" };
-		struct provider_call call = { 0 };
+		struct recording rec;
 		struct docker_client client;
 		cJSON *list = NULL;
 		int rc;
 
-		conn.port = fake_start(&d, "", refused[i].body);
-		strbuf_init(&call.err, 0);
-		docker_client_init(&client, &conn.base);
-		rc = docker_call(&client, &call, "acme", "GET",
-		    "/containers/json?all=1", NULL, &list);
+		rc = recording_open(&rec, "", refused[i].body, bots);
+		docker_client_init(&client, &rec.conn.base);
+		if (rc == 0)
+			rc = docker_call(&client, &rec.call, "acme", "GET",
+			    "/containers/json?all=1", NULL, &list);
 		is_int(rc, PROVIDER_ERROR, "%s: refused", refused[i].what);
-		is_str(call.err.buf, refused[i].message,
+		is_str(rec.call.err.buf, refused[i].message,
 		    "%s: the message says why", refused[i].what);
-		is_str(d.requests.buf, "GET /version\n",
+		is_str(rec.daemon.requests.buf, "GET /version\n",
 		    "%s: and nothing is asked in a version it does not speak",
 		    refused[i].what);
 		ok(list == NULL, "%s: no answer", refused[i].what);
 		docker_client_release(&client);
-		strbuf_release(&call.err);
-		fake_stop(&d);
+		recording_close(&rec);
 	}
 }
 
 static void
 test_docker__every_version_shows_the_same_bots(const struct bots *bots)
 {
+	const struct resource_kind *bot =
+	    provider_kind(&provider_docker, "bot");
 	size_t i;
 
 	for (i = 0; i < NRECORDED; i++) {
 		const struct recorded_version *r = &recorded[i];
-		const struct resource_kind *bot =
-		    provider_kind(&provider_docker, "bot");
-		struct fake_docker d;
-		struct test_conn conn = { { &test_conn_ops, NULL }, 0, "" };
-		struct observed_set seen = { 0 };
-		struct provider_call call;
 		const struct observed *marketing, *sales, *legacy;
+		struct observed_set seen = { 0 };
+		struct recording rec;
 		char *request;
 		int rc;
 
-		conn.port = fake_start(&d, r->api, NULL);
-		rc = open_call(&call, bots, &conn);
+		rc = recording_open(&rec, r->api, NULL, bots);
 		if (rc == 0)
-			rc = bot->observe(&call, &seen);
+			rc = bot->observe(&rec.call, &seen);
 		is_int(rc, PROVIDER_OK, "%s: the container list is read%s%s",
-		    r->docker, call.err.len ? ": " : "", call.err.buf);
+		    r->docker, rec.call.err.len ? ": " : "", rec.call.err.buf);
 		request = xasprintf(
 		    "GET /version\nGET %s/containers/json?all=1\n", r->prefix);
-		is_str(d.requests.buf, request, "%s: in API %s", r->docker,
-		    r->api);
+		is_str(rec.daemon.requests.buf, request, "%s: in API %s",
+		    r->docker, r->api);
 		free(request);
 		is_int(seen.count, 3,
 		    "%s: three bots, ours or named like one (web is neither)",
@@ -561,35 +567,31 @@ test_docker__every_version_shows_the_same_bots(const struct bots *bots)
 				 : NULL,
 		    MARKETING_ID, "%s: and its Id", r->docker);
 		observed_set_clear(&seen);
-		close_call(&call);
-		fake_stop(&d);
+		recording_close(&rec);
 	}
 }
 
 static void
 test_docker__every_version_shows_the_same_images(const struct bots *bots)
 {
+	const struct resource_kind *image =
+	    provider_kind(&provider_docker, "image");
 	size_t i;
 
 	for (i = 0; i < NRECORDED; i++) {
 		const struct recorded_version *r = &recorded[i];
-		const struct resource_kind *image =
-		    provider_kind(&provider_docker, "image");
-		struct fake_docker d;
-		struct test_conn conn = { { &test_conn_ops, NULL }, 0, "" };
 		struct observed_set seen = { 0 };
-		struct provider_call call;
 		const struct observed *v1;
+		struct recording rec;
 		int rc;
 
-		conn.port = fake_start(&d, r->api, NULL);
-		rc = open_call(&call, bots, &conn);
+		rc = recording_open(&rec, r->api, NULL, bots);
 		if (rc == 0)
-			rc = image->observe(&call, &seen);
+			rc = image->observe(&rec.call, &seen);
 		is_int(rc, PROVIDER_OK, "%s: the image list is read%s%s",
-		    r->docker, call.err.len ? ": " : "", call.err.buf);
-		ok(strstr(d.requests.buf, r->prefix) != NULL, "%s: in API %s",
-		    r->docker, r->api);
+		    r->docker, rec.call.err.len ? ": " : "", rec.call.err.buf);
+		ok(strstr(rec.daemon.requests.buf, r->prefix) != NULL,
+		    "%s: in API %s", r->docker, r->api);
 		v1 = observed_set_find(&seen, "docker.image.acme:v1");
 		is_int(seen.count, 1,
 		    "%s: one image: the untagged older build is not it",
@@ -599,29 +601,27 @@ test_docker__every_version_shows_the_same_images(const struct bots *bots)
 		is_str(spec_of(v1, "context"), CONTEXT,
 		    "%s: built from the context its label names", r->docker);
 		observed_set_clear(&seen);
-		close_call(&call);
-		fake_stop(&d);
+		recording_close(&rec);
 	}
 }
 
 static void
 test_docker__every_version_shows_health_in_inspect(const struct bots *bots)
 {
+	const struct resource_kind *bot =
+	    provider_kind(&provider_docker, "bot");
 	size_t i;
 
 	for (i = 0; i < NRECORDED; i++) {
 		const struct recorded_version *r = &recorded[i];
-		const struct resource_kind *bot =
-		    provider_kind(&provider_docker, "bot");
-		struct fake_docker d;
-		struct test_conn conn = { { &test_conn_ops, NULL }, 0, "" };
-		struct provider_call call;
+		cJSON *spec = cJSON_CreateObject();
 		struct resource *want;
 		struct observed *stopped;
-		cJSON *spec = cJSON_CreateObject();
+		struct recording rec;
 		char *request;
 		int rc;
 
+		/* only the state differs: a start is all it takes */
 		cJSON_AddStringToObject(spec, "persona", "p");
 		cJSON_AddStringToObject(spec, "state", "healthy");
 		want = resource_new(&provider_docker, bot, "acme/marketing",
@@ -635,24 +635,22 @@ test_docker__every_version_shows_health_in_inspect(const struct bots *bots)
 		stopped->handle = cJSON_CreateObject();
 		cJSON_AddStringToObject(stopped->handle, "id", MARKETING_ID);
 
-		conn.port = fake_start(&d, r->api, NULL);
-		rc = open_call(&call, bots, &conn);
+		rc = recording_open(&rec, r->api, NULL, bots);
 		if (rc == 0)
-			rc = bot->update(&call, want, stopped);
+			rc = bot->update(&rec.call, want, stopped);
 		is_int(rc, PROVIDER_OK,
 		    "%s: a stopped bot is started and seen healthy%s%s",
-		    r->docker, call.err.len ? ": " : "", call.err.buf);
+		    r->docker, rec.call.err.len ? ": " : "", rec.call.err.buf);
 		request =
 		    xasprintf("GET /version\n"
 			      "POST %s/containers/" MARKETING_ID "/start\n"
 			      "GET %s/containers/" MARKETING_ID "/json\n",
 			r->prefix, r->prefix);
-		is_str(d.requests.buf, request,
+		is_str(rec.daemon.requests.buf, request,
 		    "%s: started, then inspected once, in API %s", r->docker,
 		    r->api);
 		free(request);
-		close_call(&call);
-		fake_stop(&d);
+		recording_close(&rec);
 		resource_free(want);
 		observed_free(stopped);
 	}
@@ -661,44 +659,40 @@ test_docker__every_version_shows_health_in_inspect(const struct bots *bots)
 static void
 test_docker__every_version_shows_a_failed_build(const struct bots *bots)
 {
+	const struct resource_kind *image =
+	    provider_kind(&provider_docker, "image");
+	char *message = xasprintf("org acme: building getbot/openclaw:v1 from "
+				  "%s/runtimes/v1: The command "
+				  "'/bin/busybox false' returned a non-zero "
+				  "code: 1",
+	    scratch);
 	size_t i;
 
 	for (i = 0; i < NRECORDED; i++) {
 		const struct recorded_version *r = &recorded[i];
-		const struct resource_kind *image =
-		    provider_kind(&provider_docker, "image");
-		struct fake_docker d;
-		struct test_conn conn = { { &test_conn_ops, NULL }, 0, "" };
-		struct provider_call call;
 		struct resource *want;
-		char *message, *request;
+		struct recording rec;
+		char *request;
 		int rc;
 
 		want = resource_new(&provider_docker, image, "acme:v1", "acme",
 		    NULL, cJSON_CreateObject());
 		want->target = &bots->targets[0];
-		conn.port = fake_start(&d, r->api, NULL);
-		rc = open_call(&call, bots, &conn);
+		rc = recording_open(&rec, r->api, NULL, bots);
 		if (rc == 0)
-			rc = image->create(&call, want);
+			rc = image->create(&rec.call, want);
 		is_int(
 		    rc, PROVIDER_ERROR, "%s: a failed build fails", r->docker);
-		message = xasprintf(
-		    "org acme: building getbot/openclaw:v1 from "
-		    "%s/runtimes/v1: The command '/bin/busybox false' "
-		    "returned a non-zero code: 1",
-		    scratch);
-		is_str(call.err.buf, message,
+		is_str(rec.call.err.buf, message,
 		    "%s: in the daemon's words (errorDetail)", r->docker);
 		request = xasprintf("POST %s/build?", r->prefix);
-		ok(strstr(d.requests.buf, request) != NULL,
+		ok(strstr(rec.daemon.requests.buf, request) != NULL,
 		    "%s: built in API %s", r->docker, r->api);
-		free(message);
 		free(request);
-		close_call(&call);
-		fake_stop(&d);
+		recording_close(&rec);
 		resource_free(want);
 	}
+	free(message);
 }
 
 /* A runtime's build context for the builds: a Dockerfile is all. */
@@ -755,8 +749,8 @@ main(void)
 		remove_runtime();
 		return 1;
 	}
-	test_docker__agrees_on_the_highest_version_both_speak();
-	test_docker__a_daemon_without_a_version_in_common_is_refused();
+	test_docker__agrees_on_the_highest_version_both_speak(bots);
+	test_docker__a_daemon_without_a_version_in_common_is_refused(bots);
 	test_docker__every_version_shows_the_same_bots(bots);
 	test_docker__every_version_shows_the_same_images(bots);
 	test_docker__every_version_shows_health_in_inspect(bots);
