@@ -9,6 +9,7 @@
 
 #include "bots.h"
 #include "embedded.h"
+#include "file.h"
 #include "identity.h"
 #include "jsonschema.h"
 #include "load.h"
@@ -74,6 +75,42 @@ bots_read_secret(struct bots_secret *secret, const struct node *node)
 	}
 }
 
+/* image: ALIAS (on the server), images:ALIAS, or {server, protocol,
+ * alias, certificate}; unset is debian/12 from the images server. */
+static void
+bots_read_image(struct bots_server *server, const struct node *image)
+{
+	const char *alias = node_str(image);
+
+	server->image_node = image;
+	server->image_server = BOTS_IMAGES_SERVER;
+	server->image_protocol = BOTS_IMAGES_PROTOCOL;
+	server->image_certificate = NULL;
+	if (image == NULL) {
+		server->image_alias = BOTS_DEFAULT_IMAGE;
+	} else if (alias != NULL) {
+		if (strncmp(alias, "images:", 7) == 0)
+			server->image_alias = alias + 7;
+		else {
+			server->image_alias = alias;
+			server->image_server = NULL;
+			server->image_protocol = NULL;
+		}
+	} else {
+		server->image_alias = node_str(node_get(image, "alias"));
+		if (node_str(node_get(image, "server")) != NULL)
+			server->image_server =
+			    node_str(node_get(image, "server"));
+		if (node_str(node_get(image, "protocol")) != NULL)
+			server->image_protocol =
+			    node_str(node_get(image, "protocol"));
+		server->image_certificate =
+		    node_str(node_get(image, "certificate"));
+	}
+	if (server->image_alias == NULL) /* the schema has said why */
+		server->image_alias = BOTS_DEFAULT_IMAGE;
+}
+
 static void
 bots_read_target(struct bots_target *target, const struct node_pair *pair)
 {
@@ -96,9 +133,7 @@ bots_read_target(struct bots_target *target, const struct node_pair *pair)
 	target->server.domain = node_str(node_get(t, "domain"));
 	if (target->server.domain == NULL)
 		target->server.domain = IDENTITY_DEFAULT_DOMAIN;
-	target->server.image = node_str(node_get(t, "image"));
-	if (target->server.image == NULL)
-		target->server.image = BOTS_DEFAULT_IMAGE;
+	bots_read_image(&target->server, node_get(t, "image"));
 	target->server.profiles = node_get(t, "profiles");
 	target->server.auth_url = node_str(node_get(t, "auth_url"));
 	target->server.caddy_admin = node_str(node_get(caddy, "admin"));
@@ -582,6 +617,67 @@ bots_check_dns_target(
 		    bots_target_kind_name(target->server.dns_target->kind));
 }
 
+/* A pinned image server certificate must be there and be PEM. */
+static void
+bots_check_image_certificate(
+    struct bots_check *check, const struct bots_target *target)
+{
+	struct strbuf pem = STRBUF_INIT, err = STRBUF_INIT;
+
+	if (target->kind != BOTS_TARGET_INCUS ||
+	    target->server.image_certificate == NULL)
+		return;
+	if (bots_image_certificate(target, &pem, &err) != 0) {
+		strbuf_reset(&check->path);
+		diag_path_key(&check->path, "targets");
+		diag_path_key(&check->path, target->name);
+		diag_path_key(&check->path, "image");
+		diag_path_key(&check->path, "certificate");
+		bots_error(check,
+		    node_get(target->server.image_node, "certificate"),
+		    check->path.buf, "%s", err.buf);
+	}
+	strbuf_release(&pem);
+	strbuf_release(&err);
+}
+
+#define BOTS_PEM_BEGIN "-----BEGIN CERTIFICATE-----"
+#define BOTS_PEM_END   "-----END CERTIFICATE-----"
+
+int
+bots_image_certificate(const struct bots_target *target, struct strbuf *pem,
+    struct strbuf *err)
+{
+	const char *value = target->server.image_certificate;
+	char *dir, *path;
+	int rc;
+
+	strbuf_reset(pem);
+	if (value == NULL)
+		return 0;
+	if (strstr(value, BOTS_PEM_BEGIN) != NULL) {
+		strbuf_addstr(pem, value);
+		return 0;
+	}
+	dir = file_dir(target->bots->file);
+	path = value[0] == '/' || strcmp(dir, ".") == 0
+		   ? xstrdup(value)
+		   : xasprintf("%s/%s", dir, value);
+	free(dir);
+	rc = file_read(path, 64 * 1024, pem, NULL, err);
+	if (rc == FILE_MISSING)
+		strbuf_addf(err, "%s: no such file", path);
+	if (rc == 0 && (strstr(pem->buf, BOTS_PEM_BEGIN) == NULL ||
+			   strstr(pem->buf, BOTS_PEM_END) == NULL)) {
+		strbuf_addf(err, "%s holds no PEM certificate (" BOTS_PEM_BEGIN
+				 " ... " BOTS_PEM_END ")",
+		    path);
+		rc = -1;
+	}
+	free(path);
+	return rc == 0 ? 0 : -1;
+}
+
 static void
 bots_check_targets_used(struct bots_check *check)
 {
@@ -638,8 +734,10 @@ bots_check(struct bots *bots, struct diag_list *diags)
 		bots_check_sealed(
 		    &check, &bots->targets[t].edge.router_token, check.path.buf);
 	}
-	for (t = 0; t < bots->ntargets; t++)
+	for (t = 0; t < bots->ntargets; t++) {
 		bots_check_dns_target(&check, &bots->targets[t]);
+		bots_check_image_certificate(&check, &bots->targets[t]);
+	}
 	bots_check_names(&check);
 	bots_check_targets_used(&check);
 	strbuf_release(&check.path);

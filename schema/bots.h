@@ -27,6 +27,8 @@ struct bots_secret {
 };
 
 #define BOTS_DEFAULT_IMAGE        "debian/12"
+#define BOTS_IMAGES_SERVER        "https://images.linuxcontainers.org"
+#define BOTS_IMAGES_PROTOCOL      "simplestreams"
 #define BOTS_DEFAULT_CADDY_ADMIN  "localhost:2019"
 #define BOTS_DEFAULT_CADDY_LISTEN ":443"
 #define BOTS_DEFAULT_AUTH_CONFIG  "/etc/getbot/auth.json"
@@ -50,7 +52,16 @@ struct bots_server {
 	const char *connect;
 	const char *known_hosts;
 	const char *domain;          /* IDENTITY_DEFAULT_DOMAIN when unset */
-	const char *image;           /* "debian/12" when unset */
+	/* The org containers' image: image_alias on image_server (NULL: an
+	 * image already on the server), as image_protocol says, the
+	 * server's certificate pinned with image_certificate (PEM text or a
+	 * file; NULL: the system's CAs). Unset: debian/12 from the images
+	 * server. */
+	const char *image_alias;
+	const char *image_server;
+	const char *image_protocol;
+	const char *image_certificate;
+	const struct node *image_node; /* NULL when unset */
 	const struct node *profiles; /* sequence of names, or NULL */
 	const char *auth_url;
 	const char *caddy_admin;         /* "localhost:2019" or "unix//PATH" */
@@ -149,6 +160,15 @@ void bots_free(struct bots *bots);
 size_t bots_count_teams(const struct bots *bots);
 /* "incus", "cloudflare" or "unknown". */
 const char *bots_target_kind_name(enum bots_target_kind kind);
+/*
+ * The certificate a server target pins its image server with, as PEM text
+ * in pem (read from the file the config names, relative to bots.yaml, when
+ * it is not PEM text itself); empty when none is pinned. Returns 0, or -1
+ * with err.
+ */
+int bots_image_certificate(const struct bots_target *target,
+    struct strbuf *pem, struct strbuf *err);
+
 /* The directory runtimes live in: $GETBOT_RUNTIME_DIR, else runtimes/
  * beside the bots.yaml. Free it. */
 char *bots_runtime_dir(const struct bots *bots);

@@ -122,4 +122,17 @@ tap_ok $? "a missing option value is a usage error"
 run "$GETBOT" schema extra
 [ "$rc" -eq 1 ] && grep -q "unexpected argument 'extra'" "$tap_tmp/err"
 tap_ok $? "a stray argument is a usage error"
+# getbot(1)'s ENVIRONMENT names every variable the code reads (besides
+# the system's own), and none it does not.
+man_page="$(dirname "$GETBOT")/doc/getbot.1"
+code_vars=$(cat "$top_srcdir"/reconciler/*/*.c "$top_srcdir"/reconciler/*/*/*.c \
+	"$top_srcdir"/schema/*.c "$top_srcdir"/state/*.c |
+	sed -n 's/.*\(getenv\|_env_seconds\)("\([A-Z_]*\)".*/\2/p' |
+	grep -v -x -e HOME -e PATH -e USER | sort -u | tr '\n' ' ')
+man_vars=$(sed -n '/^\.SH ENVIRONMENT/,/^\.SH /s/^\.B \([A-Z_]*\)$/\1/p' "$man_page" |
+	sort -u | tr '\n' ' ')
+[ -n "$code_vars" ] && [ "$code_vars" = "$man_vars" ]
+tap_ok $? "getbot(1) lists the environment the code reads ($man_vars)"
+[ "$code_vars" = "$man_vars" ] || tap_diag "code: $code_vars"
+
 tap_done

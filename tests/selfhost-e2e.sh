@@ -222,8 +222,10 @@ reaches carol@tacme.example tacme.getbot.test marketing
 tap_ok $? "the new email gets in"
 refused bob@tacme.example tacme.getbot.test marketing
 tap_ok $? "the removed one is refused"
-[ "$(cid tacme marketing) $(cid tacme sales) $(cid tglob ops)" = "$ids_before" ]
+ids_after="$(cid tacme marketing) $(cid tacme sales) $(cid tglob ops)"
+[ "$ids_after" = "$ids_before" ]
 tap_ok $? "no container was touched"
+[ "$ids_after" = "$ids_before" ] || tap_diag "before: $ids_before" "after: $ids_after" "$(cat out err)"
 
 # --- a key -----------------------------------------------------------------------
 dk tacme exec marketing-openclaw-1 sh -c 'echo kept >/home/node/.openclaw/workspace/notes'

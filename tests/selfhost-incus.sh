@@ -117,6 +117,38 @@ run apply --auto-approve
 [ "$(instance_json tacme | python3 -c "import json,sys; print(json.load(sys.stdin)['metadata']['status'])")" = Running ]
 tap_ok $? "apply starts it again"
 
+# A container made before getbot isolated the orgs' ports: its NIC lacks
+# security.port_isolation. Plan sees it; apply sets it in place.
+svc_wait 30 test -n "$(incus_instance_ip tacme)"
+ip_before=$(incus_instance_ip tacme)
+devices=$(instance_json tacme | python3 -c "
+import json, sys
+d = json.load(sys.stdin)['metadata']['devices']
+del d['eth0']['security.port_isolation']
+print(json.dumps({'devices': d}))")
+api PATCH /1.0/instances/tacme "$devices" >/dev/null
+instance_json tacme | python3 -c "
+import json, sys
+assert 'security.port_isolation' not in json.load(sys.stdin)['metadata']['devices']['eth0']"
+tap_ok $? "(setup) tacme's NIC is not isolated, as before getbot set it"
+run plan
+grep -q 'incus.container.tacme will be updated in place: .*port_isolation changed' out
+tap_ok $? "plan observes it and plans an in-place update"
+grep -q 'incus.container.tacme will be updated in place: .*port_isolation changed' out ||
+	tap_diag "$(cat out err)"
+run apply --auto-approve
+instance_json tacme | python3 -c "
+import json, sys
+m = json.load(sys.stdin)['metadata']
+assert m['devices']['eth0'].get('security.port_isolation') == 'true', m['devices']
+assert m['created_at'] == '$created' and m['status'] == 'Running', m['status']"
+tap_ok $? "apply isolates its NIC, without recreating or stopping the container"
+svc_wait 30 test -n "$(incus_instance_ip tacme)"
+[ "$(incus_instance_ip tacme)" = "$ip_before" ]
+tap_ok $? "and it keeps its address ($ip_before)"
+run plan --detailed-exitcode
+[ "$rc" -eq 0 ]; tap_ok $? "the next plan has no changes"
+
 api POST /1.0/instances "{\"name\":\"handmade\",\"source\":{\"type\":\"image\",\"alias\":\"getbot-test-docker\"},\"profiles\":[\"default\",\"$GETBOT_INCUS_TEST_PROFILE\"]}" >/dev/null
 sleep 3
 write_config acme globex

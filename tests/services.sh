@@ -659,7 +659,7 @@ EOF
 # image also depends on the host's /etc files it copies (a stale
 # ld.so.cache would hide libraries installed since), so their checksum is
 # part of the version, and an image of another version is replaced.
-svc_image_version=1
+svc_image_version=2
 svc_image_version() {
 	printf '%s-%s\n' "$svc_image_version" "$(
 		{ cat /etc/passwd /etc/group /etc/nsswitch.conf /etc/ld.so.cache 2>/dev/null
@@ -669,7 +669,8 @@ svc_image_version() {
 # incus_import_test_image ALIAS: the Docker-in-Incus test image. Its rootfs is
 # links into the host's /usr (bind-mounted read-only by the test profile;
 # Debian 12 has a merged /usr), a few files of /etc, and an init script
-# that brings up eth0 by DHCP (busybox udhcpc) and runs dockerd with
+# that brings up eth0 by DHCP (busybox udhcpc, started again on a new
+# eth0 when Incus re-plugs the NIC) and runs dockerd with
 # --iptables=false. Skips the import when ALIAS has this version already.
 # Exports GETBOT_INCUS_TEST_IMAGE=ALIAS: the image the provider creates
 # its containers from in tests.
@@ -709,10 +710,27 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin
 mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -p /run/docker /var/lib/docker /var/log
 ip link set lo up
-busybox udhcpc -b -R -i eth0 -s /etc/getbot-test/udhcpc -p /run/udhcpc.pid \
-	>/var/log/udhcpc.log 2>&1
+dhcp() {
+	busybox udhcpc -b -R -i eth0 -s /etc/getbot-test/udhcpc \
+		-p /run/udhcpc.pid >>/var/log/udhcpc.log 2>&1
+}
+dhcp
+# A NIC that Incus re-plugs (a device changed) is a new eth0, which
+# udhcpc does not follow: start it again then, as systemd-networkd does.
+(
+	seen=$(cat /sys/class/net/eth0/ifindex 2>/dev/null)
+	while sleep 1; do
+		now=$(cat /sys/class/net/eth0/ifindex 2>/dev/null)
+		[ -n "$now" ] && [ "$now" != "$seen" ] || continue
+		seen=$now
+		kill "$(cat /run/udhcpc.pid)" 2>/dev/null
+		dhcp
+	done
+) &
+wpid=$!
 dpid=""
 stop() {
+	kill "$wpid" 2>/dev/null
 	[ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid"
 	[ -f /run/udhcpc.pid ] && kill "$(cat /run/udhcpc.pid)" 2>/dev/null
 	exit 0

@@ -36,6 +36,37 @@ mkman_text(const char *text)
 	putchar('\n');
 }
 
+/* What getbot reads from its environment, besides the secrets bots.yaml
+ * names ({env: NAME}). */
+static const struct {
+	const char *name, *text;
+} mkman_environment[] = {
+	{ "GETBOT_RUNTIME_DIR",
+	    "Where runtimes live (build contexts and Worker bundles); "
+	    "default runtimes/ beside bots.yaml." },
+	{ "GETBOT_SEAL_KEY_FILE",
+	    "The deployment key's file, for {sealed: ...} secrets." },
+	{ "INCUS_SOCKET",
+	    "Incus's unix socket on a server; default the first of "
+	    "/run/incus/unix.socket and /var/lib/incus/unix.socket that "
+	    "exists." },
+	{ "GETBOT_INCUS_WAIT_MAX",
+	    "Seconds getbot waits for one Incus operation (an image pulled, "
+	    "Docker installed) before the action fails; default 1800. The "
+	    "operation goes on on the server." },
+	{ "GETBOT_INCUS_WAIT_SECONDS",
+	    "Seconds between progress lines while an Incus operation runs; "
+	    "default and at most 120." },
+	{ "GETBOT_CLOUDFLARE_API",
+	    "Cloudflare's API endpoint; default "
+	    "https://api.cloudflare.com/client/v4." },
+	{ "GETBOT_CLOUDFLARE_RATE",
+	    "Requests per second getbot sends per Cloudflare API token; "
+	    "default 3.9, under the documented 1200 per 5 minutes." },
+	{ "NO_COLOR", "When set, output has no colours." },
+	{ NULL, NULL },
+};
+
 static void
 mkman_getbot(void)
 {
@@ -82,6 +113,11 @@ mkman_getbot(void)
 		   "a failed call); 2 changes present (with "
 		   "--detailed-exitcode); 3 blocked by policy; 4 lock held; "
 		   "5 an apply finished with some actions failed.");
+	printf(".SH ENVIRONMENT\n");
+	for (i = 0; mkman_environment[i].name != NULL; i++) {
+		printf(".TP\n.B %s\n", mkman_environment[i].name);
+		mkman_text(mkman_environment[i].text);
+	}
 	printf(".SH FILES\n.TP\n.B bots.yaml\n");
 	mkman_text("The desired state, by default in the current directory.");
 	printf(".TP\n.B %s/bots.schema.json\n", GETBOT_SCHEMA_DIR);

@@ -66,14 +66,29 @@ docker_listening(struct docker_client *c, const char *org)
 	return up;
 }
 
-/* Compare API versions "1.41" and "1.43". */
+/* Is v an API version as Docker writes one, "1.41": digits, a dot,
+ * digits? Nothing else is compared, or put in a path. */
+static bool
+docker_version_valid(const char *v)
+{
+	size_t major, minor;
+
+	if (v == NULL)
+		return false;
+	major = strspn(v, "0123456789");
+	if (major == 0 || major > 4 || v[major] != '.')
+		return false;
+	minor = strspn(v + major + 1, "0123456789");
+	return minor > 0 && minor <= 4 && v[major + 1 + minor] == '\0';
+}
+
+/* Compare valid API versions "1.41" and "1.52". */
 static int
 docker_version_cmp(const char *a, const char *b)
 {
 	long a1 = strtol(a, NULL, 10), b1 = strtol(b, NULL, 10);
-	const char *ad = strchr(a, '.'), *bd = strchr(b, '.');
-	long a2 = ad ? strtol(ad + 1, NULL, 10) : 0;
-	long b2 = bd ? strtol(bd + 1, NULL, 10) : 0;
+	long a2 = strtol(strchr(a, '.') + 1, NULL, 10);
+	long b2 = strtol(strchr(b, '.') + 1, NULL, 10);
 
 	if (a1 != b1)
 		return a1 < b1 ? -1 : 1;
@@ -193,24 +208,31 @@ docker_prefix(struct docker_client *c, struct provider_call *call,
 	    cJSON_GetStringValue(cJSON_GetObjectItem(resp.json, "ApiVersion"));
 	minimum = cJSON_GetStringValue(
 	    cJSON_GetObjectItem(resp.json, "MinAPIVersion"));
-	if (theirs == NULL) {
+	if (!docker_version_valid(theirs) ||
+	    (minimum != NULL && !docker_version_valid(minimum))) {
 		strbuf_addf(&call->err,
-		    "org %s: Docker's GET /version gave no ApiVersion", org);
+		    "org %s: Docker's GET /version gave no usable API version "
+		    "(ApiVersion %.16s, MinAPIVersion %.16s)",
+		    org, theirs ? theirs : "none", minimum ? minimum : "none");
 		rc = PROVIDER_ERROR;
 		goto out;
 	}
+	/* the highest version both speak, if the ranges meet */
 	if (docker_version_cmp(theirs, DOCKER_API_MIN) < 0 ||
 	    (minimum != NULL &&
 		docker_version_cmp(minimum, DOCKER_API_OURS) > 0)) {
+		strbuf_addf(&call->err, "org %s: Docker speaks API ", org);
+		if (minimum != NULL)
+			strbuf_addf(&call->err, "%s to %s", minimum, theirs);
+		else
+			strbuf_addf(&call->err, "up to %s", theirs);
 		strbuf_addf(&call->err,
-		    "org %s: Docker speaks API %s (at least %s); getbot "
-		    "speaks %s to %s",
-		    org, theirs, minimum ? minimum : "?", DOCKER_API_MIN,
+		    ", getbot %s to %s: no version in common", DOCKER_API_MIN,
 		    DOCKER_API_OURS);
 		rc = PROVIDER_ERROR;
 		goto out;
 	}
-	snprintf(prefix, DOCKER_PREFIX_MAX, "/v%.10s",
+	snprintf(prefix, DOCKER_PREFIX_MAX, "/v%s",
 	    docker_version_cmp(theirs, DOCKER_API_OURS) < 0 ? theirs
 							    : DOCKER_API_OURS);
 	docker_remember_prefix(c, org, prefix);

@@ -3,11 +3,15 @@
  * server's connection: each org's daemon answers on the socket its
  * container's proxy device exposes on the server (incus_docker_socket),
  * dialled through the connection. Requests carry the API version agreed
- * with that daemon, min(DOCKER_API_OURS, the daemon's), asked once per
- * client with the unversioned GET /version.
+ * with that daemon, the highest both speak: min(DOCKER_API_OURS, its
+ * ApiVersion), asked once per client with the unversioned GET /version.
+ * getbot speaks DOCKER_API_MIN (Docker 20.10, Debian 12's) to
+ * DOCKER_API_OURS (Docker 29.0), every version in between checked against
+ * the Engine API's version history for the fields getbot sends and reads
+ * (README, "Docker API versions").
  *
  * Errors go into the call's slot in Docker's own words, prefixed with the
- * org ("org acme: Docker: POST /v1.43/containers/create: HTTP 409: ...").
+ * org ("org acme: Docker: POST /v1.52/containers/create: HTTP 409: ...").
  * Docker's 500 is an answer (a port taken, a runtime error), not a hiccup:
  * it is PROVIDER_ERROR, never retried.
  *
@@ -24,9 +28,9 @@
 #include "http.h"
 #include "provider.h"
 
-#define DOCKER_API_OURS   "1.43" /* what getbot speaks, at most */
-#define DOCKER_API_MIN    "1.41" /* Debian 12's daemon */
-#define DOCKER_PREFIX_MAX 16     /* "/v1.43" and its NUL, with room */
+#define DOCKER_API_OURS   "1.52" /* what getbot speaks, at most: Docker 29.0 */
+#define DOCKER_API_MIN    "1.41" /* and at least: Docker 20.10, Debian 12's */
+#define DOCKER_PREFIX_MAX 16     /* "/v1.52" and its NUL, with room */
 #define DOCKER_READY_WAIT 90     /* seconds a new org's dockerd has to answer */
 #define DOCKER_MAX_BODY   (32u << 20)
 
@@ -50,7 +54,8 @@ bool docker_listening(struct docker_client *c, const char *org);
  * The version prefix ("/v1.41") for org's daemon in prefix, agreed once
  * per client. With wait the daemon gets DOCKER_READY_WAIT seconds to
  * answer (a new org container's dockerd is still starting). A daemon
- * outside DOCKER_API_MIN..DOCKER_API_OURS is PROVIDER_ERROR.
+ * whose range (MinAPIVersion to ApiVersion) misses DOCKER_API_MIN to
+ * DOCKER_API_OURS is PROVIDER_ERROR, and the message names both ranges.
  */
 int docker_prefix(struct docker_client *c, struct provider_call *call,
     const char *org, bool wait, char prefix[DOCKER_PREFIX_MAX]);

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "conn.h"
 #include "http.h"
@@ -10,6 +11,7 @@
 #include "xmalloc.h"
 
 #define INCUS_MAX_BODY (32u << 20) /* the instance list of a big server */
+#define INCUS_MAX_FILE (1u << 20)  /* a file read back: a log's tail */
 
 /* The first of the usual sockets that exists on the server
  * ($INCUS_SOCKET first). */
@@ -86,57 +88,169 @@ incus_error_text(const struct http_response *resp, struct strbuf *err)
 		strbuf_addf(err, "HTTP %ld", resp->status);
 }
 
+/* Seconds from the environment variable name (1 to most), else def. */
+static int
+incus_env_seconds(const char *name, int def, int most)
+{
+	const char *v = getenv(name);
+	char *end;
+	long n;
+
+	if (v == NULL || *v == '\0')
+		return def;
+	n = strtol(v, &end, 10);
+	return *end == '\0' && n >= 1 && n <= most ? (int)n : def;
+}
+
+/* Operation status codes (Incus's REST API, "Status codes"): below 200
+ * the operation has not ended; 200 is success; 400 and above failure. */
+#define INCUS_STATUS_SUCCESS 200
+
+/* What an operation says of its progress so far: its metadata's
+ * "..._progress" strings ("rootfs: 45% (3.2MB/s)"), "; "-joined. */
+static void
+incus_op_progress(const cJSON *op, struct strbuf *out)
+{
+	const cJSON *item;
+	bool any = false;
+
+	cJSON_ArrayForEach (item, cJSON_GetObjectItem(op, "metadata")) {
+		size_t n = item->string != NULL ? strlen(item->string) : 0;
+
+		if (!cJSON_IsString(item) || n < 9 ||
+		    strcmp(item->string + n - 9, "_progress") != 0)
+			continue;
+		strbuf_addf(out, "%s%s", any ? "; " : "", item->valuestring);
+		any = true;
+	}
+}
+
 /*
  * Wait for an operation and hand back its metadata. The wait answer is a
  * sync envelope whose metadata is the operation (new Incus: failure is
  * metadata.status_code 400 with err) or, on Incus <= 6.0.4 and LXD, an
- * error envelope inside HTTP 200.
+ * error envelope inside HTTP 200. A wait that ends while the operation
+ * still runs (the request's timeout) waits again, with a progress line,
+ * up to GETBOT_INCUS_WAIT_MAX seconds in all (default INCUS_WAIT_MAX);
+ * each request lasts GETBOT_INCUS_WAIT_SECONDS (INCUS_WAIT_SECONDS), or
+ * progress->every when the caller wants progress more often.
  */
 static int
-incus_wait(struct incus_client *s, const char *operation, cJSON **metadata,
-    struct strbuf *err)
+incus_wait(struct incus_client *s, struct provider_call *call,
+    const char *operation, const struct incus_progress *progress,
+    cJSON **metadata)
 {
+	/* a request lasts no longer than incus_send lets it */
+	int chunk = incus_env_seconds("GETBOT_INCUS_WAIT_SECONDS",
+	    INCUS_WAIT_SECONDS, INCUS_WAIT_SECONDS);
+	int max = incus_env_seconds("GETBOT_INCUS_WAIT_MAX", INCUS_WAIT_MAX,
+	    7 * 24 * 3600);
+	time_t start = time(NULL);
+	struct strbuf line = STRBUF_INIT;
 	struct http_response resp;
-	char *path =
-	    xasprintf("%s/wait?timeout=%d", operation, INCUS_WAIT_SECONDS);
-	const char *type;
-	const cJSON *md;
 	int rc;
 
-	rc = incus_send(s, "GET", path, NULL, NULL, &resp, err);
-	free(path);
-	if (rc != PROVIDER_OK)
-		goto out;
-	type = cJSON_GetStringValue(cJSON_GetObjectItem(resp.json, "type"));
-	md = cJSON_GetObjectItem(resp.json, "metadata");
-	if ((type != NULL && strcmp(type, "error") == 0) ||
-	    !cJSON_IsObject(md)) {
-		incus_error_text(&resp, err);
-		rc = PROVIDER_ERROR;
-		goto out;
-	}
-	if (cJSON_GetNumberValue(cJSON_GetObjectItem(md, "status_code")) !=
-	    200) {
-		const char *why =
-		    cJSON_GetStringValue(cJSON_GetObjectItem(md, "err"));
+	if (progress != NULL && progress->every > 0 && progress->every < chunk)
+		chunk = progress->every;
+	http_response_init(&resp);
+	for (;;) {
+		int elapsed = (int)(time(NULL) - start);
+		int timeout = max - elapsed < chunk ? max - elapsed : chunk;
+		const char *type, *what;
+		const cJSON *md;
+		char *path;
+		double code;
+		size_t bare;
 
-		strbuf_addstr(
-		    err, why != NULL && *why ? why : "operation failed");
-		rc = PROVIDER_ERROR;
-		goto out;
+		if (timeout <= 0) {
+			strbuf_addf(&call->err,
+			    "%s still running after %d s, the most getbot waits "
+			    "(GETBOT_INCUS_WAIT_MAX); it goes on on the server, "
+			    "and the next apply sees what it did",
+			    operation, elapsed);
+			rc = PROVIDER_ERROR;
+			break;
+		}
+		http_response_release(&resp);
+		path = xasprintf("%s/wait?timeout=%d", operation, timeout);
+		rc = incus_send(s, "GET", path, NULL, NULL, &resp, &call->err);
+		free(path);
+		if (rc != PROVIDER_OK)
+			break;
+		type = cJSON_GetStringValue(
+		    cJSON_GetObjectItem(resp.json, "type"));
+		md = cJSON_GetObjectItem(resp.json, "metadata");
+		if ((type != NULL && strcmp(type, "error") == 0) ||
+		    !cJSON_IsObject(md)) {
+			/* Incus 6.0.4 answers a wait that timed out, and a
+			 * failed operation, with an error envelope: the
+			 * operation itself says which */
+			incus_error_text(&resp, &call->err);
+			http_response_release(&resp);
+			if (incus_send(s, "GET", operation, NULL, NULL, &resp,
+				&line) != PROVIDER_OK ||
+			    !cJSON_IsObject(md = cJSON_GetObjectItem(
+						resp.json, "metadata"))) {
+				rc = PROVIDER_ERROR;
+				break;
+			}
+			code = cJSON_GetNumberValue(
+			    cJSON_GetObjectItem(md, "status_code"));
+			if (!(code <= INCUS_STATUS_SUCCESS)) { /* failed */
+				rc = PROVIDER_ERROR;
+				break;
+			}
+			strbuf_reset(&call->err);
+		}
+		code = cJSON_GetNumberValue(
+		    cJSON_GetObjectItem(md, "status_code"));
+		if (code == INCUS_STATUS_SUCCESS) {
+			if (metadata != NULL)
+				*metadata = cJSON_Duplicate(md, true);
+			rc = PROVIDER_OK;
+			break;
+		}
+		if (!(code < INCUS_STATUS_SUCCESS)) { /* NaN too */
+			const char *why = cJSON_GetStringValue(
+			    cJSON_GetObjectItem(md, "err"));
+
+			strbuf_addstr(&call->err,
+			    why != NULL && *why ? why : "operation failed");
+			rc = PROVIDER_ERROR;
+			break;
+		}
+		/* still running: say so, and wait again */
+		what = cJSON_GetStringValue(
+		    cJSON_GetObjectItem(md, "description"));
+		strbuf_reset(&line);
+		strbuf_addf(&line, "%s: still running after %d s",
+		    progress != NULL && progress->doing != NULL ? progress->doing
+		    : what != NULL				? what
+								: operation,
+		    (int)(time(NULL) - start));
+		strbuf_addstr(&line, ": ");
+		bare = line.len;
+		incus_op_progress(md, &line);
+		if (progress != NULL && progress->poll != NULL)
+			progress->poll(s, call, progress->ctx, &line);
+		if (line.len == bare)
+			strbuf_setlen(&line, bare - 2);
+		provider_progress(call,
+		    progress != NULL && progress->address != NULL
+			? progress->address
+			: "incus",
+		    "%s", line.buf);
 	}
-	if (metadata != NULL)
-		*metadata = cJSON_Duplicate(md, true);
-	rc = PROVIDER_OK;
-out:
 	http_response_release(&resp);
+	strbuf_release(&line);
 	return rc;
 }
 
-int
-incus_call(struct incus_client *s, struct provider_call *call,
+static int
+incus_request(struct incus_client *s, struct provider_call *call,
     const char *method, const char *path, const cJSON *body,
-    const char *if_match, cJSON **metadata, char **etag)
+    const char *if_match, const struct incus_progress *progress,
+    cJSON **metadata, char **etag)
 {
 	struct http_response resp;
 	char *text = body != NULL ? cJSON_PrintUnformatted(body) : NULL;
@@ -163,13 +277,31 @@ incus_call(struct incus_client *s, struct provider_call *call,
 			    path);
 			rc = PROVIDER_ERROR;
 		} else
-			rc = incus_wait(s, op, metadata, &call->err);
+			rc = incus_wait(s, call, op, progress, metadata);
 	} else if (metadata != NULL)
 		*metadata = cJSON_Duplicate(
 		    cJSON_GetObjectItem(resp.json, "metadata"), true);
 out:
 	http_response_release(&resp);
 	return rc;
+}
+
+int
+incus_call(struct incus_client *s, struct provider_call *call,
+    const char *method, const char *path, const cJSON *body,
+    const char *if_match, cJSON **metadata, char **etag)
+{
+	return incus_request(
+	    s, call, method, path, body, if_match, NULL, metadata, etag);
+}
+
+int
+incus_call_progress(struct incus_client *s, struct provider_call *call,
+    const char *method, const char *path, const cJSON *body,
+    const struct incus_progress *progress, cJSON **metadata)
+{
+	return incus_request(
+	    s, call, method, path, body, NULL, progress, metadata, NULL);
 }
 
 int
@@ -218,7 +350,7 @@ incus_docker_socket(const char *org)
 static int
 incus_files_request(struct incus_client *s, const char *method,
     const char *instance, const char *path, const char *type, const char *data,
-    size_t len, unsigned mode, struct strbuf *err)
+    size_t len, unsigned mode, struct strbuf *out, struct strbuf *err)
 {
 	struct strbuf url = STRBUF_INIT, mode_lxd = STRBUF_INIT,
 		      mode_incus = STRBUF_INIT, type_lxd = STRBUF_INIT,
@@ -255,12 +387,15 @@ incus_files_request(struct incus_client *s, const char *method,
 	req.body = data != NULL ? data : "";
 	req.body_len = data != NULL ? len : 0;
 	req.content_type = "application/octet-stream";
-	if (strcmp(method, "DELETE") == 0)
+	if (strcmp(method, "DELETE") == 0 || strcmp(method, "GET") == 0)
 		req.body = NULL;
+	req.max_body = out != NULL ? INCUS_MAX_FILE : 0;
 	http_response_init(&resp);
 	rc = http_request(&req, &resp, err);
 	if (rc == PROVIDER_TRANSIENT && resp.status == 500)
 		rc = PROVIDER_ERROR;
+	if (rc == PROVIDER_OK && out != NULL)
+		strbuf_add(out, resp.body.buf, resp.body.len);
 	http_response_release(&resp);
 	strbuf_release(&url);
 	strbuf_release(&mode_lxd);
@@ -282,7 +417,7 @@ incus_write_file(struct incus_client *c, struct provider_call *call,
 	provider_throttle(call);
 	if (data == NULL) {
 		rc = incus_files_request(c, "DELETE", instance, path, "file",
-		    NULL, 0, 0, &call->err);
+		    NULL, 0, 0, NULL, &call->err);
 		if (rc == PROVIDER_ERROR && strstr(call->err.buf, "HTTP 404"))
 			rc = PROVIDER_OK, strbuf_reset(&call->err);
 		goto out;
@@ -293,7 +428,7 @@ incus_write_file(struct incus_client *c, struct provider_call *call,
 		strbuf_reset(&dir);
 		strbuf_add(&dir, path, (size_t)(slash - path));
 		rc = incus_files_request(c, "POST", instance, dir.buf,
-		    "directory", NULL, 0, 0755, &call->err);
+		    "directory", NULL, 0, 0755, NULL, &call->err);
 		/* an existing directory is fine; so is one another apply
 		 * thread made a moment ago (LXD's sftp then says "file
 		 * exists") */
@@ -305,7 +440,7 @@ incus_write_file(struct incus_client *c, struct provider_call *call,
 	}
 	if (rc == PROVIDER_OK)
 		rc = incus_files_request(c, "POST", instance, path, "file",
-		    data, len, mode, &call->err);
+		    data, len, mode, NULL, &call->err);
 out:
 	if (rc != PROVIDER_OK &&
 	    strstr(call->err.buf, "cannot reach") == NULL) {
@@ -316,4 +451,13 @@ out:
 	}
 	strbuf_release(&dir);
 	return rc;
+}
+
+int
+incus_read_file(struct incus_client *c, struct provider_call *call,
+    const char *instance, const char *path, struct strbuf *content)
+{
+	provider_throttle(call);
+	return incus_files_request(c, "GET", instance, path, "file", NULL, 0,
+	    0, content, &call->err);
 }

@@ -14,7 +14,11 @@
 
 #include "provider.h"
 
+/* One wait request for an operation lasts this long; an operation still
+ * running then is waited for again, up to INCUS_WAIT_MAX seconds in all
+ * (GETBOT_INCUS_WAIT_SECONDS and GETBOT_INCUS_WAIT_MAX override them). */
 #define INCUS_WAIT_SECONDS 120
+#define INCUS_WAIT_MAX     1800
 
 struct incus_client {
 	struct conn *conn; /* borrowed */
@@ -41,6 +45,27 @@ void incus_client_release(struct incus_client *c);
 int incus_call(struct incus_client *c, struct provider_call *call,
     const char *method, const char *path, const cJSON *body,
     const char *if_match, cJSON **metadata, char **etag);
+
+/* How a long operation reports its progress while it runs. */
+struct incus_progress {
+	const char *address; /* whose action the lines are about */
+	const char *doing;   /* "installing Docker inside" */
+	int every;           /* seconds between lines, at most */
+	/* Called between waits: may add what else it knows to line. */
+	void (*poll)(struct incus_client *c, struct provider_call *call,
+	    const void *ctx, struct strbuf *line);
+	const void *ctx;
+};
+
+/* incus_call for a long operation, with progress lines while it runs
+ * (provider_progress). */
+int incus_call_progress(struct incus_client *c, struct provider_call *call,
+    const char *method, const char *path, const cJSON *body,
+    const struct incus_progress *progress, cJSON **metadata);
+
+/* Append the file at path inside instance (at most 1 MiB) to content. */
+int incus_read_file(struct incus_client *c, struct provider_call *call,
+    const char *instance, const char *path, struct strbuf *content);
 
 /*
  * Write a file inside instance through the files API (parent directories

@@ -247,6 +247,17 @@ apply_progress(struct apply_ctx *ctx, const char *fmt, ...)
 	fflush(ctx->options->progress);
 }
 
+/* engine->progress during apply: a provider's line among apply's. */
+static void
+apply_provider_progress(void *arg, const char *line)
+{
+	struct apply_ctx *ctx = arg;
+
+	pthread_mutex_lock(&ctx->mutex);
+	apply_progress(ctx, "%s", line);
+	pthread_mutex_unlock(&ctx->mutex);
+}
+
 static const char *
 apply_doing(enum action_kind kind)
 {
@@ -482,6 +493,8 @@ apply_run(struct engine *engine, struct plan *plan, struct state *state,
 		ctx.nlanes++;
 	}
 	engine->applying = true;
+	engine->progress = apply_provider_progress;
+	engine->progress_ctx = &ctx;
 	if (n > plan->count && plan->count > 0)
 		n = (unsigned)plan->count;
 	threads = xcalloc(n, sizeof(*threads));
@@ -498,6 +511,8 @@ apply_run(struct engine *engine, struct plan *plan, struct state *state,
 		summary->skipped += ctx.status[i] == APPLY_SKIPPED;
 	}
 	engine->applying = false;
+	engine->progress = NULL;
+	engine->progress_ctx = NULL;
 	free(threads);
 	free(ctx.status);
 	free(ctx.lanes);

@@ -54,6 +54,10 @@ struct engine {
 	/* The state's last applied specs, {PROVIDER: {ADDRESS: spec}}
 	 * (engine_remember), handed to each observation. Owned. */
 	cJSON *remembered;
+	/* Where provider_progress lines go while apply runs (apply sets
+	 * it); NULL: nowhere. */
+	void (*progress)(void *ctx, const char *line);
+	void *progress_ctx;
 };
 
 /* Load and validate config_path (problems go to diags). */

@@ -1,6 +1,7 @@
 /* What the engine offers providers: their kinds by name, the rate budget. */
 #include "config.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 #include "engine.h"
@@ -22,6 +23,23 @@ provider_throttle(struct provider_call *call)
 {
 	if (call->engine != NULL && call->budget != NULL)
 		budget_take(&call->engine->budgets, call->budget);
+}
+
+void
+provider_progress(
+    struct provider_call *call, const char *address, const char *fmt, ...)
+{
+	struct strbuf line = STRBUF_INIT;
+	va_list ap;
+
+	if (call->engine == NULL || call->engine->progress == NULL)
+		return;
+	strbuf_addf(&line, "%s: ", address);
+	va_start(ap, fmt);
+	strbuf_vaddf(&line, fmt, ap);
+	va_end(ap);
+	call->engine->progress(call->engine->progress_ctx, line.buf);
+	strbuf_release(&line);
 }
 
 void

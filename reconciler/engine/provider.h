@@ -50,6 +50,11 @@ void provider_throttle(struct provider_call *call);
 /* Nobody sends under the call's budget for seconds from now: a 429 that
  * the remote side counts against the whole token or account. */
 void provider_block(struct provider_call *call, double seconds);
+/* A progress line for a long step of address's action ("installing
+ * Docker: 40 s, Unpacking containerd ..."), shown with apply's own
+ * lines; nothing outside an apply. */
+void provider_progress(struct provider_call *call, const char *address,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
  * Outputs of dependencies: what one resource's observation or apply

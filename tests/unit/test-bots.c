@@ -282,6 +282,58 @@ port_of(const struct bots *bots, const char *team)
 	return 0;
 }
 
+/* The image a server target's org containers start from, in each form. */
+static void
+expect_image(const char *image, const char *server, const char *protocol,
+    const char *alias, bool pinned, const char *why)
+{
+	char *text = edit("{kind: incus, connect: local}", image), *diags;
+	struct bots *bots = load(text, &diags);
+	const struct bots_server *s;
+
+	ok(bots != NULL, "%s: loads (%s)", why, diags);
+	if (bots != NULL) {
+		s = &bots->targets[0].server;
+		if (server == NULL)
+			ok(s->image_server == NULL, "%s: an image on the server",
+			    why);
+		else
+			is_str(s->image_server, server, "%s: server", why);
+		if (protocol == NULL)
+			ok(s->image_protocol == NULL, "%s: no protocol", why);
+		else
+			is_str(s->image_protocol, protocol, "%s: protocol", why);
+		is_str(s->image_alias, alias, "%s: alias", why);
+		ok((s->image_certificate != NULL) == pinned,
+		    "%s: certificate %s", why, pinned ? "pinned" : "none");
+	}
+	bots_free(bots);
+	free(diags);
+	free(text);
+}
+
+static void
+test_bots__image_forms(void)
+{
+	expect_image("{kind: incus, connect: local}",
+	    "https://images.linuxcontainers.org", "simplestreams", "debian/12",
+	    false, "unset: debian/12 from the images server");
+	expect_image("{kind: incus, connect: local, image: my-debian}", NULL,
+	    NULL, "my-debian", false, "a bare alias: on the server");
+	expect_image("{kind: incus, connect: local, image: 'images:debian/13'}",
+	    "https://images.linuxcontainers.org", "simplestreams", "debian/13",
+	    false, "images:ALIAS: the images server");
+	expect_image("{kind: incus, connect: local, image: {alias: alpine/3.20}}",
+	    "https://images.linuxcontainers.org", "simplestreams",
+	    "alpine/3.20", false, "a mapping's defaults");
+	expect_image("{kind: incus, connect: local, image: {server: "
+		     "'https://127.0.0.1:8443', protocol: incus, alias: x, "
+		     "certificate: \"-----BEGIN CERTIFICATE-----\\nAA==\\n"
+		     "-----END CERTIFICATE-----\\n\"}}",
+	    "https://127.0.0.1:8443", "incus", "x", true,
+	    "a server of one's own, pinned");
+}
+
 static void
 test_bots__ports_are_stable_and_distinct(void)
 {
@@ -326,5 +378,6 @@ main(void)
 	test_bots__derived_names_must_be_unique();
 	test_bots__sealed_secrets_are_checked();
 	test_bots__ports_are_stable_and_distinct();
+	test_bots__image_forms();
 	return tap_done();
 }

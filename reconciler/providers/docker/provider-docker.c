@@ -265,19 +265,27 @@ docker_label(const cJSON *item, const char *key)
 }
 
 /* "healthy" when running and healthy, else what Docker says: exited,
- * created, restarting, unhealthy, starting, ... The list has health only
- * in its Status text before API 1.52: "Up 3 minutes (healthy)". */
+ * created, restarting, unhealthy, starting, ... From API 1.52 the list
+ * says health in Health.Status ("none" without a health check); before,
+ * only in its Status text, "Up 3 minutes (healthy)", which 1.52 still
+ * writes but documents as for people. */
 static const char *
 docker_state(const cJSON *item)
 {
 	const char *state =
 	    cJSON_GetStringValue(cJSON_GetObjectItem(item, "State"));
+	const char *health = cJSON_GetStringValue(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(item, "Health"), "Status"));
 	const char *status =
 	    cJSON_GetStringValue(cJSON_GetObjectItem(item, "Status"));
 
 	if (state == NULL)
 		return "unknown";
-	if (strcmp(state, "running") != 0 || status == NULL)
+	if (strcmp(state, "running") != 0)
+		return state;
+	if (health != NULL)
+		return strcmp(health, "none") != 0 ? health : "running";
+	if (status == NULL)
 		return state;
 	if (strstr(status, "(healthy)") != NULL)
 		return "healthy";
@@ -463,7 +471,8 @@ docker_image_runtime(const char *name)
 
 /*
  * Build the image: POST /build with the context. The answer is always
- * 200 and a stream of JSON lines; a failure is a line with "error".
+ * 200 and a stream of JSON lines; a failure is a line with errorDetail
+ * (and, before API 1.52, "error").
  */
 static int
 docker_image_build(struct provider_call *call, const struct resource *r)
@@ -516,7 +525,13 @@ docker_image_build(struct provider_call *call, const struct resource *r)
 		end = strchr(line, '\n');
 		msg = cJSON_ParseWithLength(
 		    line, end ? (size_t)(end - line) : strlen(line));
-		why = cJSON_GetStringValue(cJSON_GetObjectItem(msg, "error"));
+		/* errorDetail in every version; "error" beside it is
+		 * deprecated from API 1.48 and gone from 1.52's docs */
+		why = cJSON_GetStringValue(cJSON_GetObjectItem(
+		    cJSON_GetObjectItem(msg, "errorDetail"), "message"));
+		if (why == NULL)
+			why = cJSON_GetStringValue(
+			    cJSON_GetObjectItem(msg, "error"));
 		if (why != NULL) {
 			strbuf_addf(&call->err,
 			    "org %s: building %s from %s/%s: %s", r->org, tag,

@@ -46,6 +46,7 @@ static const struct field_def incus_container_fields[] = {
 	{ "profiles", FIELD_INPLACE },
 	{ "limits.cpu", FIELD_INPLACE },
 	{ "limits.memory", FIELD_INPLACE },
+	{ "port_isolation", FIELD_INPLACE },
 	{ "status", FIELD_INPLACE },
 	{ "provisioned", FIELD_INPLACE },
 	{ NULL, 0 },
@@ -99,6 +100,18 @@ incus_profiles_text(const struct bots_target *target)
 	return strbuf_detach(&sb, NULL);
 }
 
+/* What the org containers are made from, as the plan shows it and their
+ * marker keeps it: "ALIAS" for an image on the server, "SERVER ALIAS"
+ * for one from an image server. Free it. */
+static char *
+incus_image_name(const struct bots_target *target)
+{
+	if (target->server.image_server == NULL)
+		return xstrdup(target->server.image_alias);
+	return xasprintf("%s %s", target->server.image_server,
+	    target->server.image_alias);
+}
+
 static int
 incus_expand(const struct bots *bots, const struct bots_target *target,
     struct resource_set *out, struct strbuf *err)
@@ -119,12 +132,14 @@ incus_expand(const struct bots *bots, const struct bots_target *target,
 	resource_set_add(out, net);
 	for (o = 0; o < bots->norgs; o++) {
 		const struct bots_org *org = &bots->orgs[o];
-		char *profiles, *number;
+		char *profiles, *number, *image;
 
 		if (org->target != target)
 			continue;
 		spec = cJSON_CreateObject();
-		cJSON_AddStringToObject(spec, "image", target->server.image);
+		image = incus_image_name(target);
+		cJSON_AddStringToObject(spec, "image", image);
+		free(image);
 		profiles = incus_profiles_text(target);
 		cJSON_AddStringToObject(spec, "profiles", profiles);
 		free(profiles);
@@ -136,6 +151,7 @@ incus_expand(const struct bots *bots, const struct bots_target *target,
 			cJSON_AddStringToObject(spec, "limits.cpu", "");
 		cJSON_AddStringToObject(spec, "limits.memory",
 		    org->memory != NULL ? org->memory : "");
+		cJSON_AddStringToObject(spec, "port_isolation", "true");
 		cJSON_AddStringToObject(spec, "status", "Running");
 		cJSON_AddStringToObject(spec, "provisioned", "true");
 		/* the container is named as identity_container_name() says:
@@ -156,6 +172,15 @@ incus_config(const cJSON *item, const char *key)
 	    cJSON_GetObjectItem(cJSON_GetObjectItem(item, "config"), key));
 
 	return v != NULL ? v : "";
+}
+
+static bool
+incus_config_true(const cJSON *object, const char *key)
+{
+	const char *v =
+	    cJSON_GetStringValue(cJSON_GetObjectItem(object, key));
+
+	return v != NULL && strcmp(v, "true") == 0;
 }
 
 /* Every network: the bridge getbot makes, owned or not. */
@@ -211,6 +236,17 @@ incus_eth0_address(const cJSON *state)
 	return NULL;
 }
 
+/* Does the instance's own eth0 (the NIC getbot gives it) keep it from
+ * the other orgs' containers on the bridge? */
+static bool
+incus_eth0_isolated(const cJSON *instance)
+{
+	const cJSON *eth0 = cJSON_GetObjectItem(
+	    cJSON_GetObjectItem(instance, "devices"), "eth0");
+
+	return incus_config_true(eth0, "security.port_isolation");
+}
+
 /* Every instance, with its state (recursion=2) for the org containers'
  * addresses: still one call. */
 static int
@@ -246,6 +282,8 @@ incus_container_observe(struct provider_call *call, struct observed_set *out)
 		    o->spec, "limits.cpu", incus_config(item, "limits.cpu"));
 		cJSON_AddStringToObject(o->spec, "limits.memory",
 		    incus_config(item, "limits.memory"));
+		cJSON_AddStringToObject(o->spec, "port_isolation",
+		    incus_eth0_isolated(item) ? "true" : "false");
 		cJSON_AddStringToObject(
 		    o->spec, "status", status != NULL ? status : "");
 		cJSON_AddStringToObject(o->spec, "provisioned",
@@ -372,32 +410,82 @@ incus_publish_address(struct provider_call *call, const struct resource *r)
 	strbuf_release(&path);
 }
 
+#define INCUS_PROVISION_LOG "/var/log/getbot-provision.log"
+
+/* The last non-empty line of the provisioning log inside the container
+ * (borrowed from text, cut at 160 bytes), or NULL. */
+static const char *
+incus_last_line(struct strbuf *text)
+{
+	char *end, *start;
+
+	while (text->len > 0 && (text->buf[text->len - 1] == '\n' ||
+				    text->buf[text->len - 1] == '\r' ||
+				    text->buf[text->len - 1] == ' '))
+		strbuf_setlen(text, text->len - 1);
+	if (text->len == 0)
+		return NULL;
+	end = text->buf + text->len;
+	start = end;
+	while (start > text->buf && start[-1] != '\n' && start[-1] != '\r')
+		start--;
+	if (end - start > 160)
+		start[160] = '\0';
+	return start;
+}
+
+/* incus_progress's poll while Docker is installed: the log's last line. */
+static void
+incus_provision_poll(struct incus_client *c, struct provider_call *call,
+    const void *ctx, struct strbuf *line)
+{
+	struct strbuf text = STRBUF_INIT;
+	const char *last;
+
+	if (incus_read_file(c, call, ctx, INCUS_PROVISION_LOG, &text) ==
+		PROVIDER_OK &&
+	    (last = incus_last_line(&text)) != NULL)
+		strbuf_addf(line, "%s%s",
+		    line->len > 0 && line->buf[line->len - 1] != ' ' ? "; " : "",
+		    last);
+	/* a log not there yet is no error: the step goes on */
+	strbuf_reset(&call->err);
+	strbuf_release(&text);
+}
+
 /*
  * What an org container needs inside, added only where missing: Docker
  * (apt-get, once the container's network is up), with bounded logs.
- * Through the exec API; the command's status decides.
+ * Through the exec API; the command's status decides. An install takes
+ * minutes on a fresh container: its log's last line is shown every 10 s.
  */
 static int
-incus_provision(struct provider_call *call, const char *name)
+incus_provision(
+    struct provider_call *call, const char *name, const char *address)
 {
 	static const char script[] =
 	    "set -e\n"
+	    "exec >" INCUS_PROVISION_LOG " 2>&1\n"
 	    "if [ ! -e /etc/docker/daemon.json ]; then\n"
 	    "  mkdir -p /etc/docker\n"
 	    "  printf '%s\\n' '{\"log-driver\": \"local\"}' "
 	    ">/etc/docker/daemon.json\n"
 	    "fi\n"
 	    "if ! command -v dockerd >/dev/null 2>&1; then\n"
+	    "  echo 'waiting for the network'\n"
 	    "  i=0; until getent hosts deb.debian.org >/dev/null 2>&1; do\n"
-	    "    i=$((i + 1)); [ $i -lt 60 ] || { echo 'no network' >&2; "
-	    "exit 1; }; sleep 1; done\n"
+	    "    i=$((i + 1)); [ $i -lt 60 ] || { echo 'no network: "
+	    "deb.debian.org does not resolve'; exit 1; }; sleep 1; done\n"
 	    "  apt-get update -q\n"
 	    "  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
 	    "-o DPkg::Lock::Timeout=120 --no-install-recommends docker.io\n"
-	    "fi\n";
+	    "fi\n"
+	    "echo 'Docker is installed'\n";
+	struct incus_progress progress = { 0 };
 	cJSON *body = cJSON_CreateObject(), *cmd, *md = NULL;
-	struct strbuf path = STRBUF_INIT;
+	struct strbuf path = STRBUF_INIT, log = STRBUF_INIT;
 	const cJSON *ret;
+	const char *last;
 	int rc;
 
 	cmd = cJSON_AddArrayToObject(body, "command");
@@ -413,15 +501,26 @@ incus_provision(struct provider_call *call, const char *name)
 	strbuf_addstr(&path, "/1.0/instances/");
 	http_add_escaped(&path, name);
 	strbuf_addstr(&path, "/exec");
-	rc = incus_call(
-	    call->session, call, "POST", path.buf, body, NULL, &md, NULL);
+	progress.address = address;
+	progress.doing = "installing Docker inside";
+	progress.every = 10;
+	progress.poll = incus_provision_poll;
+	progress.ctx = name;
+	rc = incus_call_progress(
+	    call->session, call, "POST", path.buf, body, &progress, &md);
 	ret =
 	    cJSON_GetObjectItem(cJSON_GetObjectItem(md, "metadata"), "return");
 	if (rc == PROVIDER_OK && (!cJSON_IsNumber(ret) || ret->valueint != 0)) {
+		incus_read_file(call->session, call, name, INCUS_PROVISION_LOG,
+		    &log);
+		strbuf_reset(&call->err);
+		last = incus_last_line(&log);
 		strbuf_addf(&call->err,
-		    "container %s: installing Docker inside failed (exit %d); "
-		    "the container needs network access to Debian's mirrors",
-		    name, cJSON_IsNumber(ret) ? ret->valueint : -1);
+		    "container %s: installing Docker inside failed (exit %d)%s%s"
+		    "; the container needs network access to Debian's "
+		    "mirrors (its log: " INCUS_PROVISION_LOG ")",
+		    name, cJSON_IsNumber(ret) ? ret->valueint : -1,
+		    last != NULL ? ": " : "", last != NULL ? last : "");
 		rc = PROVIDER_ERROR;
 	}
 	cJSON_Delete(md);
@@ -437,8 +536,39 @@ incus_provision(struct provider_call *call, const char *name)
 		    NULL, NULL, NULL);
 		cJSON_Delete(body);
 	}
+	strbuf_release(&log);
 	strbuf_release(&path);
 	return rc;
+}
+
+/*
+ * The create request's source: the alias, and for an image server its
+ * URL, protocol and pinned certificate (what `incus launch
+ * images:debian/12` sends). Incus pulls the image, or uses its cached
+ * copy.
+ */
+static int
+incus_image_source(
+    struct provider_call *call, const struct resource *r, cJSON *source)
+{
+	const struct bots_server *server = &r->target->server;
+	struct strbuf pem = STRBUF_INIT;
+
+	cJSON_AddStringToObject(source, "type", "image");
+	cJSON_AddStringToObject(source, "alias", server->image_alias);
+	if (server->image_server == NULL)
+		return PROVIDER_OK;
+	cJSON_AddStringToObject(source, "server", server->image_server);
+	cJSON_AddStringToObject(source, "protocol", server->image_protocol);
+	cJSON_AddStringToObject(source, "mode", "pull");
+	if (bots_image_certificate(r->target, &pem, &call->err) != 0) {
+		strbuf_release(&pem);
+		return PROVIDER_ERROR;
+	}
+	if (pem.len > 0)
+		cJSON_AddStringToObject(source, "certificate", pem.buf);
+	strbuf_release(&pem);
+	return PROVIDER_OK;
 }
 
 static int
@@ -446,6 +576,7 @@ incus_container_create(struct provider_call *call, const struct resource *r)
 {
 	cJSON *body = cJSON_CreateObject(), *config, *devices, *dev, *source;
 	cJSON *profiles;
+	struct incus_progress progress = { 0 };
 	char *sock = incus_docker_socket(r->name);
 	char *listen = xasprintf("unix:%s", sock);
 	const char *list = incus_spec(r, "profiles");
@@ -457,8 +588,9 @@ incus_container_create(struct provider_call *call, const struct resource *r)
 	cJSON_AddStringToObject(body, "name", r->name);
 	cJSON_AddStringToObject(body, "type", "container");
 	source = cJSON_AddObjectToObject(body, "source");
-	cJSON_AddStringToObject(source, "type", "image");
-	cJSON_AddStringToObject(source, "alias", incus_spec(r, "image"));
+	rc = incus_image_source(call, r, source);
+	if (rc != PROVIDER_OK)
+		goto out;
 	profiles = cJSON_AddArrayToObject(body, "profiles");
 	cJSON_AddItemToArray(profiles, cJSON_CreateString("default"));
 	while (*list != '\0') {
@@ -492,13 +624,17 @@ incus_container_create(struct provider_call *call, const struct resource *r)
 	cJSON_AddStringToObject(dev, "connect", "unix:/var/run/docker.sock");
 	cJSON_AddStringToObject(dev, "bind", "host");
 	cJSON_AddStringToObject(dev, "mode", "0660");
-	rc = incus_call(call->session, call, "POST", "/1.0/instances", body,
-	    NULL, NULL, NULL);
+	/* a first container pulls its image: minutes, with progress */
+	progress.address = r->address;
+	progress.doing = "creating the container";
+	progress.every = 10;
+	rc = incus_call_progress(call->session, call, "POST", "/1.0/instances",
+	    body, &progress, NULL);
 	/* started apart: LXD 5.0 lacks "start" in the create request */
 	if (rc == PROVIDER_OK)
 		rc = incus_set_state(call, r->name, "start");
 	if (rc == PROVIDER_OK)
-		rc = incus_provision(call, r->name);
+		rc = incus_provision(call, r->name, r->address);
 	if (rc == PROVIDER_OK)
 		incus_publish_address(call, r);
 out:
@@ -554,6 +690,50 @@ incus_network_update(struct provider_call *call, const struct resource *desired,
 	return rc;
 }
 
+/*
+ * Isolate the container's eth0 from the other orgs' containers (a
+ * container made before getbot set security.port_isolation): its own
+ * devices, read with their ETag and written back with the key set, so a
+ * change made meanwhile is not overwritten (412, read again on the
+ * retry). Incus re-plugs the NIC: the container keeps its address.
+ */
+static int
+incus_isolate_ports(struct provider_call *call, const char *name)
+{
+	struct strbuf path = STRBUF_INIT;
+	cJSON *instance = NULL, *body = NULL, *devices, *eth0;
+	char *etag = NULL;
+	int rc;
+
+	strbuf_addstr(&path, "/1.0/instances/");
+	http_add_escaped(&path, name);
+	rc = incus_call(call->session, call, "GET", path.buf, NULL, NULL,
+	    &instance, &etag);
+	if (rc != PROVIDER_OK)
+		goto out;
+	devices = cJSON_GetObjectItem(instance, "devices");
+	eth0 = cJSON_GetObjectItem(devices, "eth0");
+	if (!cJSON_IsObject(eth0)) {
+		strbuf_addf(&call->err,
+		    "container %s has no eth0 device of its own to isolate",
+		    name);
+		rc = PROVIDER_ERROR;
+		goto out;
+	}
+	cJSON_DeleteItemFromObject(eth0, "security.port_isolation");
+	cJSON_AddStringToObject(eth0, "security.port_isolation", "true");
+	body = cJSON_CreateObject();
+	cJSON_AddItemToObject(body, "devices", cJSON_Duplicate(devices, true));
+	rc = incus_call(call->session, call, "PATCH", path.buf, body, etag,
+	    NULL, NULL);
+out:
+	cJSON_Delete(body);
+	cJSON_Delete(instance);
+	free(etag);
+	strbuf_release(&path);
+	return rc;
+}
+
 /* Limits in place; then started and provisioned where it is not. */
 static int
 incus_container_update(struct provider_call *call,
@@ -568,6 +748,9 @@ incus_container_update(struct provider_call *call,
 	http_add_escaped(&path, desired->name);
 	incus_add_limits(config, desired);
 	rc = incus_patch_config(call, path.buf, config);
+	if (rc == PROVIDER_OK &&
+	    !incus_config_true(current->spec, "port_isolation"))
+		rc = incus_isolate_ports(call, desired->name);
 	status =
 	    cJSON_GetStringValue(cJSON_GetObjectItem(current->spec, "status"));
 	if (rc == PROVIDER_OK &&
@@ -577,7 +760,7 @@ incus_container_update(struct provider_call *call,
 	    cJSON_GetObjectItem(current->spec, "provisioned"));
 	if (rc == PROVIDER_OK &&
 	    (provisioned == NULL || strcmp(provisioned, "true") != 0))
-		rc = incus_provision(call, desired->name);
+		rc = incus_provision(call, desired->name, desired->address);
 	if (rc == PROVIDER_OK)
 		incus_publish_address(call, desired);
 	cJSON_Delete(config);
