@@ -54,6 +54,21 @@ incus_cleanup_test_objects
 ! incus_exists "/1.0/profiles/gbt-dead-$$" && incus_exists "/1.0/profiles/gbt-alive-$$"
 tap_ok $? "incus_cleanup_test_objects removes the dead run's only"
 
+# This Incus as an image server, and put back as it was even after a
+# run that served images died.
+https_before=$(incus_call GET /1.0 | json_get 'd["config"].get("core.https_address")')
+incus_serve_images
+tap_ok $? "incus_serve_images: Incus answers on $GETBOT_INCUS_IMAGE_SERVER"
+! curl -sf --max-time 5 "$GETBOT_INCUS_IMAGE_SERVER/1.0" >/dev/null
+tap_ok $? "to a client that trusts its certificate only"
+sed "s/^[^ ]*/$dead/" "$GETBOT_TEST_LOCK.https" >"$svc_tmp/https" &&
+	cat "$svc_tmp/https" >"$GETBOT_TEST_LOCK.https"
+incus_https_put_back
+[ "$(incus_call GET /1.0 | json_get 'd["config"].get("core.https_address")')" = "$https_before" ] &&
+	[ ! -e "$GETBOT_TEST_LOCK.https" ] &&
+	! curl -sk --max-time 5 "$GETBOT_INCUS_IMAGE_SERVER/1.0" >/dev/null
+tap_ok $? "what a dead run served is put back (core.https_address '$https_before')"
+
 incus_test_profile
 tap_ok $? "the test profile $GETBOT_INCUS_TEST_PROFILE"
 incus_import_test_image getbot-test-docker
