@@ -134,7 +134,9 @@ run plan
 [ "$rc" -ne 0 ] && grep -q "$GETBOT_INCUS_IMAGE_SERVER" err &&
 	! incus_exists /1.0/instances/tfresh && [ "$(images)" = "$images_before" ]
 tap_ok $? "a wrong certificate fails, naming the image server, and no container is made"
-tap_diag "$(cat err)"
+tap_diag "$(grep . err)"
+incus_exists /1.0/networks/getbot-br0 &&
+	tap_diag "(the bridge getbot-br0 was made before the container failed)"
 step "wrong certificate"
 
 # --- Docker installed by getbot, through waits that time out ----------------------
@@ -158,7 +160,7 @@ grep -q 'incus\.container\.tfresh: installing Docker inside' out
 tap_ok $? "the install's progress is in apply's output"
 first=$(sed -n 's/^\([0-9]*\) .*incus\.container\.tfresh: installing Docker inside.*/\1/p' timed | head -1)
 done_at=$(sed -n 's/^\([0-9]*\) .*incus\.container\.tfresh: created.*/\1/p' timed | head -1)
-[ -n "$first" ] && [ -n "$done_at" ] && [ $((done_at - first)) -ge 5 ]
+[ -n "$first" ] && [ -n "$done_at" ] && [ $((done_at - first)) -ge 3 ]
 tap_ok $? "the progress shows while it runs (first line $((${done_at:-0} - ${first:-0})) s before the end)"
 grep -q 'incus\.container\.tfresh: .*still running after [0-9]* s' out
 tap_ok $? "a wait that times out while the install runs says it still runs, and waits on"
@@ -176,12 +178,18 @@ write_config certs/server.crt tfresh tfresh2
 export GETBOT_INCUS_WAIT_SECONDS=5 GETBOT_INCUS_WAIT_MAX=10
 run apply --auto-approve
 unset GETBOT_INCUS_WAIT_SECONDS GETBOT_INCUS_WAIT_MAX
-[ "$rc" -ne 0 ] && grep -q 'incus\.container\.tfresh2' err && grep -q '10 s' err &&
-	grep -q 'still run' err
-tap_ok $? "past GETBOT_INCUS_WAIT_MAX, apply fails naming the bound; the operation still runs"
-tap_diag "$(cat err)"
+[ "$rc" -ne 0 ] &&
+	grep -q 'incus\.container\.tfresh2: .* still running after 1[0-9] s.*GETBOT_INCUS_WAIT_MAX' err &&
+	grep -q 'goes on on the server' err
+tap_ok $? "past GETBOT_INCUS_WAIT_MAX, apply fails naming the bound; the operation goes on"
+tap_diag "$(grep . err)"
 created=$(api tfresh2 | json_get 'd["created_at"]' 2>/dev/null)
 step "apply past the bound (tfresh2)"
+# the install goes on inside; the next apply comes once it has ended
+# (while it runs, Docker's socket is there but nothing answers on it)
+op=$(sed -n 's|.* \(/1\.0/operations/[0-9a-f-]*\) still running after.*|\1|p' err | head -1)
+[ -z "$op" ] || svc_incus_timeout=190 incus_api GET "$op/wait?timeout=180" >/dev/null
+step "the install left running"
 run apply --auto-approve
 [ "$rc" -eq 0 ] && [ -n "$created" ] &&
 	[ "$(api tfresh2 | json_get 'd["created_at"]' 2>/dev/null)" = "$created" ] &&
