@@ -300,6 +300,11 @@ services_stop() {
 		eval "$svc_on_exit" >/dev/null 2>&1
 		svc_on_exit=""
 	fi
+	# A test may have removed its working directory by now, and a
+	# python3 that is a shim (pyenv's) will not start in a removed one:
+	# every Incus call below would fail, and leave this run's objects to
+	# the next run's cleanup.
+	cd /
 	if [ -n "$svc_incus_sock_ok" ] && incus_alive; then
 		[ -z "$svc_https_changed" ] || incus_https_put_back >/dev/null 2>&1
 		for obj in $svc_incus_tracked; do
