@@ -13,10 +13,12 @@ GETBOT_BUILD_PACKAGES="$GETBOT_BUILD_PACKAGES libmicrohttpd-dev caddy curl"
 # iptables, uidmap, squashfs-tools and xz-utils for Incus and Docker;
 # debootstrap for the fresh Debian image getbot installs Docker into;
 # systemd for getbot-auth's unit (systemd-analyze) and the container that
-# boots it; flock (util-linux) serializes the Incus tests.
+# boots it, with dbus, its system bus (systemd-analyze security asks
+# systemd over it; only a Recommends of systemd); flock (util-linux)
+# serializes the Incus tests.
 GETBOT_BUILD_PACKAGES="$GETBOT_BUILD_PACKAGES dnsmasq-base docker.io
  busybox-static iptables uidmap squashfs-tools xz-utils util-linux tar gzip
- debootstrap systemd"
+ debootstrap systemd dbus"
 # Incus 6.0 comes from Debian's bookworm-backports suite (ci_backports).
 GETBOT_BACKPORTS_PACKAGES="incus"
 
