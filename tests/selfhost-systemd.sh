@@ -387,6 +387,23 @@ tap_ok $? "and the sign-in works as before (got $code)"
 run plan --detailed-exitcode
 [ "$rc" -eq 0 ]; ok "with nothing for getbot to do (exit $rc)"
 
+# --- the unit edited by hand -------------------------------------------------------------
+
+pid=$(main_pid)
+srv sed -i 's/^NoNewPrivileges=yes$/NoNewPrivileges=no/' "$UNIT" &&
+	srv systemctl daemon-reload
+run plan --detailed-exitcode
+[ "$rc" -eq 2 ] &&
+	grep -q '# auth.service.getbot-auth will be updated in place: drift: unit changed outside getbot' out
+ok "a unit edited by hand is drift (exit $rc)"
+run apply --auto-approve
+newpid=$(main_pid)
+srv cat "$UNIT" | cmp -s - "$T/unit" && [ "$newpid" != "$pid" ] &&
+	srv grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$newpid/status"
+ok "apply writes getbot's unit back and restarts getbot-auth under it (pid $newpid)"
+run plan --detailed-exitcode
+[ "$rc" -eq 0 ]; ok "then no changes (exit $rc)"
+
 # --- a new listen address: a restart ---------------------------------------------------------
 
 pid=$(main_pid)

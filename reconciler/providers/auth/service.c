@@ -348,6 +348,27 @@ service_unit_render(const char *binary, const char *config)
 	return strbuf_detach(&sb, NULL);
 }
 
+/* Is unit (the installed unit's text) the one getbot would write now?
+ * When getbot-auth cannot be found there is nothing to compare it with:
+ * it is taken as current, and a restart will say what is missing. */
+static bool
+service_unit_is_current(
+    const struct service *svc, struct conn *conn, const char *unit)
+{
+	struct strbuf ignored = STRBUF_INIT;
+	char *binary = service_find_binary(conn, &ignored), *want;
+	bool current = true;
+
+	if (binary != NULL) {
+		want = service_unit_render(binary, svc->config);
+		current = strcmp(unit, want) == 0;
+		free(want);
+	}
+	free(binary);
+	strbuf_release(&ignored);
+	return current;
+}
+
 /* Install the unit if it is not what it should be. */
 static int
 service_unit_install(
@@ -735,6 +756,7 @@ service_observe(
 		status->owned = strncmp(unit.buf, SERVICE_UNIT_MARK,
 				    strlen(SERVICE_UNIT_MARK)) == 0;
 		status->running = service_unit_active(conn);
+		status->stale = !service_unit_is_current(svc, conn, unit.buf);
 	} else {
 		if (service_pid_read(svc, conn, &pid, &status->listen, &err) ==
 		    CONN_MISSING)
