@@ -12,6 +12,7 @@
 #   /opt/getbot          the build directory, read-only: getbot, and
 #                        getbot-auth beside it (a path outside /home and
 #                        /root, which the unit's ProtectHome=yes hides)
+#   /root/getbot         the same, where the unit cannot see it
 #   /opt/getbot-src      the source directory, read-only (the fakes)
 #   $T                   this test's scratch directory, at the same
 #                        path: bots.yaml, the state, the bots' build
@@ -70,6 +71,8 @@ busybox_image_context "$T/runtimes/v1" || bail "no build context"
 incus_systemd_launch "$CT" "{
  \"getbot\": {\"type\": \"disk\", \"source\": \"$BUILD\", \"path\": \"/opt/getbot\",
             \"readonly\": \"true\"},
+ \"getbot-home\": {\"type\": \"disk\", \"source\": \"$BUILD\", \"path\": \"/root/getbot\",
+                 \"readonly\": \"true\"},
  \"getbot-src\": {\"type\": \"disk\", \"source\": \"$top_srcdir\", \"path\": \"/opt/getbot-src\",
                 \"readonly\": \"true\"},
  \"scratch\": {\"type\": \"disk\", \"source\": \"$T\", \"path\": \"$T\", \"shift\": \"true\"},
@@ -90,22 +93,28 @@ main_pid() {
 	srv systemctl show -P MainPID getbot-auth.service 2>/dev/null
 }
 
-# getbot in the server: its environment, cleaned, and its words in out
-# and err under $T/w
+# getbot-in GETBOT ARGS...: getbot in the server, its environment
+# cleaned, its words in out and err under $T/w
 cat >"$T/getbot-in" <<EOF
 #!/bin/sh
+getbot=\$1
+shift
 cd "$T/w" || exit 99
 exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin HOME=/root \\
 	LANG=C.UTF-8 NO_COLOR=1 INCUS_SOCKET=/mnt/incus.socket \\
 	GETBOT_INCUS_TEST_PROFILE=$GETBOT_INCUS_TEST_PROFILE \\
 	GETBOT_RUNTIME_DIR=$GETBOT_RUNTIME_DIR TEST_ANTHROPIC_KEY=sk-ant-test-not-a-key \\
 	ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS \\
-	$GETBOT_IN "\$@" >out 2>err
+	"\$getbot" "\$@" >out 2>err
 EOF
 cd "$T/w" || exit 99
 
 # run ARGS...: getbot in the server; $rc, its output in out and err
 run() {
+	run_getbot "$GETBOT_IN" "$@"
+}
+# run_getbot GETBOT ARGS...: the same with that getbot
+run_getbot() {
 	svc_incus_wait=900
 	svc_incus_timeout=910
 	rc=0
@@ -403,6 +412,21 @@ srv cat "$UNIT" | cmp -s - "$T/unit" && [ "$newpid" != "$pid" ] &&
 ok "apply writes getbot's unit back and restarts getbot-auth under it (pid $newpid)"
 run plan --detailed-exitcode
 [ "$rc" -eq 0 ]; ok "then no changes (exit $rc)"
+
+# --- getbot-auth where the unit cannot see it --------------------------------------
+
+# a getbot run from /root wants its getbot-auth in the unit, but the unit
+# has ProtectHome=yes: getbot-auth would not start
+pid=$(main_pid)
+run_getbot /root/getbot/getbot plan
+grep -q '# auth.service.getbot-auth will be updated in place: drift: unit changed outside getbot' out
+ok "a getbot elsewhere plans to install the unit for its own getbot-auth"
+run_getbot /root/getbot/getbot apply --auto-approve
+[ "$rc" -ne 0 ] &&
+	grep -q "getbot-auth.service cannot run '/root/getbot/getbot-auth': the unit's ProtectHome=yes hides /root" out err
+ok "apply refuses to install a unit that cannot run it (exit $rc)"
+srv cat "$UNIT" | cmp -s - "$T/unit" && [ "$(main_pid)" = "$pid" ]
+tap_ok $? "and leaves the unit, and getbot-auth, as they were (pid $pid)"
 
 # --- a new listen address: a restart ---------------------------------------------------------
 

@@ -324,6 +324,41 @@ service_find_binary(struct conn *conn, struct strbuf *err)
 
 /* --- the unit, with systemd --------------------------------------------- */
 
+/* What the unit's sandbox (getbot-auth.service.in) hides from getbot-auth:
+ * a binary or an auth.json in there would be out of its reach. */
+static const struct {
+	const char *dir;
+	const char *setting;
+} service_unit_hidden[] = {
+	{ "/home", "ProtectHome=yes" },
+	{ "/root", "ProtectHome=yes" },
+	{ "/run/user", "ProtectHome=yes" },
+	{ "/tmp", "PrivateTmp=yes" },
+	{ "/var/tmp", "PrivateTmp=yes" },
+};
+
+/* Can the unit's getbot-auth reach path (to verb it: "run", "read")?
+ * If not, err says what hides it and hint what to do. */
+static int
+service_unit_reaches(
+    const char *verb, const char *path, const char *hint, struct strbuf *err)
+{
+	size_t i, len;
+
+	for (i = 0; i < ARRAY_SIZE(service_unit_hidden); i++) {
+		len = strlen(service_unit_hidden[i].dir);
+		if (strncmp(path, service_unit_hidden[i].dir, len) != 0 ||
+		    path[len] != '/')
+			continue;
+		strbuf_addf(err,
+		    "%s cannot %s '%s': the unit's %s hides %s; %s",
+		    SERVICE_UNIT, verb, path, service_unit_hidden[i].setting,
+		    service_unit_hidden[i].dir, hint);
+		return -1;
+	}
+	return 0;
+}
+
 /* The unit for binary serving config: getbot-auth.service.in with its
  * ExecStart filled in, under getbot's mark. The caller frees it. */
 static char *
@@ -380,7 +415,13 @@ service_unit_install(
 
 	if (binary == NULL)
 		return -1;
-	if (service_check_path("the getbot-auth binary", binary, err) != 0)
+	if (service_check_path("the getbot-auth binary", binary, err) != 0 ||
+	    service_unit_reaches("run", binary,
+		"install getbot outside it (make install puts it under "
+		"/usr/local)",
+		err) != 0 ||
+	    service_unit_reaches(
+		"read", svc->config, "set auth.config outside it", err) != 0)
 		goto out;
 	unit = service_unit_render(binary, svc->config);
 	if (conn->ops->read_file(conn, SERVICE_UNIT_PATH, SERVICE_SMALL_FILE,
