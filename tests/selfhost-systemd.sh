@@ -83,12 +83,23 @@ incus_systemd_launch "$CT" "{
 	bail "the systemd container did not boot"
 # the provider's network goes after the server container that uses it
 incus_track network getbot-br0
-tap_diag "systemd in $CT: $(incus_exec "$CT" systemctl is-system-running) after $(($(date +%s) - t0)) s"
+tap_diag "systemd in $CT: $(incus_exec "$CT" systemctl is-system-running)"
+
+# lap WHAT: how long WHAT, the part just done, took (for the log)
+lap_t=$t0
+lap() {
+	tap_diag "$1: $(($(date +%s) - lap_t)) s"
+	lap_t=$(date +%s)
+}
+lap "Incus, the images, the server booted"
 
 # srv CMD...: CMD in the server
 srv() {
 	incus_exec "$CT" "$@"
 }
+exec_t=$(date +%s%N)
+srv true
+tap_diag "one exec in the server: $((($(date +%s%N) - exec_t) / 1000000)) ms"
 main_pid() {
 	srv systemctl show -P MainPID getbot-auth.service 2>/dev/null
 }
@@ -280,6 +291,8 @@ if ldd "$BUILD/getbot-auth" 2>/dev/null | grep -q libasan; then
 		bail "no drop-in for the sanitized getbot-auth"
 fi
 
+lap "Caddy in the server"
+
 # --- from nothing -------------------------------------------------------------
 
 write_config bob@sdacme.example "$ORG"
@@ -290,7 +303,7 @@ t_apply=$(date +%s)
 run apply --auto-approve
 [ "$rc" -eq 0 ]
 ok "apply from nothing: the org's container and bot, getbot-auth, Caddy's routes"
-tap_diag "first apply: $(($(date +%s) - t_apply)) s"
+tap_diag "the first apply: $(($(date +%s) - t_apply)) s"
 
 [ "$(srv systemctl is-enabled getbot-auth.service)" = enabled ] &&
 	[ "$(srv systemctl is-active getbot-auth.service)" = active ]
@@ -332,6 +345,8 @@ get http://127.0.0.1:9091/healthz
 run plan --detailed-exitcode
 [ "$rc" -eq 0 ]; ok "a second plan has no changes (exit $rc)"
 
+lap "from nothing"
+
 # --- the sign-in through Caddy ----------------------------------------------------
 
 incus_call PATCH "/1.0/instances/$CT" \
@@ -353,6 +368,8 @@ tap_ok $? "the org's email signs in through Caddy and reaches the bot (got $code
 refused eve@sdacme.example
 tap_ok $? "an email on no list is refused at the callback, without a session (got $code)"
 
+lap "the sign-in"
+
 # --- an allowlist change: a reload -----------------------------------------------
 
 write_config "bob@sdacme.example, eve@sdacme.example" "$ORG"
@@ -368,6 +385,8 @@ run apply --auto-approve
 tap_ok $? "systemd reloaded getbot-auth: the same main process (pid $pid) read auth.json again"
 reaches eve@sdacme.example
 tap_ok $? "the new email signs in (got $code)"
+
+lap "the allowlist change"
 
 # --- systemd keeps it running --------------------------------------------------------
 
@@ -397,6 +416,8 @@ newpid=$(main_pid)
 ok "apply starts it again (pid $newpid)"
 pid=$newpid
 
+lap "killed and stopped"
+
 # --- the server reboots ------------------------------------------------------------------
 
 incus_call PUT "/1.0/instances/$CT/state" '{"action": "restart", "timeout": 60}' >/dev/null &&
@@ -411,6 +432,8 @@ reaches eve@sdacme.example
 tap_ok $? "and the sign-in works as before (got $code)"
 run plan --detailed-exitcode
 [ "$rc" -eq 0 ]; ok "with nothing for getbot to do (exit $rc)"
+
+lap "the reboot"
 
 # --- the unit edited by hand -------------------------------------------------------------
 
@@ -429,6 +452,8 @@ ok "apply writes getbot's unit back and restarts getbot-auth under it (pid $newp
 run plan --detailed-exitcode
 [ "$rc" -eq 0 ]; ok "then no changes (exit $rc)"
 
+lap "the unit edited"
+
 # --- getbot-auth where the unit cannot see it --------------------------------------
 
 # a getbot run from /root wants its getbot-auth in the unit, but the unit
@@ -443,6 +468,8 @@ run_getbot /root/getbot/getbot apply --auto-approve
 ok "apply refuses to install a unit that cannot run it (exit $rc)"
 srv cat "$UNIT" | cmp -s - "$T/unit" && [ "$(main_pid)" = "$pid" ]
 tap_ok $? "and leaves the unit, and getbot-auth, as they were (pid $pid)"
+
+lap "getbot-auth out of reach"
 
 # --- a new listen address: a restart ---------------------------------------------------------
 
@@ -460,6 +487,8 @@ get http://127.0.0.1:9091/healthz
 ok "apply restarts the unit, which listens there only (pid $newpid)"
 reaches eve@sdacme.example
 tap_ok $? "and Caddy asks it there: the sign-in works (got $code)"
+
+lap "the new listen address"
 
 # --- the last org goes ---------------------------------------------------------------------
 
@@ -488,5 +517,6 @@ tap_ok $? "auth.json stays, with its keys, for the next org"
 run plan --detailed-exitcode
 [ "$rc" -eq 0 ]; ok "then no changes (exit $rc)"
 
+lap "the last org gone"
 tap_diag "the whole test: $(($(date +%s) - t0)) s"
 tap_done
