@@ -13,12 +13,13 @@ GETBOT_BUILD_PACKAGES="$GETBOT_BUILD_PACKAGES libmicrohttpd-dev caddy curl"
 # iptables, uidmap, squashfs-tools and xz-utils for Incus and Docker;
 # debootstrap for the fresh Debian image getbot installs Docker into;
 # systemd for getbot-auth's unit (systemd-analyze) and the container that
-# boots it (systemctl --root enables its network); openssl for a
-# certificate that is not the image server's; flock (util-linux)
-# serializes the Incus tests.
+# boots it (systemctl --root enables its network), with dbus, its system
+# bus (systemd-analyze security asks systemd over it; only a Recommends of
+# systemd); openssl for a certificate that is not the image server's;
+# flock (util-linux) serializes the Incus tests.
 GETBOT_BUILD_PACKAGES="$GETBOT_BUILD_PACKAGES dnsmasq-base docker.io
  busybox-static iptables uidmap squashfs-tools xz-utils util-linux tar gzip
- debootstrap systemd openssl"
+ debootstrap systemd dbus openssl"
 # Incus 6.0 comes from Debian's bookworm-backports suite (ci_backports).
 GETBOT_BACKPORTS_PACKAGES="incus"
 

@@ -13,6 +13,9 @@
 #   incus_fresh_image getbot-fresh      # it, public, marked; its fingerprint
 #   incus_fresh_profile                   # GETBOT_INCUS_FRESH_PROFILE
 #   incus_serve_images                  # GETBOT_INCUS_IMAGE_SERVER, _CERT
+#   incus_systemd_profile               # GETBOT_INCUS_SYSTEMD_PROFILE
+#   incus_systemd_image getbot-test-systemd  # a server that boots systemd
+#   incus_systemd_launch NAME [DEVICES] # one, booted, deleted at the end
 #   busybox_image_context DIR           # a FROM-scratch bot build context
 #   caddy_start                         # GETBOT_CADDY_ADMIN, _HTTP_PORT
 #   caddy_start --bare                  # the same, without the getbot server
@@ -42,6 +45,10 @@
 #                              target's image: {server:, protocol: incus}
 #   GETBOT_INCUS_IMAGE_CERT    that server's certificate, a copy in the
 #                              run's temp dir
+#   GETBOT_INCUS_SYSTEMD_IMAGE, GETBOT_INCUS_SYSTEMD_PROFILE
+#                              the image of a server whose init is
+#                              systemd, and the profile its containers
+#                              need (incus_systemd_image, _profile)
 #   GETBOT_TEST_BOT_CONTEXT    a Docker build context (busybox_image_context)
 #                              to build in place of OpenClaw's
 #   GETBOT_CADDY_ADMIN         http://127.0.0.1:PORT, Caddy's admin API
@@ -364,7 +371,8 @@ incus_api() {
 }
 
 # incus_call METHOD PATH [BODY]: a request that must succeed; an async one is
-# waited for (up to 120 s). Prints the metadata (of the operation when
+# waited for (up to $svc_incus_wait s, 120 by default; $svc_incus_timeout,
+# curl's own limit, must exceed it). Prints the metadata (of the operation when
 # async) as JSON; on failure prints the error on stderr and returns 1.
 incus_call() {
 	svc_code=$(incus_api "$@") || svc_code=000
@@ -383,7 +391,8 @@ incus_call() {
 		return 0
 		;;
 	esac
-	svc_code=$(incus_api GET "${svc_op#async:}/wait?timeout=120") || svc_code=000
+	svc_code=$(incus_api GET "${svc_op#async:}/wait?timeout=${svc_incus_wait:-120}") ||
+		svc_code=000
 	svc_op=$(svc_incus_envelope <"$svc_tmp/incus.json") || {
 		echo "incus: $1 $2: $svc_op" >&2
 		return 1
@@ -1003,6 +1012,165 @@ incus_https_put_back() {
 		rm -f "$svc_https_state"
 	fi
 	svc_https_changed=""
+}
+
+# --- systemd in Incus ----------------------------------------------------------
+
+# incus_systemd_profile: the profile of the systemd image's containers,
+# named getbot-systemd-RUN and exported as GETBOT_INCUS_SYSTEMD_PROFILE.
+# systemd as PID 1 needs little more here than the image itself: the
+# container stays unprivileged, with Incus's own defaults (its /proc, a
+# read-only /sys/fs/cgroup with a writable name=systemd hierarchy of its
+# own on this cgroup-v1 host), and
+#   device usr: the host's /usr, read-only (the rootfs is links into it),
+#               shift=true: an idmapped mount, so root owns it inside
+#               (unshifted, all of it would be nobody's)
+#   raw.lxc: lxc.init.cmd = /usr/lib/systemd/systemd
+#               the host's systemd, as /sbin/init is only where
+#               systemd-sysv is installed
+#            lxc.mount.auto = sys:mixed
+#               /sys read-only but for the network devices, as systemd
+#               expects of a container without udev (the host has none
+#               to lend): with /sys writable, systemd-networkd waits
+#               for udev to announce each link, for ever
+#   user.getbot.test-run=RUN (the marker, seen in expanded_config)
+incus_systemd_profile() {
+	GETBOT_INCUS_SYSTEMD_PROFILE="getbot-systemd-$GETBOT_TEST_RUN"
+	export GETBOT_INCUS_SYSTEMD_PROFILE
+	svc_profile=$(cat <<EOF
+{"config": {"user.getbot.test-run": "$GETBOT_TEST_RUN",
+            "raw.lxc": "lxc.init.cmd = /usr/lib/systemd/systemd\\nlxc.mount.auto = sys:mixed\\n"},
+ "description": "getbot tests: systemd as init over the host's /usr (test image only)",
+ "devices": {"usr": {"type": "disk", "source": "/usr", "path": "/usr", "readonly": "true",
+                     "shift": "true"}}}
+EOF
+)
+	if incus_exists "/1.0/profiles/$GETBOT_INCUS_SYSTEMD_PROFILE"; then
+		incus_call PUT "/1.0/profiles/$GETBOT_INCUS_SYSTEMD_PROFILE" "$svc_profile" >/dev/null
+	else
+		incus_call POST /1.0/profiles "$(printf '%s' "$svc_profile" |
+			python3 -c 'import json, sys; d = json.load(sys.stdin); d["name"] = sys.argv[1]; print(json.dumps(d))' \
+				"$GETBOT_INCUS_SYSTEMD_PROFILE")" >/dev/null
+	fi
+}
+
+# The systemd image's version: bump it when its rootfs below changes (the
+# host's /etc files it copies count too, as for the test image).
+svc_systemd_image_version=1
+
+# incus_systemd_image ALIAS: a server that boots systemd. Like the test
+# image, links into the host's /usr and a few files of /etc; its init is
+# the host's systemd (the profile says so), which finds in /etc what it
+# needs to boot a container cleanly:
+#   machine-id      empty: systemd makes one at boot
+#   os-release      the host's (a link into /usr)
+#   default.target  multi-user.target; nothing else is enabled but
+#                   systemd-networkd (and its socket), which takes any
+#                   Ethernet link by DHCP, so a NIC hot-plugged later
+#                   gets an address as on a real server
+# No unit needs masking: those that cannot work in a container say so
+# with conditions (ConditionVirtualization, read-only /sys). Skips the
+# import when ALIAS has this version already. Exports
+# GETBOT_INCUS_SYSTEMD_IMAGE=ALIAS.
+incus_systemd_image() {
+	[ -n "$svc_tmp" ] || services_init
+	svc_alias=$1
+	GETBOT_INCUS_SYSTEMD_IMAGE=$svc_alias
+	export GETBOT_INCUS_SYSTEMD_IMAGE
+	svc_version="systemd-$svc_systemd_image_version-$(svc_image_version)"
+	if incus_exists "/1.0/images/aliases/$svc_alias"; then
+		fp=$(incus_call GET "/1.0/images/aliases/$svc_alias" | json_get 'd["target"]')
+		have=$(incus_call GET "/1.0/images/$fp" | json_get 'd["properties"].get("getbot.test-image")')
+		[ "$have" = "$svc_version" ] && return 0
+		incus_call DELETE "/1.0/images/$fp" >/dev/null || return 1
+	fi
+	img="$svc_tmp/image-systemd"
+	rm -rf "$img"
+	r="$img/rootfs"
+	svc_units=/usr/lib/systemd/system
+	mkdir -p "$r/usr" "$r/etc/systemd/network" \
+		"$r/etc/systemd/system/multi-user.target.wants" \
+		"$r/etc/systemd/system/sockets.target.wants" \
+		"$r/var/lib" "$r/var/log" "$r/var/tmp" "$r/run" "$r/tmp" \
+		"$r/proc" "$r/sys" "$r/dev" "$r/root" "$r/mnt" "$r/srv" "$r/opt"
+	chmod 1777 "$r/tmp" "$r/var/tmp"
+	chmod 0700 "$r/root"
+	ln -s usr/bin "$r/bin"
+	ln -s usr/lib "$r/lib"
+	ln -s usr/lib64 "$r/lib64"
+	ln -s usr/sbin "$r/sbin"
+	ln -s ../run "$r/var/run"
+	cp /etc/passwd /etc/group /etc/nsswitch.conf "$r/etc/"
+	[ -f /etc/ld.so.cache ] && cp /etc/ld.so.cache "$r/etc/"
+	cp -a /etc/alternatives "$r/etc/"
+	printf '127.0.0.1 localhost\n::1 localhost\n' >"$r/etc/hosts"
+	: >"$r/etc/resolv.conf"
+	: >"$r/etc/machine-id"
+	ln -s ../usr/lib/os-release "$r/etc/os-release"
+	ln -s "$svc_units/multi-user.target" "$r/etc/systemd/system/default.target"
+	ln -s "$svc_units/systemd-networkd.service" \
+		"$r/etc/systemd/system/multi-user.target.wants/"
+	ln -s "$svc_units/systemd-networkd.socket" \
+		"$r/etc/systemd/system/sockets.target.wants/"
+	cat >"$r/etc/systemd/network/80-getbot-test.network" <<'EOF'
+# getbot's systemd test image: every Incus NIC by DHCP, IPv4 only. By
+# type: a NIC hot-plugged comes in under its host name, renamed after.
+[Match]
+Type=ether
+
+[Network]
+DHCP=ipv4
+LinkLocalAddressing=no
+IPv6AcceptRA=no
+EOF
+	cat >"$img/metadata.yaml" <<EOF
+architecture: $(uname -m)
+creation_date: $(date +%s)
+properties:
+  description: getbot test image (host /usr, systemd as init)
+  os: debian
+  release: host
+  getbot.test-image: "$svc_version"
+EOF
+	tar -C "$img" -czf "$img/metadata.tar.gz" metadata.yaml &&
+		tar -C "$r" --numeric-owner -czf "$img/rootfs.tar.gz" . &&
+		INCUS_DIR="$GETBOT_TEST_INCUS_DIR" incus image import \
+			"$img/metadata.tar.gz" "$img/rootfs.tar.gz" --alias "$svc_alias" \
+			>>"$svc_tmp/incus.log" 2>&1
+}
+
+# incus_systemd_launch NAME [DEVICES-JSON]: a container of the systemd
+# image (incus_systemd_image, incus_systemd_profile) with these devices
+# of its own, started, and deleted when the test ends; returns once
+# systemd says the system is up (incus_systemd_wait).
+incus_systemd_launch() {
+	svc_devices=${2:-"{}"}
+	incus_track instance "$1"
+	incus_call POST /1.0/instances "{\"name\": \"$1\", \"type\": \"container\",
+		\"source\": {\"type\": \"image\", \"alias\": \"$GETBOT_INCUS_SYSTEMD_IMAGE\"},
+		\"profiles\": [\"default\", \"$GETBOT_INCUS_SYSTEMD_PROFILE\"],
+		\"devices\": $svc_devices}" >/dev/null &&
+		incus_call PUT "/1.0/instances/$1/state" \
+			'{"action": "start", "timeout": 30}' >/dev/null &&
+		incus_systemd_wait "$1"
+}
+
+# incus_systemd_wait NAME [SECONDS]: until `systemctl is-system-running`
+# in NAME says running (or degraded: a unit failed, which the caller may
+# look into); 60 s by default. Prints the failed units if it gives up.
+incus_systemd_wait() {
+	if svc_wait "${2:-60}" svc_systemd_up "$1"; then
+		return 0
+	fi
+	echo "systemd in $1: $(incus_exec "$1" systemctl is-system-running)" >&2
+	incus_exec "$1" systemctl --failed --no-pager >&2
+	return 1
+}
+svc_systemd_up() {
+	case $(incus_exec "$1" systemctl is-system-running 2>/dev/null) in
+	running | degraded) return 0 ;;
+	esac
+	return 1
 }
 
 # --- Docker --------------------------------------------------------------------

@@ -21,8 +21,10 @@
  *
  * The service itself (a systemd unit, or a detached daemon with its pid
  * file and log beside auth.json) is service.c's. Either way a stopped
- * service is drift that apply restarts, and deleting the service (its
- * last org gone) stops it and keeps auth.json, keys and all, unless
+ * service is drift that apply restarts, as is a unit that is not the one
+ * getbot would install ("unit": "stale": edited by hand, or written for
+ * another getbot-auth or auth.json), and deleting the service (its last
+ * org gone) stops it and keeps auth.json, keys and all, unless
  * --purge-data.
  *
  * auth.json describes both kinds (the service's keys, address and mode;
@@ -73,6 +75,7 @@ static const struct field_def auth_service_fields[] = {
 	{ "keys", FIELD_INPLACE },
 	{ "mode", FIELD_INPLACE },
 	{ "status", FIELD_INPLACE },
+	{ "unit", FIELD_INPLACE },
 	{ NULL, 0 },
 };
 
@@ -316,6 +319,7 @@ auth_expand(const struct bots *bots, const struct bots_target *target,
 	cJSON_AddStringToObject(spec, "keys", "present");
 	cJSON_AddStringToObject(spec, "mode", "0600");
 	cJSON_AddStringToObject(spec, "status", "running");
+	cJSON_AddStringToObject(spec, "unit", "current");
 	service =
 	    resource_new(self, &auth_service, AUTH_BINARY, NULL, NULL, spec);
 	service->target = target;
@@ -697,6 +701,8 @@ auth_observe_service(const struct auth_session *s, struct conn *conn,
 	cJSON_AddStringToObject(o->spec, "mode", mode_text);
 	cJSON_AddStringToObject(
 	    o->spec, "status", status.running ? "running" : "stopped");
+	cJSON_AddStringToObject(
+	    o->spec, "unit", status.stale ? "stale" : "current");
 	observed_set_add(out, o);
 out:
 	service_status_release(&status);
@@ -760,12 +766,15 @@ auth_service_apply(struct provider_call *call, const struct resource *desired,
 		return PROVIDER_ERROR;
 	if (auth_file_change(s, call->conn, &change, &call->err) != 0)
 		goto out;
-	/* the address is read at start only */
+	/* the address is read at start only, and a unit is installed by a
+	 * restart only */
 	restart =
 	    current == NULL ||
 	    strcmp(auth_spec_str(current->spec, "status"), "running") != 0 ||
 	    strcmp(auth_spec_str(current->spec, "listen"),
-		auth_spec_str(desired->spec, "listen")) != 0;
+		auth_spec_str(desired->spec, "listen")) != 0 ||
+	    strcmp(auth_spec_str(current->spec, "unit"),
+		auth_spec_str(desired->spec, "unit")) != 0;
 	if ((restart
 		    ? service_restart(&s->service, call->conn,
 			  auth_target_listen(s->target), &call->err)

@@ -324,6 +324,41 @@ service_find_binary(struct conn *conn, struct strbuf *err)
 
 /* --- the unit, with systemd --------------------------------------------- */
 
+/* What the unit's sandbox (getbot-auth.service.in) hides from getbot-auth:
+ * a binary or an auth.json in there would be out of its reach. */
+static const struct {
+	const char *dir;
+	const char *setting;
+} service_unit_hidden[] = {
+	{ "/home", "ProtectHome=yes" },
+	{ "/root", "ProtectHome=yes" },
+	{ "/run/user", "ProtectHome=yes" },
+	{ "/tmp", "PrivateTmp=yes" },
+	{ "/var/tmp", "PrivateTmp=yes" },
+};
+
+/* Can the unit's getbot-auth reach path (to verb it: "run", "read")?
+ * If not, err says what hides it and hint what to do. */
+static int
+service_unit_reaches(
+    const char *verb, const char *path, const char *hint, struct strbuf *err)
+{
+	size_t i, len;
+
+	for (i = 0; i < ARRAY_SIZE(service_unit_hidden); i++) {
+		len = strlen(service_unit_hidden[i].dir);
+		if (strncmp(path, service_unit_hidden[i].dir, len) != 0 ||
+		    path[len] != '/')
+			continue;
+		strbuf_addf(err,
+		    "%s cannot %s '%s': the unit's %s hides %s; %s",
+		    SERVICE_UNIT, verb, path, service_unit_hidden[i].setting,
+		    service_unit_hidden[i].dir, hint);
+		return -1;
+	}
+	return 0;
+}
+
 /* The unit for binary serving config: getbot-auth.service.in with its
  * ExecStart filled in, under getbot's mark. The caller frees it. */
 static char *
@@ -348,6 +383,27 @@ service_unit_render(const char *binary, const char *config)
 	return strbuf_detach(&sb, NULL);
 }
 
+/* Is unit (the installed unit's text) the one getbot would write now?
+ * When getbot-auth cannot be found there is nothing to compare it with:
+ * it is taken as current, and a restart will say what is missing. */
+static bool
+service_unit_is_current(
+    const struct service *svc, struct conn *conn, const char *unit)
+{
+	struct strbuf ignored = STRBUF_INIT;
+	char *binary = service_find_binary(conn, &ignored), *want;
+	bool current = true;
+
+	if (binary != NULL) {
+		want = service_unit_render(binary, svc->config);
+		current = strcmp(unit, want) == 0;
+		free(want);
+	}
+	free(binary);
+	strbuf_release(&ignored);
+	return current;
+}
+
 /* Install the unit if it is not what it should be. */
 static int
 service_unit_install(
@@ -359,7 +415,13 @@ service_unit_install(
 
 	if (binary == NULL)
 		return -1;
-	if (service_check_path("the getbot-auth binary", binary, err) != 0)
+	if (service_check_path("the getbot-auth binary", binary, err) != 0 ||
+	    service_unit_reaches("run", binary,
+		"install getbot outside it (make install puts it under "
+		"/usr/local)",
+		err) != 0 ||
+	    service_unit_reaches(
+		"read", svc->config, "set auth.config outside it", err) != 0)
 		goto out;
 	unit = service_unit_render(binary, svc->config);
 	if (conn->ops->read_file(conn, SERVICE_UNIT_PATH, SERVICE_SMALL_FILE,
@@ -735,6 +797,7 @@ service_observe(
 		status->owned = strncmp(unit.buf, SERVICE_UNIT_MARK,
 				    strlen(SERVICE_UNIT_MARK)) == 0;
 		status->running = service_unit_active(conn);
+		status->stale = !service_unit_is_current(svc, conn, unit.buf);
 	} else {
 		if (service_pid_read(svc, conn, &pid, &status->listen, &err) ==
 		    CONN_MISSING)

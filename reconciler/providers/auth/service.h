@@ -9,7 +9,8 @@
  * (/run/systemd/system is there) it is the unit getbot-auth.service,
  * installed in /etc/systemd/system from getbot-auth.service.in under
  * getbot's mark, enabled and started; a reload is `systemctl
- * try-reload-or-restart`. Elsewhere (containers, CI) it is a detached
+ * try-reload-or-restart`. A unit that differs from the one getbot would
+ * write now is stale, and only a restart installs it again. Elsewhere (containers, CI) it is a detached
  * daemon with its pid file and log beside auth.json (getbot-auth.pid,
  * "PID LISTEN\n"; getbot-auth.log), known by its pid and its command line
  * (/proc/PID/cmdline on the server), and reloaded with SIGHUP.
@@ -39,6 +40,10 @@ struct service_status {
 	bool present; /* its unit (systemd) or its pid file (else) is there */
 	bool owned;   /* the unit carries getbot's mark; a pid file is ours */
 	bool running;
+	/* systemd: the unit installed is not the one getbot would write now
+	 * (edited by hand, or for another getbot-auth or auth.json); only a
+	 * restart installs it again */
+	bool stale;
 	/* owned: where the running daemon listens, from its pid file (a
 	 * reload does not move it), or NULL */
 	char *listen;
