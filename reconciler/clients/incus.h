@@ -81,5 +81,8 @@ int incus_write_file(struct incus_client *c, struct provider_call *call,
 char *incus_docker_socket(const char *org);
 /* The directory those sockets live in. */
 #define INCUS_SOCKET_DIR "/run/getbot"
+/* An org container's config key, "true" once Docker is installed inside:
+ * until then its socket takes connections that nothing answers. */
+#define INCUS_MARK_PROVISION "user.getbot.provisioned"
 
 #endif

@@ -121,12 +121,9 @@ docker_org_call(struct provider_call *call, const char *org, const char *method,
 	return docker_call(&s->docker, call, org, method, path, body, out);
 }
 
-/* Write (or remove: data NULL) a file inside the org container, through
- * the Incus files API on the same server; the session's Incus client is
- * opened by the first write. */
+/* The session's Incus client (same server), opened on first use. */
 static int
-docker_write_org_file(struct provider_call *call, const char *org,
-    const char *path, const char *data, size_t len, unsigned mode)
+docker_incus(struct provider_call *call)
 {
 	struct docker_session *s = call->session;
 	int rc = PROVIDER_OK;
@@ -139,6 +136,19 @@ docker_write_org_file(struct provider_call *call, const char *org,
 			rc = PROVIDER_TRANSIENT;
 	}
 	pthread_mutex_unlock(&s->incus_lock);
+	return rc;
+}
+
+/* Write (or remove: data NULL) a file inside the org container, through
+ * the Incus files API on the same server; the session's Incus client is
+ * opened by the first write. */
+static int
+docker_write_org_file(struct provider_call *call, const char *org,
+    const char *path, const char *data, size_t len, unsigned mode)
+{
+	struct docker_session *s = call->session;
+	int rc = docker_incus(call);
+
 	if (rc != PROVIDER_OK)
 		return rc;
 	return incus_write_file(&s->incus, call, org, path, data, len, mode);
@@ -391,14 +401,48 @@ docker_image_item(
 }
 
 /*
+ * Is org's container one getbot has not installed Docker into yet (its
+ * install failed, or still runs)? Its socket then takes connections that
+ * nothing answers. Asked of Incus only when Docker did not answer; false
+ * when Incus cannot say. call->err (Docker's failure) is kept.
+ */
+static bool
+docker_not_installed(struct provider_call *call, const char *org)
+{
+	struct docker_session *s = call->session;
+	struct strbuf path = STRBUF_INIT;
+	char *why = strbuf_detach(&call->err, NULL);
+	cJSON *inst = NULL;
+	const char *mark;
+	bool missing = false;
+
+	strbuf_addstr(&path, "/1.0/instances/");
+	http_add_escaped(&path, org);
+	if (docker_incus(call) == PROVIDER_OK &&
+	    incus_call(&s->incus, call, "GET", path.buf, NULL, NULL, &inst,
+		NULL) == PROVIDER_OK) {
+		mark = cJSON_GetStringValue(cJSON_GetObjectItem(
+		    cJSON_GetObjectItem(inst, "config"), INCUS_MARK_PROVISION));
+		missing = mark == NULL || strcmp(mark, "true") != 0;
+	}
+	strbuf_reset(&call->err);
+	strbuf_addstr(&call->err, why);
+	free(why);
+	cJSON_Delete(inst);
+	strbuf_release(&path);
+	return missing;
+}
+
+/*
  * One kind's bulk observation: per org container of the target, one GET
  * of path (and the version, once per session), each item of the answer
  * read by read_item. An org whose Docker does not answer (no container
- * yet, or stopped: its proxy's socket stays, and refuses) has nothing
- * observed: its bots are planned for creation, and a create replaces a
- * container of ours that was there after all, keeping its volumes. A
- * daemon that takes the connection but fails (a timeout, a 5xx) is in
- * trouble, and must not look like one without bots.
+ * yet, or stopped: its proxy's socket stays, and refuses; or Docker not
+ * yet installed inside) has nothing observed: its bots are planned for
+ * creation, and a create replaces a container of ours that was there
+ * after all, keeping its volumes. A daemon that is installed and takes
+ * the connection but fails (a timeout, a 5xx) is in trouble, and must
+ * not look like one without bots.
  */
 static int
 docker_observe_orgs(struct provider_call *call, const char *path,
@@ -421,6 +465,10 @@ docker_observe_orgs(struct provider_call *call, const char *path,
 		    !docker_listening(&s->docker, org->name))
 			continue;
 		rc = docker_prefix(&s->docker, call, org->name, false, prefix);
+		if (rc == PROVIDER_TRANSIENT && docker_not_installed(call, org->name)) {
+			rc = PROVIDER_OK;
+			continue;
+		}
 		if (rc == PROVIDER_OK)
 			rc = docker_org_call(
 			    call, org->name, "GET", path, NULL, &list);

@@ -32,7 +32,6 @@
 #define INCUS_MARK_ORG        "user.getbot.org"
 #define INCUS_MARK_IMAGE      "user.getbot.image"
 #define INCUS_MARK_PROFILES   "user.getbot.profiles"
-#define INCUS_MARK_PROVISION  "user.getbot.provisioned"
 
 static const struct field_def incus_network_fields[] = {
 	{ "ipv4.address", FIELD_INPLACE },
@@ -411,6 +410,10 @@ incus_publish_address(struct provider_call *call, const struct resource *r)
 }
 
 #define INCUS_PROVISION_LOG "/var/log/getbot-provision.log"
+/* Held by the install while it runs: an install that an earlier apply
+ * left running (past GETBOT_INCUS_WAIT_MAX, or killed) is waited for,
+ * not raced by a second apt-get. */
+#define INCUS_PROVISION_LOCK "/var/log/getbot-provision.lock"
 
 /* The last non-empty line of the provisioning log inside the container
  * (borrowed from text, cut at 160 bytes), or NULL. */
@@ -458,6 +461,7 @@ incus_provision_poll(struct incus_client *c, struct provider_call *call,
  * (apt-get, once the container's network is up), with bounded logs.
  * Through the exec API; the command's status decides. An install takes
  * minutes on a fresh container: its log's last line is shown every 10 s.
+ * One install at a time per container (INCUS_PROVISION_LOCK).
  */
 static int
 incus_provision(
@@ -465,6 +469,14 @@ incus_provision(
 {
 	static const char script[] =
 	    "set -e\n"
+	    "if command -v flock >/dev/null 2>&1; then\n"
+	    "  exec 9>>" INCUS_PROVISION_LOCK "\n"
+	    "  if ! flock -n 9; then\n"
+	    "    echo 'waiting for the install an earlier run started' "
+	    ">>" INCUS_PROVISION_LOG "\n"
+	    "    flock 9\n"
+	    "  fi\n"
+	    "fi\n"
 	    "exec >" INCUS_PROVISION_LOG " 2>&1\n"
 	    "if [ ! -e /etc/docker/daemon.json ]; then\n"
 	    "  mkdir -p /etc/docker\n"
