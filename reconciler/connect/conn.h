@@ -27,6 +27,22 @@
 #define CONN_MISSING (-2) /* no such file (err left alone) */
 
 struct conn;
+struct bots_target;
+
+/* What conn_open adds to a target's own settings. */
+struct conn_options {
+	/* Trust a server whose host key is unknown, and add the key to
+	 * known_hosts (--accept-new-host-key). A changed key is never
+	 * trusted. */
+	bool accept_new_host_key;
+	/* Relative paths in the target (known_hosts, identity) start here:
+	 * bots.yaml's directory. NULL: the current directory. */
+	const char *base_dir;
+	/* Where a word for the user goes ("added the host key ... to
+	 * known_hosts"), or NULL. */
+	void (*note)(void *ctx, const char *line);
+	void *note_ctx;
+};
 
 /* What a command run on the server gave back. */
 struct conn_result {
@@ -97,12 +113,12 @@ struct conn {
 };
 
 /*
- * Open the connection that how (a target's connect: value, "local")
- * names, for the server target called target_name. Returns 0 with *out,
- * or -1 with err saying why ("connect: ssh://... is not supported yet").
+ * Open the connection target's connect: names ("local"); options may be
+ * NULL. Returns 0 with *out, or -1 with err naming the target and saying
+ * why ("connect: ssh://... is not supported yet").
  */
-int conn_open(const char *target_name, const char *how, struct conn **out,
-    struct strbuf *err);
+int conn_open(const struct bots_target *target,
+    const struct conn_options *options, struct conn **out, struct strbuf *err);
 void conn_close(struct conn *conn);
 
 void conn_result_init(struct conn_result *result);

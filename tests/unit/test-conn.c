@@ -9,19 +9,34 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "bots.h"
 #include "conn.h"
 #include "tap.h"
 #include "xmalloc.h"
 
 static char scratch[] = "/tmp/getbot-test-conn.XXXXXX";
 
+/* A server target as bots.yaml would give it. */
+static struct bots_target
+target_named(const char *name, const char *connect)
+{
+	struct bots_target target;
+
+	memset(&target, 0, sizeof(target));
+	target.name = name;
+	target.kind = BOTS_TARGET_INCUS;
+	target.server.connect = connect;
+	return target;
+}
+
 static struct conn *
 open_local(void)
 {
+	struct bots_target target = target_named("fsn1", "local");
 	struct conn *conn = NULL;
 	struct strbuf err = STRBUF_INIT;
 
-	if (conn_open("fsn1", "local", &conn, &err) != 0)
+	if (conn_open(&target, NULL, &conn, &err) != 0)
 		printf("# %s\n", err.buf);
 	strbuf_release(&err);
 	return conn;
@@ -30,10 +45,12 @@ open_local(void)
 static void
 test_conn__ssh_is_refused_until_it_exists(void)
 {
+	struct bots_target target =
+	    target_named("fsn1", "ssh://root@203.0.113.10");
 	struct conn *conn = NULL;
 	struct strbuf err = STRBUF_INIT;
 
-	ok(conn_open("fsn1", "ssh://root@203.0.113.10", &conn, &err) == -1 &&
+	ok(conn_open(&target, NULL, &conn, &err) == -1 &&
 		conn == NULL,
 	    "a way of connecting that is not built is refused");
 	ok(strstr(err.buf, "target 'fsn1'") != NULL,
