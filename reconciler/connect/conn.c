@@ -17,10 +17,11 @@ conn_open(const struct bots_target *target, const struct conn_options *options,
 		*out = conn_local_open(target->name);
 		return 0;
 	}
-	(void)options;
+	if (how != NULL && strncmp(how, "ssh://", 6) == 0)
+		return conn_ssh_open(target, options, out, err);
 	strbuf_addf(err,
-	    "target '%s': connect: %s is not supported yet; this getbot "
-	    "manages a server it runs on (connect: local)",
+	    "target '%s': connect: %s is not a way getbot knows (local, or "
+	    "ssh://USER@HOST[:PORT])",
 	    target->name, how != NULL ? how : "(none)");
 	return -1;
 }
