@@ -20,6 +20,9 @@ GETBOT_BUILD_PACKAGES="$GETBOT_BUILD_PACKAGES libmicrohttpd-dev caddy curl"
 GETBOT_BUILD_PACKAGES="$GETBOT_BUILD_PACKAGES dnsmasq-base docker.io
  busybox-static iptables uidmap squashfs-tools xz-utils util-linux tar gzip
  debootstrap systemd dbus openssl"
+# The ssh connection's tests (tests/sshd.sh): a throwaway OpenSSH sshd, and
+# ssh-keygen, ssh-agent and ssh-add.
+GETBOT_BUILD_PACKAGES="$GETBOT_BUILD_PACKAGES openssh-server openssh-client"
 # Incus 6.0 comes from Debian's bookworm-backports suite (ci_backports).
 GETBOT_BACKPORTS_PACKAGES="incus"
 

@@ -130,6 +130,8 @@ bots_read_target(struct bots_target *target, const struct node_pair *pair)
 			   : BOTS_TARGET_INCUS;
 	target->server.connect = node_str(node_get(t, "connect"));
 	target->server.known_hosts = node_str(node_get(t, "known_hosts"));
+	target->server.host_key = node_str(node_get(t, "host_key"));
+	target->server.identity = node_str(node_get(t, "identity"));
 	target->server.domain = node_str(node_get(t, "domain"));
 	if (target->server.domain == NULL)
 		target->server.domain = IDENTITY_DEFAULT_DOMAIN;

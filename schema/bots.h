@@ -49,8 +49,11 @@ struct bots;
 /* What a server target (kind incus) says: how it is reached, what its
  * org containers are made from, its Caddy, its getbot-auth, its DNS. */
 struct bots_server {
-	const char *connect;
-	const char *known_hosts;
+	const char *connect;     /* "local" or "ssh://USER@HOST[:PORT]" */
+	const char *known_hosts; /* NULL: ~/.ssh/known_hosts */
+	const char *host_key;    /* "TYPE BASE64": the pinned host key, or NULL */
+	const char *identity;    /* a private key file, or NULL: the agent's,
+				    then ~/.ssh/id_* */
 	const char *domain;          /* IDENTITY_DEFAULT_DOMAIN when unset */
 	/* The org containers' image: image_alias on image_server (NULL: an
 	 * image already on the server), as image_protocol says, the

@@ -29,7 +29,7 @@ allowed() {
 	base) echo "base" ;;
 	schema) echo "base schema" ;;
 	state) echo "base schema state" ;;
-	connect) echo "base connect" ;;
+	connect) echo "base schema connect" ;;
 	engine) echo "base schema state connect engine" ;;
 	clients) echo "base schema connect engine clients" ;;
 	# the auth provider writes auth.json with getbot-auth's own parser

@@ -34,3 +34,27 @@ tap_tmpdir() {
 	tap_tmp=$(mktemp -d "${TMPDIR:-/tmp}/getbot-test.XXXXXX")
 	trap 'rm -rf "$tap_tmp"' EXIT
 }
+
+# tap_include COMMAND...: run a program that prints TAP (a unit test);
+# its results count as this test's own, renumbered, its plan dropped, and
+# whatever else it prints shown as diagnostics. A program that ends with a
+# status its results do not explain (a crash) is a failure too.
+tap_include() {
+	tap_include_out=$(mktemp "${TMPDIR:-/tmp}/getbot-tap.XXXXXX")
+	tap_include_rc=0
+	"$@" >"$tap_include_out" 2>&1 || tap_include_rc=$?
+	tap_include_failed=$tap_failed
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) tap_ok 0 "$(printf '%s' "$line" | sed 's/^ok [0-9]* - //')" ;;
+		"not ok "*) tap_ok 1 "$(printf '%s' "$line" | sed 's/^not ok [0-9]* - //')" ;;
+		1..*) ;;
+		"#"*) echo "$line" ;;
+		*) echo "# $line" ;;
+		esac
+	done <"$tap_include_out"
+	rm -f "$tap_include_out"
+	if [ "$tap_include_rc" -ne 0 ] && [ "$tap_failed" -eq "$tap_include_failed" ]; then
+		tap_ok 1 "$1 exited with status $tap_include_rc"
+	fi
+}

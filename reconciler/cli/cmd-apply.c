@@ -17,6 +17,7 @@
 
 static const struct cmd_option cmd_apply_options[] = {
 	PREPARE_OPTIONS,
+	PREPARE_HOST_KEY_OPTION,
 	{ "auto-approve", 0, NULL,
 	    "apply without asking (needed when stdin is not a terminal)" },
 	{ "parallelism", 0, "N", "actions at once (default 10)" },

@@ -11,6 +11,7 @@
 
 static const struct cmd_option cmd_plan_options[] = {
 	PREPARE_OPTIONS,
+	PREPARE_HOST_KEY_OPTION,
 	{ "json", 0, NULL,
 	    "print one JSON object per line (planned_change, drift, "
 	    "diagnostic, change_summary, ...)" },

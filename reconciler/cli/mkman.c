@@ -63,6 +63,14 @@ static const struct {
 	{ "GETBOT_CLOUDFLARE_RATE",
 	    "Requests per second getbot sends per Cloudflare API token; "
 	    "default 3.9, under the documented 1200 per 5 minutes." },
+	{ "GETBOT_SSH_PASSPHRASE",
+	    "The passphrase of the key a server target signs in with over "
+	    "ssh (identity:, or ~/.ssh/id_*), when it has one and is not in "
+	    "ssh-agent. Never printed." },
+	{ "SSH_AUTH_SOCK",
+	    "The ssh-agent whose keys getbot signs in to servers with, "
+	    "before ~/.ssh/id_ed25519, id_ecdsa and id_rsa (or the one "
+	    "identity: names)." },
 	{ "NO_COLOR", "When set, output has no colours." },
 	{ NULL, NULL },
 };

@@ -81,6 +81,14 @@ prepare_error(bool json, const char *message)
 		fprintf(stderr, "getbot: %s\n", message);
 }
 
+/* A connection's word for the user (a host key added to known_hosts). */
+static void
+prepare_note(void *ctx, const char *line)
+{
+	(void)ctx;
+	fprintf(stderr, "getbot: %s\n", line);
+}
+
 /* Hand observation what the state remembers, provider by provider. */
 static void
 prepare_remember(struct prepared *p)
@@ -122,6 +130,9 @@ prepare_plan(const struct cmd_args *args,
 		}
 		goto out;
 	}
+	p->engine.conn_options.accept_new_host_key =
+	    cmd_args_has(args, "accept-new-host-key");
+	p->engine.conn_options.note = prepare_note;
 	p->engine.observe_only = p->observe_only;
 	p->engine.nobserve_only = p->nobserve_only;
 	if (state_load(p->state_path, &p->state, &err) != 0) {

@@ -36,6 +36,14 @@
 		    "more than a third of those managed"                       \
 	}
 
+/* The row for commands that connect to servers (plan, apply). */
+#define PREPARE_HOST_KEY_OPTION                                                \
+	{                                                                      \
+		"accept-new-host-key", 0, NULL,                                \
+		    "trust a server's host key on first contact and add it "   \
+		    "to known_hosts (a changed key is always refused)"         \
+	}
+
 struct prepared {
 	struct engine engine;
 	struct state *state;

@@ -3,21 +3,26 @@
 
 #include <string.h>
 
+#include "bots.h"
 #include "conn.h"
 
 int
-conn_open(const char *target_name, const char *how, struct conn **out,
-    struct strbuf *err)
+conn_open(const struct bots_target *target, const struct conn_options *options,
+    struct conn **out, struct strbuf *err)
 {
+	const char *how = target->server.connect;
+
 	*out = NULL;
 	if (how != NULL && strcmp(how, "local") == 0) {
-		*out = conn_local_open(target_name);
+		*out = conn_local_open(target->name);
 		return 0;
 	}
+	if (how != NULL && strncmp(how, "ssh://", 6) == 0)
+		return conn_ssh_open(target, options, out, err);
 	strbuf_addf(err,
-	    "target '%s': connect: %s is not supported yet; this getbot "
-	    "manages a server it runs on (connect: local)",
-	    target_name, how != NULL ? how : "(none)");
+	    "target '%s': connect: %s is not a way getbot knows (local, or "
+	    "ssh://USER@HOST[:PORT])",
+	    target->name, how != NULL ? how : "(none)");
 	return -1;
 }
 

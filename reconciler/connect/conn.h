@@ -3,9 +3,9 @@
  * one per server for the whole run and hands it to every provider working
  * on that server; no provider opens one itself. A connection is a const
  * struct conn_ops table (curl's Curl_ssl backends are the model) with one
- * implementation per way of reaching a server: local (this machine) now,
+ * implementation per way of reaching a server: local (this machine) and
  * ssh (one libssh2 session: channels for streams, SFTP for files, exec for
- * commands) next. Providers never know which one they hold.
+ * commands). Providers never know which one they hold.
  *
  * Every path names a path on the server. Every operation is bounded: a
  * read has a maximum size, a command a timeout and a maximum output.
@@ -13,7 +13,9 @@
  *
  * Returns: 0, CONN_MISSING where said, or -1 with err in the server's own
  * words ("cannot connect to /run/incus/unix.socket: No such file or
- * directory"); the caller adds which server and which step.
+ * directory"); the caller adds the step it was taking. Over ssh the
+ * message starts with the connection's label, since the server is not
+ * this machine.
  */
 #ifndef GETBOT_CONN_H
 #define GETBOT_CONN_H
@@ -27,6 +29,22 @@
 #define CONN_MISSING (-2) /* no such file (err left alone) */
 
 struct conn;
+struct bots_target;
+
+/* What conn_open adds to a target's own settings. */
+struct conn_options {
+	/* Trust a server whose host key is unknown, and add the key to
+	 * known_hosts (--accept-new-host-key). A changed key is never
+	 * trusted. */
+	bool accept_new_host_key;
+	/* Relative paths in the target (known_hosts, identity) start here:
+	 * bots.yaml's directory. NULL: the current directory. */
+	const char *base_dir;
+	/* Where a word for the user goes ("added the host key ... to
+	 * known_hosts"), or NULL. */
+	void (*note)(void *ctx, const char *line);
+	void *note_ctx;
+};
 
 /* What a command run on the server gave back. */
 struct conn_result {
@@ -97,12 +115,13 @@ struct conn {
 };
 
 /*
- * Open the connection that how (a target's connect: value, "local")
- * names, for the server target called target_name. Returns 0 with *out,
- * or -1 with err saying why ("connect: ssh://... is not supported yet").
+ * Open the connection target's connect: names ("local",
+ * "ssh://USER@HOST[:PORT]"); options may be NULL. Returns 0 with *out, or
+ * -1 with err naming the target and saying why ("fsn1 (ssh
+ * root@203.0.113.10:22): host key changed ...").
  */
-int conn_open(const char *target_name, const char *how, struct conn **out,
-    struct strbuf *err);
+int conn_open(const struct bots_target *target,
+    const struct conn_options *options, struct conn **out, struct strbuf *err);
 void conn_close(struct conn *conn);
 
 void conn_result_init(struct conn_result *result);
@@ -110,5 +129,12 @@ void conn_result_release(struct conn_result *result);
 
 /* The local implementation: this machine. */
 struct conn *conn_local_open(const char *target_name);
+
+/* The ssh implementation (conn-ssh.c): one session for the whole run. */
+int conn_ssh_open(const struct bots_target *target,
+    const struct conn_options *options, struct conn **out, struct strbuf *err);
+/* How many channels conn has opened on its session (streams, commands and
+ * its SFTP sessions); 0 for a connection that is not ssh. */
+unsigned long conn_ssh_channels(struct conn *conn);
 
 #endif

@@ -42,8 +42,10 @@ engine_release(struct engine *engine)
 			engine->sessions[i].provider->close(
 			    engine->sessions[i].session);
 	free(engine->sessions);
-	for (i = 0; i < engine->nconns; i++)
+	for (i = 0; i < engine->nconns; i++) {
 		conn_close(engine->conns[i].conn);
+		free(engine->conns[i].error);
+	}
 	free(engine->conns);
 	budget_table_release(&engine->budgets);
 	cJSON_Delete(engine->outputs);
@@ -184,20 +186,35 @@ static int
 engine_conn(struct engine *engine, const struct bots_target *target,
     struct conn **conn, struct strbuf *err)
 {
+	struct strbuf why = STRBUF_INIT;
+	struct engine_conn *ec;
 	size_t i;
 
 	for (i = 0; i < engine->nconns; i++)
 		if (engine->conns[i].target == target) {
 			*conn = engine->conns[i].conn;
-			return 0;
+			if (*conn != NULL)
+				return 0;
+			strbuf_addstr(err, engine->conns[i].error);
+			return -1;
 		}
-	if (conn_open(target->name, target->server.connect, conn, err) != 0)
-		return -1;
+	if (engine->conn_options.base_dir == NULL)
+		engine->conn_options.base_dir = engine->base_dir;
 	engine->conns = xreallocarray(
 	    engine->conns, engine->nconns + 1, sizeof(*engine->conns));
-	engine->conns[engine->nconns].target = target;
-	engine->conns[engine->nconns++].conn = *conn;
-	return 0;
+	ec = &engine->conns[engine->nconns++];
+	memset(ec, 0, sizeof(*ec));
+	ec->target = target;
+	/* a server that cannot be reached is not tried again by every
+	 * provider: its error stands for the run */
+	if (conn_open(target, &engine->conn_options, &ec->conn, &why) != 0)
+		ec->error = strbuf_detach(&why, NULL);
+	strbuf_release(&why);
+	*conn = ec->conn;
+	if (*conn != NULL)
+		return 0;
+	strbuf_addstr(err, ec->error);
+	return -1;
 }
 
 /* The session of provider on target, opened on first use. Under lock. */

@@ -11,6 +11,7 @@
 
 #include "bots.h"
 #include "budget.h"
+#include "conn.h"
 #include "provider.h"
 #include "resource.h"
 #include "strbuf.h"
@@ -24,10 +25,12 @@ struct engine_session {
 	struct budget *budget;
 };
 
-/* The connection to one server target, shared by its providers. */
+/* The connection to one server target, shared by its providers; or why
+ * it could not be opened (tried once a run). */
 struct engine_conn {
 	const struct bots_target *target;
 	struct conn *conn;
+	char *error; /* owned; when conn is NULL */
 };
 
 struct engine {
@@ -54,6 +57,9 @@ struct engine {
 	/* The state's last applied specs, {PROVIDER: {ADDRESS: spec}}
 	 * (engine_remember), handed to each observation. Owned. */
 	cJSON *remembered;
+	/* How server connections open (--accept-new-host-key, bots.yaml's
+	 * directory, where notes go); the CLI fills it in. */
+	struct conn_options conn_options;
 	/* Where provider_progress lines go while apply runs (apply sets
 	 * it); NULL: nowhere. */
 	void (*progress)(void *ctx, const char *line);

@@ -293,11 +293,20 @@ static int
 mem_open(const struct bots_target *target, struct conn *conn,
     const char *base_dir, void **session, struct strbuf *err)
 {
+	struct conn_file_info root;
+
 	(void)target;
 	(void)base_dir;
 	*session = NULL;
 	if (getenv("GETBOT_MEM_WORLD") == NULL) {
 		strbuf_addstr(err, "mem: GETBOT_MEM_WORLD is not set");
+		return -1;
+	}
+	/* a server's connection (tests/conn-ssh.sh) works: its / is there */
+	if (conn != NULL &&
+	    (conn->ops->stat(conn, "/", &root, err) != 0 || !root.directory)) {
+		if (err->len == 0)
+			strbuf_addstr(err, "mem: the server has no /");
 		return -1;
 	}
 	return 0;
@@ -663,6 +672,7 @@ const struct provider provider_mem = {
 	.name = "mem",
 	.target_kind = "incus",
 	.kinds = mem_kinds,
+	.server = true, /* its calls get the server's connection */
 	.max_concurrency = 4,
 	.max_rate = 0,
 	.burst = 0,

@@ -1,4 +1,10 @@
-/* The local server connection: what every server provider relies on. */
+/*
+ * A server connection: what every server provider relies on. The same
+ * checks run over the local connection, and over ssh when
+ * GETBOT_TEST_CONNECT names one (tests/conn-ssh.sh: a throwaway sshd on
+ * loopback, so that paths and processes on "the server" are this
+ * machine's), with GETBOT_TEST_KNOWN_HOSTS and GETBOT_TEST_IDENTITY.
+ */
 #include "config.h"
 
 #include <errno.h>
@@ -9,35 +15,69 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "bots.h"
 #include "conn.h"
 #include "tap.h"
 #include "xmalloc.h"
 
 static char scratch[] = "/tmp/getbot-test-conn.XXXXXX";
 
-static struct conn *
-open_local(void)
+/* A server target as bots.yaml would give it. */
+static struct bots_target
+target_named(const char *name, const char *connect)
 {
+	struct bots_target target;
+
+	memset(&target, 0, sizeof(target));
+	target.name = name;
+	target.kind = BOTS_TARGET_INCUS;
+	target.server.connect = connect;
+	target.server.known_hosts = getenv("GETBOT_TEST_KNOWN_HOSTS");
+	target.server.identity = getenv("GETBOT_TEST_IDENTITY");
+	return target;
+}
+
+static struct conn *
+open_under_test(const char *connect)
+{
+	struct bots_target target = target_named("fsn1", connect);
 	struct conn *conn = NULL;
 	struct strbuf err = STRBUF_INIT;
 
-	if (conn_open("fsn1", "local", &conn, &err) != 0)
+	if (conn_open(&target, NULL, &conn, &err) != 0)
 		printf("# %s\n", err.buf);
 	strbuf_release(&err);
 	return conn;
 }
 
 static void
-test_conn__ssh_is_refused_until_it_exists(void)
+test_conn__an_unknown_way_of_connecting_is_refused(void)
 {
+	struct bots_target target =
+	    target_named("fsn1", "telnet://203.0.113.10");
 	struct conn *conn = NULL;
 	struct strbuf err = STRBUF_INIT;
 
-	ok(conn_open("fsn1", "ssh://root@203.0.113.10", &conn, &err) == -1 &&
-		conn == NULL,
-	    "a way of connecting that is not built is refused");
+	ok(conn_open(&target, NULL, &conn, &err) == -1 && conn == NULL,
+	    "a way of connecting getbot does not know is refused");
 	ok(strstr(err.buf, "target 'fsn1'") != NULL,
 	    "and the message names the target: %s", err.buf);
+	strbuf_release(&err);
+}
+
+static void
+test_conn__an_ssh_server_nobody_runs_is_a_clean_error(void)
+{
+	struct bots_target target =
+	    target_named("fsn1", "ssh://root@127.0.0.1:1");
+	struct conn *conn = NULL;
+	struct strbuf err = STRBUF_INIT;
+
+	ok(conn_open(&target, NULL, &conn, &err) == -1 && conn == NULL,
+	    "ssh to a port nobody listens on fails");
+	ok(strstr(err.buf, "fsn1 (ssh root@127.0.0.1:1): cannot connect") ==
+		err.buf,
+	    "naming the server and the step: %s", err.buf);
 	strbuf_release(&err);
 }
 
@@ -142,7 +182,8 @@ test_conn__commands_run_from_an_argv_without_a_shell(struct conn *conn)
 	conn_result_init(&res);
 	rc = conn->ops->run(conn, sleepy, NULL, 300, 1024, &res, &err);
 	ok(rc == -1 && strstr(err.buf, "did not finish") != NULL,
-	    "a command that outlives its timeout is killed: %s", err.buf);
+	    "a command that outlives its timeout is not waited for: %s",
+	    err.buf);
 	strbuf_reset(&err);
 	conn_result_release(&res);
 	conn_result_init(&res);
@@ -216,16 +257,25 @@ test_conn__streams_reach_unix_sockets_and_ports(struct conn *conn)
 int
 main(void)
 {
+	const char *connect = getenv("GETBOT_TEST_CONNECT");
 	struct conn *conn;
 
+	if (connect == NULL || connect[0] == '\0')
+		connect = "local";
 	if (mkdtemp(scratch) == NULL) {
 		printf("Bail out! mkdtemp: %s\n", strerror(errno));
 		return 1;
 	}
-	conn = open_local();
-	ok(conn != NULL && strcmp(conn->label, "fsn1 (local)") == 0,
-	    "connect: local opens the local connection");
-	test_conn__ssh_is_refused_until_it_exists();
+	conn = open_under_test(connect);
+	if (strcmp(connect, "local") == 0) {
+		ok(conn != NULL && strcmp(conn->label, "fsn1 (local)") == 0,
+		    "connect: local opens the local connection");
+		test_conn__an_unknown_way_of_connecting_is_refused();
+		test_conn__an_ssh_server_nobody_runs_is_a_clean_error();
+	} else
+		ok(conn != NULL && strncmp(conn->label, "fsn1 (ssh ", 10) == 0,
+		    "connect: %s opens an ssh connection: %s", connect,
+		    conn != NULL ? conn->label : "(none)");
 	if (conn != NULL) {
 		test_conn__files_are_written_atomically_with_their_mode(conn);
 		test_conn__commands_run_from_an_argv_without_a_shell(conn);

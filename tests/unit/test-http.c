@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bots.h"
 #include "conn.h"
 #include "http.h"
 #include "provider.h"
@@ -168,6 +169,8 @@ test_http__through_a_connection(void)
 {
 	const char *answers[1] = { "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
 				   "Connection: close\r\n\r\n{}" };
+	struct bots_target target = { .name = "fsn1",
+		.server = { .connect = "local" } };
 	struct canned c;
 	struct conn *conn = NULL;
 	struct http_response resp;
@@ -180,7 +183,7 @@ test_http__through_a_connection(void)
 	c.answers = answers;
 	c.count = 1;
 	port = canned_start(&c, &thread);
-	ok(port > 0 && conn_open("fsn1", "local", &conn, &err) == 0,
+	ok(port > 0 && conn_open(&target, NULL, &conn, &err) == 0,
 	    "a loopback server and a local connection");
 	if (port <= 0 || conn == NULL)
 		return;
