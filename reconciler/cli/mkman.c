@@ -71,6 +71,10 @@ static const struct {
 	    "The ssh-agent whose keys getbot signs in to servers with, "
 	    "before ~/.ssh/id_ed25519, id_ecdsa and id_rsa (or the one "
 	    "identity: names)." },
+	{ "GETBOT_STATS",
+	    "A file that gets one JSON line appended per run with what the "
+	    "run cost its servers: per connection, how it was reached and "
+	    "the ssh channels it opened. For benchmarks." },
 	{ "NO_COLOR", "When set, output has no colours." },
 	{ NULL, NULL },
 };

@@ -1,9 +1,11 @@
 /* The engine: desired state, secrets, bulk observation. */
 #include "config.h"
 
+#include <cJSON.h>
 #include <errno.h>
 #include <libgen.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,6 +31,55 @@ engine_init(struct engine *engine, const struct provider *const *providers,
 	return bots_load_file(config_path, &engine->bots, diags);
 }
 
+/*
+ * $GETBOT_STATS names a file that gets one JSON line appended per run,
+ * for the benchmarks (tests/bench): what the run cost its servers, per
+ * connection: {"connections": [{"target": "srv", "via": "ssh",
+ * "channels": 12}]}. Written as the connections close; a file that cannot
+ * be written is said on stderr and changes nothing else.
+ */
+static void
+engine_write_stats(const struct engine *engine)
+{
+	const char *path = getenv("GETBOT_STATS");
+	cJSON *stats, *conns, *one;
+	char *line;
+	FILE *f;
+	size_t i;
+
+	if (path == NULL || *path == '\0')
+		return;
+	stats = cJSON_CreateObject();
+	conns = cJSON_AddArrayToObject(stats, "connections");
+	for (i = 0; i < engine->nconns; i++) {
+		if (engine->conns[i].conn == NULL)
+			continue;
+		one = cJSON_CreateObject();
+		cJSON_AddStringToObject(
+		    one, "target", engine->conns[i].target->name);
+		cJSON_AddStringToObject(
+		    one, "via", engine->conns[i].conn->ops->name);
+		cJSON_AddNumberToObject(one, "channels",
+		    (double)conn_ssh_channels(engine->conns[i].conn));
+		cJSON_AddItemToArray(conns, one);
+	}
+	line = cJSON_PrintUnformatted(stats);
+	f = fopen(path, "a");
+	if (f != NULL) {
+		bool failed;
+
+		fprintf(f, "%s\n", line);
+		failed = ferror(f) != 0;
+		if (fclose(f) != 0 || failed)
+			f = NULL;
+	}
+	if (f == NULL)
+		fprintf(stderr, "getbot: GETBOT_STATS: cannot write %s: %s\n",
+		    path, strerror(errno));
+	free(line);
+	cJSON_Delete(stats);
+}
+
 void
 engine_release(struct engine *engine)
 {
@@ -36,6 +87,7 @@ engine_release(struct engine *engine)
 
 	if (engine->config_path == NULL)
 		return; /* never initialised */
+	engine_write_stats(engine);
 	for (i = 0; i < engine->nsessions; i++)
 		if (engine->sessions[i].opened &&
 		    engine->sessions[i].provider->close != NULL)
