@@ -304,8 +304,8 @@ service_find_binary(
 		found = service_executable(conn, svc->binary);
 		if (found == NULL)
 			strbuf_addf(err,
-			    "%s: no executable file at %s%s, which auth.binary "
-			    "names (install it there, or correct auth.binary)",
+			    "%s: no executable file at %s%s (auth.binary names "
+			    "it: install it there, or correct auth.binary)",
 			    SERVICE_BINARY, svc->binary, conn->ops->through);
 		return found;
 	}
