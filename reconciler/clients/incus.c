@@ -310,8 +310,8 @@ incus_call_progress(struct incus_client *s, struct provider_call *call,
 }
 
 int
-incus_client_open(struct incus_client *c, struct conn *conn,
-    const char *socket, struct strbuf *err)
+incus_client_open(struct incus_client *c, struct conn *conn, const char *socket,
+    struct strbuf *err)
 {
 	struct provider_call call = { .err = STRBUF_INIT };
 	cJSON *server = NULL;

@@ -64,7 +64,8 @@ struct conn_file_info {
 /* The directories of the PATH a login on a Debian server has (root's and
  * a user's together): where programs are looked for on a server that is
  * not this machine, since an ssh command gets sshd's own PATH. */
-#define CONN_LOGIN_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define CONN_LOGIN_PATH                                                        \
+	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct conn_ops {
 	const char *name; /* "local" */

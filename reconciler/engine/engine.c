@@ -509,8 +509,8 @@ engine_visits(const struct engine *engine, const struct provider *provider,
  * line for each missing piece.
  */
 static int
-engine_check_server(struct engine *engine, const struct bots_target *target,
-    struct strbuf *err)
+engine_check_server(
+    struct engine *engine, const struct bots_target *target, struct strbuf *err)
 {
 	struct strbuf missing = STRBUF_INIT;
 	struct conn *conn = NULL;
@@ -568,8 +568,8 @@ engine_preflight(struct engine *engine, struct strbuf *err)
 		bool server = false;
 
 		for (p = 0; engine->providers[p] != NULL && !server; p++)
-			server = engine_visits(
-			    engine, engine->providers[p], target);
+			server =
+			    engine_visits(engine, engine->providers[p], target);
 		if (!server)
 			continue;
 		if (errors.len > 0)

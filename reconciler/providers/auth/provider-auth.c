@@ -164,8 +164,7 @@ auth_open(const struct bots_target *target, struct conn *conn,
 	s->config = xstrdup(config);
 	s->dir = file_dir(config);
 	s->lock = xasprintf("%s.lock", config);
-	service_init(
-	    &s->service, conn, config, target->server.auth_binary);
+	service_init(&s->service, conn, config, target->server.auth_binary);
 	pthread_mutex_init(&s->mutex, NULL);
 	*session = s;
 	return 0;

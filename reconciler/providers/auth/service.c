@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -888,8 +887,8 @@ service_add_cannot_run(const char *binary, const struct conn_result *result,
 	}
 	library = loader + strlen(SERVICE_LOADER_WORDS);
 	len = strcspn(library, ":");
-	strbuf_addf(missing, "%s: cannot run %s: %s (install ",
-	    SERVICE_BINARY, binary, loader);
+	strbuf_addf(missing, "%s: cannot run %s: %s (install ", SERVICE_BINARY,
+	    binary, loader);
 	for (i = 0; i < ARRAY_SIZE(service_libraries); i++)
 		if (strlen(service_libraries[i].library) == len &&
 		    strncmp(library, service_libraries[i].library, len) == 0)

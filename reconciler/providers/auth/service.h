@@ -30,7 +30,7 @@ struct conn;
 /* One server's getbot-auth: which auth.json it serves, and how it runs. */
 struct service {
 	char *config;   /* owned: auth.json */
-	char *binary;   /* owned: getbot-auth as auth.binary names it, or NULL */
+	char *binary;   /* owned: auth.binary, or NULL */
 	char *pid_file; /* owned: without systemd, "PID LISTEN\n" */
 	char *log_file; /* owned: without systemd, the daemon's output */
 	bool systemd;   /* the server runs systemd: the service is a unit */

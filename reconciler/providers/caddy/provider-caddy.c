@@ -417,14 +417,15 @@ caddy_check(const struct bots_target *target, struct conn *conn, bool wanted,
 	int rc;
 
 	(void)wanted;
-	if (caddy_client_open(&c, conn, target->server.caddy_admin,
-		&call.err) != 0) {
+	if (caddy_client_open(
+		&c, conn, target->server.caddy_admin, &call.err) != 0) {
 		strbuf_addf(missing, "Caddy: %s\n", call.err.buf);
 		strbuf_release(&call.err);
 		return;
 	}
 	http_response_init(&resp);
-	rc = caddy_request(&c, &call, "GET", "/config/admin", NULL, NULL, &resp);
+	rc =
+	    caddy_request(&c, &call, "GET", "/config/admin", NULL, NULL, &resp);
 	if (rc != PROVIDER_OK && resp.status == 0)
 		strbuf_addf(missing,
 		    "Caddy: %s (install it: apt-get install caddy, whose admin "
