@@ -23,13 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-sshd_start "$T/sshd" || {
-	echo "Bail out! sshd did not start"
-	exit 1
-}
-export HOME="$T/home"
-mkdir -p "$HOME"
-unset SSH_AUTH_SOCK SSH_AGENT_PID GETBOT_SSH_PASSPHRASE INCUS_SOCKET
+sshd_start_isolated "$T"
+unset INCUS_SOCKET
 
 # Incus and Caddy stand-ins
 python3 "$top_srcdir/tests/fakes/fake-server-apis.py" --incus-socket "$T/incus.sock" \
