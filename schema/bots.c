@@ -152,6 +152,9 @@ bots_read_target(struct bots_target *target, const struct node_pair *pair)
 	target->server.auth_listen = node_str(node_get(auth, "listen"));
 	if (target->server.auth_listen == NULL)
 		target->server.auth_listen = BOTS_DEFAULT_AUTH_LISTEN;
+	target->server.auth_binary = node_str(node_get(auth, "binary"));
+	target->server.incus_socket =
+	    node_str(node_get(node_get(t, "incus"), "socket"));
 	target->server.dns_target_name = node_str(node_get(dns, "target"));
 	target->server.dns_zone_id = node_str(node_get(dns, "zone_id"));
 	target->server.dns_address = node_str(node_get(dns, "address"));

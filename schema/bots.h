@@ -72,6 +72,12 @@ struct bots_server {
 	bool caddy_https;
 	const char *auth_config; /* /etc/getbot/auth.json when unset */
 	const char *auth_listen; /* 127.0.0.1:9091 when unset */
+	/* getbot-auth on the server; NULL: looked for (conn.h,
+	 * program_dirs) */
+	const char *auth_binary;
+	/* Incus's socket on the server; NULL: $INCUS_SOCKET, else the usual
+	 * places */
+	const char *incus_socket;
 	/* DNS records ORG.DOMAIN -> dns_address, through a cloudflare target */
 	const char *dns_target_name; /* NULL: no DNS records */
 	struct bots_target *dns_target;

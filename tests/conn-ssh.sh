@@ -22,14 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-sshd_start "$T/sshd" || {
-	echo "Bail out! sshd did not start"
-	exit 1
-}
-# nothing of the user's own: ~/.ssh, the agent
-export HOME="$T/home"
-mkdir -p "$HOME"
-unset SSH_AUTH_SOCK SSH_AGENT_PID GETBOT_SSH_PASSPHRASE
+sshd_start_isolated "$T"
 
 # ---- the connection's own checks, over ssh ----
 cat >"$T/kill-sshd" <<EOF

@@ -457,13 +457,15 @@ lap "the unit edited"
 # --- getbot-auth where the unit cannot see it --------------------------------------
 
 # a getbot run from /root wants its getbot-auth in the unit, but the unit
-# has ProtectHome=yes: getbot-auth would not start
+# has ProtectHome=yes: getbot-auth would not start, which the pre-flight
+# says before anything is looked at
 pid=$(main_pid)
 run_getbot /root/getbot/getbot plan
-grep -q '# auth.service.getbot-auth will be updated in place: drift: unit changed outside getbot' out
-ok "a getbot elsewhere plans to install the unit for its own getbot-auth"
+[ "$rc" -eq 1 ] &&
+	grep -q "^  - getbot-auth: getbot-auth.service cannot run '/root/getbot/getbot-auth': the unit's ProtectHome=yes hides /root" err
+ok "plan says first that the unit could not run a getbot-auth from /root (exit $rc)"
 run_getbot /root/getbot/getbot apply --auto-approve
-[ "$rc" -ne 0 ] &&
+[ "$rc" -eq 1 ] &&
 	grep -q "getbot-auth.service cannot run '/root/getbot/getbot-auth': the unit's ProtectHome=yes hides /root" out err
 ok "apply refuses to install a unit that cannot run it (exit $rc)"
 srv cat "$UNIT" | cmp -s - "$T/unit" && [ "$(main_pid)" = "$pid" ]

@@ -5,6 +5,8 @@
 #   sshd_require          # no sshd, or not root: skip (fail under
 #                         # GETBOT_TEST_REQUIRE=all)
 #   sshd_start DIR        # keys, config and the daemon, all under DIR
+#   sshd_start_isolated T # sshd_start T/sshd, or bail out; then HOME is T/home
+#                         # and no agent or passphrase of the user's is seen
 #   trap 'sshd_stop; rm -rf DIR' EXIT
 #   sshd_kill             # SIGKILL to sshd and every connection's process
 #                         # at once: a server that dies mid-operation
@@ -128,6 +130,19 @@ sshd_start() {
 	done
 	echo "# sshd did not start:" && sed 's/^/# /' "$SSHD_DIR/sshd.log"
 	return 1
+}
+
+# The server for a test whose scratch directory is $1, and nothing of the
+# user's own (~/.ssh, the agent, a passphrase) in what the test runs.
+sshd_start_isolated() {
+	sshd_start "$1/sshd" || {
+		echo "Bail out! sshd did not start"
+		exit 1
+	}
+	HOME="$1/home"
+	export HOME
+	mkdir -p "$HOME"
+	unset SSH_AUTH_SOCK SSH_AGENT_PID GETBOT_SSH_PASSPHRASE
 }
 
 # sshd_authorize PUBLIC-KEY-FILE: root may sign in with that key too.

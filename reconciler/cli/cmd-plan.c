@@ -68,7 +68,12 @@ const struct cmd_entry cmd_plan_entry = {
 	.args_usage = "",
 	.summary = "show what apply would change, and why",
 	.description =
-	    "Observes what exists (one bulk call per kind of object and "
+	    "First checks each server target for what bots.yaml needs there "
+	    "(Incus's socket and Caddy's admin API answer, getbot-auth is "
+	    "found and runs with its libraries): a server that lacks "
+	    "something is one error (exit 1) listing each missing piece and "
+	    "how to install it, before anything is observed.\n"
+	    "Then observes what exists (one bulk call per kind of object and "
 	    "target), compares it with bots.yaml and the state, and prints "
 	    "the actions that would close the gap: + create, ~ update, "
 	    "update-secret or re-register, -/+ replace, - delete, each with "

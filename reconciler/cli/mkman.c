@@ -47,9 +47,10 @@ static const struct {
 	{ "GETBOT_SEAL_KEY_FILE",
 	    "The deployment key's file, for {sealed: ...} secrets." },
 	{ "INCUS_SOCKET",
-	    "Incus's unix socket on a server; default the first of "
-	    "/run/incus/unix.socket and /var/lib/incus/unix.socket that "
-	    "exists." },
+	    "Incus's unix socket on a server whose target has no incus.socket "
+	    "(a path on that server); default the first of "
+	    "/run/incus/unix.socket, /var/lib/incus/unix.socket and "
+	    "/var/lib/lxd/unix.socket that exists there." },
 	{ "GETBOT_INCUS_WAIT_MAX",
 	    "Seconds getbot waits for one Incus operation (an image pulled, "
 	    "Docker installed) before the action fails; default 1800. The "

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "caddy.h"
+#include "conn.h"
 #include "xmalloc.h"
 
 #define CADDY_MAX_BODY   (16u << 20) /* a big config, certificates aside */
@@ -72,11 +73,11 @@ caddy_request(struct caddy_client *c, struct provider_call *call,
 	rc = http_request(&req, resp, &why);
 	if (rc == PROVIDER_TRANSIENT && resp->status == 0)
 		strbuf_addf(&call->err,
-		    "cannot reach Caddy's admin API at %s: %s", c->admin,
-		    why.buf);
+		    "cannot reach Caddy's admin API at %s%s: %s", c->admin,
+		    c->conn->ops->through, why.buf);
 	else if (rc != PROVIDER_OK) {
-		strbuf_addf(&call->err, "Caddy's admin API at %s: %s", c->admin,
-		    why.buf);
+		strbuf_addf(&call->err, "Caddy's admin API at %s%s: %s",
+		    c->admin, c->conn->ops->through, why.buf);
 		if (resp->status == 412)
 			rc = CADDY_STALE;
 		else if (resp->status == 500)

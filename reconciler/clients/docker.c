@@ -121,8 +121,8 @@ docker_send(struct docker_client *c, const char *org,
 	if (rc == PROVIDER_TRANSIENT && resp->status == 0) {
 		char *why = strbuf_detach(err, NULL);
 
-		strbuf_addf(err, "org %s: cannot reach Docker at %s: %s", org,
-		    sock, why);
+		strbuf_addf(err, "org %s: cannot reach Docker at %s%s: %s", org,
+		    sock, c->conn->ops->through, why);
 		free(why);
 	} else if (rc != PROVIDER_OK) {
 		char *why = strbuf_detach(err, NULL);

@@ -13,16 +13,18 @@
 #define INCUS_MAX_BODY (32u << 20) /* the instance list of a big server */
 #define INCUS_MAX_FILE (1u << 20)  /* a file read back: a log's tail */
 
-/* The first of the usual sockets that exists on the server
- * ($INCUS_SOCKET first). */
+/* The socket the target names, else $INCUS_SOCKET (a path on the server
+ * too), else the first of the usual sockets that exists there. */
 static char *
-incus_find_socket(struct conn *conn)
+incus_find_socket(struct conn *conn, const char *named)
 {
 	static const char *const paths[] = { "/run/incus/unix.socket",
 		"/var/lib/incus/unix.socket", "/var/lib/lxd/unix.socket" };
 	const char *env = getenv("INCUS_SOCKET");
 	size_t i;
 
+	if (named != NULL)
+		return xstrdup(named);
 	if (env != NULL && *env != '\0')
 		return xstrdup(env);
 	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
@@ -61,11 +63,14 @@ incus_send(struct incus_client *s, const char *method, const char *path,
 	req.max_body = INCUS_MAX_BODY;
 	http_response_init(resp);
 	rc = http_request(&req, resp, err);
+	if (resp->status != 0)
+		s->answered = true;
 	if (rc == PROVIDER_TRANSIENT && resp->status == 0) {
 		/* curl's words ("METHOD PATH: why"), with the socket named */
 		char *why = strbuf_detach(err, NULL);
 
-		strbuf_addf(err, "cannot reach %s: %s", s->socket, why);
+		strbuf_addf(err, "cannot reach %s%s: %s", s->socket,
+		    s->conn->ops->through, why);
 		free(why);
 	} else if (rc == PROVIDER_TRANSIENT && resp->status == 500)
 		rc = PROVIDER_ERROR;
@@ -305,7 +310,8 @@ incus_call_progress(struct incus_client *s, struct provider_call *call,
 }
 
 int
-incus_client_open(struct incus_client *c, struct conn *conn, struct strbuf *err)
+incus_client_open(struct incus_client *c, struct conn *conn, const char *socket,
+    struct strbuf *err)
 {
 	struct provider_call call = { .err = STRBUF_INIT };
 	cJSON *server = NULL;
@@ -314,14 +320,16 @@ incus_client_open(struct incus_client *c, struct conn *conn, struct strbuf *err)
 
 	memset(c, 0, sizeof(*c));
 	c->conn = conn;
-	c->socket = incus_find_socket(conn);
+	c->socket = incus_find_socket(conn, socket);
 	c->endpoint = xasprintf("unix:%s", c->socket);
 	rc = incus_call(c, &call, "GET", "/1.0", NULL, NULL, &server, NULL);
 	if (rc != PROVIDER_OK) {
+		bool answered = c->answered;
+
 		strbuf_add(err, call.err.buf, call.err.len);
 		strbuf_release(&call.err);
 		incus_client_release(c);
-		return -1;
+		return answered ? -1 : INCUS_UNREACHABLE;
 	}
 	kind = cJSON_GetStringValue(cJSON_GetObjectItem(
 	    cJSON_GetObjectItem(server, "environment"), "server"));

@@ -25,15 +25,21 @@ struct incus_client {
 	char *endpoint;    /* "unix:/run/incus/unix.socket" */
 	char *socket;      /* the path, for messages */
 	bool lxd;          /* the daemon is LXD, not Incus */
+	bool answered;     /* the daemon has answered a request (any status) */
 };
 
+/* incus_client_open: nothing answered on the socket. */
+#define INCUS_UNREACHABLE (-2)
+
 /*
- * Find the daemon's socket on the server ($INCUS_SOCKET, else the first of
- * the usual paths that exists) and ask the daemon what it is. Returns 0,
- * or -1 with err. Release with incus_client_release.
+ * Find the daemon's socket on the server (socket, the target's incus.socket
+ * when not NULL; else $INCUS_SOCKET; else the first of the usual paths that
+ * exists) and ask the daemon what it is. Returns 0, INCUS_UNREACHABLE, or
+ * -1 (it answered, but not as Incus does) with err. Release with
+ * incus_client_release.
  */
-int incus_client_open(
-    struct incus_client *c, struct conn *conn, struct strbuf *err);
+int incus_client_open(struct incus_client *c, struct conn *conn,
+    const char *socket, struct strbuf *err);
 void incus_client_release(struct incus_client *c);
 
 /*

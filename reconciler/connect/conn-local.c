@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -25,8 +26,7 @@
 #include "xmalloc.h"
 
 #define LOCAL_CONNECT_TIMEOUT_MS 10000
-#define LOCAL_PATH                                                             \
-	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define LOCAL_PATH               CONN_LOGIN_PATH
 
 extern char **environ;
 
@@ -577,6 +577,33 @@ out:
 	return rc;
 }
 
+/* Beside getbot and in ../sbin from it first, since make install puts
+ * getbot-auth with getbot; then getbot's $PATH, then a login's. */
+static void
+local_program_dirs(struct conn *conn, struct strbuf *dirs)
+{
+	char self[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	const char *path = getenv("PATH");
+
+	(void)conn;
+	if (len > 0) {
+		char *dir, *parent;
+
+		self[len] = '\0';
+		/* /proc/self/exe has no link, '.' or '..' in it */
+		dir = file_dir(self);
+		parent = file_dir(dir);
+		strbuf_addf(dirs, "%s:%s/sbin:", dir,
+		    strcmp(parent, "/") != 0 ? parent : "");
+		free(parent);
+		free(dir);
+	}
+	if (path != NULL && *path != '\0')
+		strbuf_addf(dirs, "%s:", path);
+	strbuf_addstr(dirs, CONN_LOGIN_PATH);
+}
+
 static void
 local_close(struct conn *conn)
 {
@@ -586,6 +613,7 @@ local_close(struct conn *conn)
 
 static const struct conn_ops conn_local_ops = {
 	.name = "local",
+	.through = "",
 	.dial = local_dial,
 	.read_file = local_read_file,
 	.write_file = local_write_file,
@@ -594,6 +622,7 @@ static const struct conn_ops conn_local_ops = {
 	.stat = local_stat,
 	.run = local_run,
 	.spawn = local_spawn,
+	.program_dirs = local_program_dirs,
 	.close = local_close,
 };
 

@@ -936,8 +936,18 @@ ssh_close(struct conn *conn)
 	ssh_free((struct conn_ssh *)conn);
 }
 
+/* Another machine: getbot's place and $PATH say nothing of it, and the
+ * PATH sshd gives commands lacks the sbin directories. */
+static void
+ssh_program_dirs(struct conn *conn, struct strbuf *dirs)
+{
+	(void)conn;
+	strbuf_addstr(dirs, CONN_LOGIN_PATH);
+}
+
 static const struct conn_ops conn_ssh_ops = {
 	.name = "ssh",
+	.through = " through ssh",
 	.dial = ssh_dial,
 	.read_file = ssh_read_file,
 	.write_file = ssh_write_file,
@@ -946,6 +956,7 @@ static const struct conn_ops conn_ssh_ops = {
 	.stat = ssh_stat,
 	.run = ssh_run,
 	.spawn = ssh_spawn,
+	.program_dirs = ssh_program_dirs,
 	.close = ssh_close,
 };
 

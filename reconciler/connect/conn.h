@@ -61,8 +61,18 @@ struct conn_file_info {
 	uid_t uid;
 };
 
+/* The directories of the PATH a login on a Debian server has (root's and
+ * a user's together): where programs are looked for on a server that is
+ * not this machine, since an ssh command gets sshd's own PATH. */
+#define CONN_LOGIN_PATH                                                        \
+	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 struct conn_ops {
 	const char *name; /* "local" */
+	/* Words for a message after the step they follow ("cannot reach
+	 * Caddy's admin API at localhost:2019 through ssh: ..."): "" on this
+	 * machine, " through ssh" otherwise. */
+	const char *through;
 	/*
 	 * A connected stream to endpoint on the server, "unix:/PATH" or
 	 * "HOST:PORT", as a file descriptor that the caller owns and
@@ -105,6 +115,14 @@ struct conn_ops {
 	 */
 	int (*spawn)(struct conn *conn, const char *const *argv,
 	    const char *log_path, pid_t *pid, struct strbuf *err);
+	/*
+	 * Where a program installed with getbot (getbot-auth) is looked
+	 * for on the server, best first: ':'-separated absolute directories
+	 * appended to dirs. On this machine, beside getbot, ../sbin from it,
+	 * getbot's $PATH and CONN_LOGIN_PATH; elsewhere CONN_LOGIN_PATH, as
+	 * getbot's own place and PATH say nothing of another machine.
+	 */
+	void (*program_dirs)(struct conn *conn, struct strbuf *dirs);
 	void (*close)(struct conn *conn);
 };
 

@@ -527,11 +527,124 @@ engine_observe_into_plan(struct engine *engine, const struct provider *provider,
 	    engine, provider, target, &engine->observed, err);
 }
 
+/* Does the config want resources of provider on target? */
+static bool
+engine_desires(const struct engine *engine, const struct provider *provider,
+    const struct bots_target *target)
+{
+	size_t i;
+
+	for (i = 0; i < engine->desired.count; i++)
+		if (engine->desired.items[i]->provider == provider &&
+		    engine->desired.items[i]->target == target)
+			return true;
+	return false;
+}
+
+/* Is provider to look at target's server this run? */
+static bool
+engine_visits(const struct engine *engine, const struct provider *provider,
+    const struct bots_target *target)
+{
+	return provider->server && target->kind != BOTS_TARGET_UNKNOWN &&
+	       strcmp(provider->target_kind,
+		   bots_target_kind_name(target->kind)) == 0 &&
+	       engine_wants(engine, provider, target) &&
+	       (engine_observes(provider) ||
+		   engine_desires(engine, provider, target));
+}
+
+/*
+ * Reach target's server and ask its providers what they need there that
+ * is missing (their check). Returns 0 when all is there; else -1 with one
+ * error in err: why the server cannot be reached, or its label and a
+ * line for each missing piece.
+ */
+static int
+engine_check_server(
+    struct engine *engine, const struct bots_target *target, struct strbuf *err)
+{
+	struct strbuf missing = STRBUF_INIT;
+	struct conn *conn = NULL;
+	const char *line;
+	size_t p;
+	int rc;
+
+	pthread_mutex_lock(&engine->lock);
+	rc = engine_conn(engine, target, &conn, err);
+	pthread_mutex_unlock(&engine->lock);
+	if (rc != 0)
+		return -1;
+	for (p = 0; engine->providers[p] != NULL; p++) {
+		const struct provider *provider = engine->providers[p];
+
+		if (provider->check != NULL &&
+		    engine_visits(engine, provider, target))
+			provider->check(target, conn,
+			    engine_desires(engine, provider, target), &missing);
+	}
+	if (missing.len == 0)
+		goto out;
+	strbuf_addf(err,
+	    "%s: the server lacks what bots.yaml needs there; nothing was "
+	    "changed:",
+	    conn->label);
+	for (line = missing.buf; *line != '\0';) {
+		size_t len = strcspn(line, "\n");
+
+		strbuf_addf(err, "\n  - %.*s", (int)len, line);
+		line += len + (line[len] == '\n');
+	}
+	rc = -1;
+out:
+	strbuf_release(&missing);
+	return rc;
+}
+
+/*
+ * The pre-flight: before anything is observed or changed, every server
+ * target is reached and checked for what its providers need there. All
+ * servers are checked, so that one run tells all that is missing, one
+ * error per server, on lines of their own.
+ */
+static int
+engine_preflight(struct engine *engine, struct strbuf *err)
+{
+	const struct bots *bots = engine->bots;
+	struct strbuf errors = STRBUF_INIT;
+	size_t t, p;
+	int rc = 0;
+
+	for (t = 0; t < bots->ntargets; t++) {
+		const struct bots_target *target = &bots->targets[t];
+		bool server = false;
+
+		for (p = 0; engine->providers[p] != NULL && !server; p++)
+			server =
+			    engine_visits(engine, engine->providers[p], target);
+		if (!server)
+			continue;
+		if (errors.len > 0)
+			strbuf_addch(&errors, '\n');
+		if (engine_check_server(engine, target, &errors) != 0)
+			rc = -1;
+		else if (errors.len > 0)
+			strbuf_setlen(&errors, errors.len - 1);
+	}
+	if (rc != 0)
+		strbuf_addstr(err, errors.buf);
+	strbuf_release(&errors);
+	return rc;
+}
+
 int
 engine_observe(struct engine *engine, struct strbuf *err)
 {
 	const struct bots *bots = engine->bots;
 	size_t t, p;
+
+	if (engine_preflight(engine, err) != 0)
+		return -1;
 
 	for (t = 0; t < bots->ntargets; t++) {
 		const struct bots_target *target = &bots->targets[t];

@@ -77,7 +77,13 @@ int engine_expand(struct engine *engine, struct strbuf *err);
  * was last applied with spec (copied). */
 void engine_remember(struct engine *engine, const char *provider,
     const char *address, const cJSON *spec);
-/* Observe every (provider, target) pair that has a desired resource. */
+/*
+ * Observe every (provider, target) pair that has a desired resource. First
+ * the pre-flight: each server target is reached and its providers' check
+ * says what they need there that is missing; a server that cannot be
+ * reached or lacks something is one error naming it, every server is
+ * checked, and nothing is observed then.
+ */
 int engine_observe(struct engine *engine, struct strbuf *err);
 /* One bulk observation of provider on target into out, retried while the
  * remote says the failure is transient. */

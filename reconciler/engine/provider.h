@@ -97,6 +97,16 @@ struct provider {
 	int (*open)(const struct bots_target *target, struct conn *conn,
 	    const char *base_dir, void **session, struct strbuf *err);
 	void (*close)(void *session);
+	/*
+	 * Before anything is observed or changed on a server (.server): is
+	 * what this provider needs there? One line per missing piece is
+	 * appended to missing, "WHAT: what is wrong (how to mend it)";
+	 * nothing when all is there. wanted: the config has resources of
+	 * this provider on target (else they are only looked for, to delete
+	 * what is left). Called before open, with no session.
+	 */
+	void (*check)(const struct bots_target *target, struct conn *conn,
+	    bool wanted, struct strbuf *missing);
 	/* The budget the session's requests count against; NULL: one budget
 	 * per provider and target, at max_rate and burst. */
 	void (*budget)(void *session, const struct bots_target *target,

@@ -331,6 +331,7 @@ test_conn_dial(
 /* Only dial is used: the org's Docker is all these calls reach. */
 static const struct conn_ops test_conn_ops = {
 	.name = "test",
+	.through = "",
 	.dial = test_conn_dial,
 };
 

@@ -164,10 +164,32 @@ auth_open(const struct bots_target *target, struct conn *conn,
 	s->config = xstrdup(config);
 	s->dir = file_dir(config);
 	s->lock = xasprintf("%s.lock", config);
-	service_init(&s->service, conn, config);
+	service_init(&s->service, conn, config, target->server.auth_binary);
 	pthread_mutex_init(&s->mutex, NULL);
 	*session = s;
 	return 0;
+}
+
+/* getbot-auth, runnable, where the config has it serve orgs. */
+static void
+auth_check(const struct bots_target *target, struct conn *conn, bool wanted,
+    struct strbuf *missing)
+{
+	const char *config = auth_config_path(target);
+	struct strbuf why = STRBUF_INIT;
+	struct service service;
+
+	if (!wanted)
+		return;
+	if (service_check_path("auth.config", config, &why) != 0) {
+		strbuf_addf(missing, "getbot-auth: %s\n", why.buf);
+		strbuf_release(&why);
+		return;
+	}
+	service_init(&service, conn, config, target->server.auth_binary);
+	service_check(&service, conn, missing);
+	service_release(&service);
+	strbuf_release(&why);
 }
 
 static void
@@ -891,6 +913,7 @@ const struct provider provider_auth = {
 	.max_rate = 0,
 	.burst = 0,
 	.open = auth_open,
+	.check = auth_check,
 	.close = auth_close,
 	.expand = auth_expand,
 	.observe = auth_observe,

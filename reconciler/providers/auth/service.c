@@ -1,9 +1,9 @@
 /*
  * The getbot-auth service on a server: a systemd unit, or a detached
  * daemon with a pid file and a log (service.h). Everything on the server
- * goes through its connection; what this file still does on this machine
- * is to look where getbot itself is installed (/proc/self/exe, $PATH),
- * since getbot-auth is installed with it, and to sleep between looks.
+ * goes through its connection, where getbot-auth is looked for too (the
+ * connection knows where programs installed with getbot are); all this
+ * file does on this machine is sleep between looks.
  */
 #include "config.h"
 
@@ -38,7 +38,8 @@
 #define SERVICE_LISTENING      "getbot-auth: listening on "
 
 void
-service_init(struct service *svc, struct conn *conn, const char *config)
+service_init(struct service *svc, struct conn *conn, const char *config,
+    const char *binary)
 {
 	struct conn_file_info info;
 	struct strbuf ignored = STRBUF_INIT;
@@ -47,6 +48,7 @@ service_init(struct service *svc, struct conn *conn, const char *config)
 
 	memset(svc, 0, sizeof(*svc));
 	svc->config = xstrdup(config);
+	svc->binary = binary != NULL ? xstrdup(binary) : NULL;
 	svc->pid_file = xasprintf("%s/%s", in, SERVICE_PID_NAME);
 	svc->log_file = xasprintf("%s/%s", in, SERVICE_LOG_NAME);
 	svc->systemd =
@@ -59,6 +61,7 @@ void
 service_release(struct service *svc)
 {
 	free(svc->config);
+	free(svc->binary);
 	free(svc->pid_file);
 	free(svc->log_file);
 	memset(svc, 0, sizeof(*svc));
@@ -283,43 +286,38 @@ service_search(struct conn *conn, const char *list)
 }
 
 /*
- * Where getbot-auth is on the server: where getbot is installed (beside
- * it, or in ../sbin from it), on getbot's $PATH, then in the usual sbin
- * directories. The caller frees it.
+ * Where getbot-auth is on the server: the path the target names
+ * (auth.binary), and only there, since the unit will run what it names;
+ * else the first of the connection's program directories that holds it.
+ * The caller frees it; NULL with err saying where it looked and how to
+ * put it there.
  */
 static char *
-service_find_binary(struct conn *conn, struct strbuf *err)
+service_find_binary(
+    const struct service *svc, struct conn *conn, struct strbuf *err)
 {
-	char self[PATH_MAX];
-	char *found = NULL, *dir, *parent, *sbin;
-	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	struct strbuf dirs = STRBUF_INIT;
+	char *found;
 
-	if (len > 0) {
-		self[len] = '\0';
-		dir = file_dir(self);
-		found = service_search(conn, dir);
-		if (found == NULL) {
-			/* ../sbin: /proc/self/exe has no link or dot in it */
-			parent = file_dir(dir);
-			sbin = xasprintf(
-			    "%s/sbin", strcmp(parent, "/") != 0 ? parent : "");
-			found = service_search(conn, sbin);
-			free(sbin);
-			free(parent);
-		}
-		free(dir);
-	}
-	if (found == NULL)
-		found = service_search(conn, getenv("PATH"));
-	if (found == NULL)
-		found = service_search(conn, "/usr/local/sbin:/usr/sbin");
-	if (found != NULL)
+	if (svc->binary != NULL) {
+		found = service_executable(conn, svc->binary);
+		if (found == NULL)
+			strbuf_addf(err,
+			    "%s: no executable file at %s%s (auth.binary names "
+			    "it: install it there, or correct auth.binary)",
+			    SERVICE_BINARY, svc->binary, conn->ops->through);
 		return found;
-	strbuf_addf(err,
-	    "%s is not beside getbot (%s), nor on $PATH: install it with "
-	    "getbot",
-	    SERVICE_BINARY, len > 0 ? self : "/proc/self/exe unreadable");
-	return NULL;
+	}
+	conn->ops->program_dirs(conn, &dirs);
+	found = service_search(conn, dirs.buf);
+	if (found == NULL)
+		strbuf_addf(err,
+		    "%s: not found in %s%s (install it on the server from "
+		    "getbot's build with make install, or name it with auth: "
+		    "{binary: PATH})",
+		    SERVICE_BINARY, dirs.buf, conn->ops->through);
+	strbuf_release(&dirs);
+	return found;
 }
 
 /* --- the unit, with systemd --------------------------------------------- */
@@ -391,7 +389,7 @@ service_unit_is_current(
     const struct service *svc, struct conn *conn, const char *unit)
 {
 	struct strbuf ignored = STRBUF_INIT;
-	char *binary = service_find_binary(conn, &ignored), *want;
+	char *binary = service_find_binary(svc, conn, &ignored), *want;
 	bool current = true;
 
 	if (binary != NULL) {
@@ -410,7 +408,7 @@ service_unit_install(
     const struct service *svc, struct conn *conn, struct strbuf *err)
 {
 	struct strbuf have = STRBUF_INIT, why = STRBUF_INIT;
-	char *binary = service_find_binary(conn, err), *unit = NULL;
+	char *binary = service_find_binary(svc, conn, err), *unit = NULL;
 	int rc = -1;
 
 	if (binary == NULL)
@@ -667,7 +665,7 @@ service_daemon_start(const struct service *svc, struct conn *conn,
 	off_t from;
 	int i, rc = -1;
 
-	binary = service_find_binary(conn, err);
+	binary = service_find_binary(svc, conn, err);
 	if (binary == NULL)
 		return -1;
 	argv[0] = binary;
@@ -846,4 +844,120 @@ service_forget(const struct service *svc, struct conn *conn)
 
 	(void)conn->ops->remove_file(conn, svc->log_file, &ignored);
 	strbuf_release(&ignored);
+}
+
+/* --- what the server must have ------------------------------------------ */
+
+/* The Debian 12 packages of the libraries getbot-auth is linked with
+ * (ldd getbot-auth), by the names the loader reports missing. */
+static const struct {
+	const char *library;
+	const char *package;
+} service_libraries[] = {
+	{ "libsodium.so.23", "libsodium23" },
+	{ "libmicrohttpd.so.12", "libmicrohttpd12" },
+	{ "libcurl.so.4", "libcurl4" },
+	{ "libcjson.so.1", "libcjson1" },
+	{ "libpsl.so.5", "libpsl5" },
+};
+
+#define SERVICE_LOADER_WORDS "error while loading shared libraries: "
+
+/* Why binary did not run, from what it said (the loader's words when a
+ * library is missing), with how to mend it, as a line of missing. */
+static void
+service_add_cannot_run(const char *binary, const struct conn_result *result,
+    struct strbuf *missing)
+{
+	struct strbuf said = STRBUF_INIT;
+	const char *loader, *library;
+	size_t i, len;
+
+	service_last_line(
+	    result->errout.len > 0 ? result->errout.buf : result->out.buf,
+	    &said);
+	loader = strstr(said.buf, SERVICE_LOADER_WORDS);
+	if (loader == NULL) {
+		strbuf_addf(missing,
+		    "%s: %s --version exited %d%s%s (install it again from "
+		    "getbot's build)\n",
+		    SERVICE_BINARY, binary, result->status,
+		    said.len > 0 ? ": " : "", said.buf);
+		goto out;
+	}
+	library = loader + strlen(SERVICE_LOADER_WORDS);
+	len = strcspn(library, ":");
+	strbuf_addf(missing, "%s: cannot run %s: %s (install ", SERVICE_BINARY,
+	    binary, loader);
+	for (i = 0; i < ARRAY_SIZE(service_libraries); i++)
+		if (strlen(service_libraries[i].library) == len &&
+		    strncmp(library, service_libraries[i].library, len) == 0)
+			break;
+	if (i < ARRAY_SIZE(service_libraries))
+		strbuf_addf(missing, "it: apt-get install %s)\n",
+		    service_libraries[i].package);
+	else
+		strbuf_addf(missing,
+		    "the package that holds %.*s: apt-file search %.*s)\n",
+		    (int)len, library, (int)len, library);
+out:
+	strbuf_release(&said);
+}
+
+/* Does binary run on the server (its libraries found), and is it
+ * getbot-auth? If not, a line of missing says why. */
+static void
+service_check_runs(
+    const char *binary, struct conn *conn, struct strbuf *missing)
+{
+	const char *argv[] = { binary, "--version", NULL };
+	struct conn_result result;
+	struct strbuf why = STRBUF_INIT;
+
+	conn_result_init(&result);
+	if (conn->ops->run(conn, argv, NULL, SERVICE_COMMAND_MS,
+		SERVICE_OUTPUT_MAX, &result, &why) != 0)
+		strbuf_addf(missing, "%s: cannot run %s: %s\n", SERVICE_BINARY,
+		    binary, why.buf);
+	else if (result.status != 0 ||
+		 strncmp(result.out.buf, SERVICE_BINARY " ",
+		     strlen(SERVICE_BINARY) + 1) != 0)
+		service_add_cannot_run(binary, &result, missing);
+	conn_result_release(&result);
+	strbuf_release(&why);
+}
+
+void
+service_check(
+    const struct service *svc, struct conn *conn, struct strbuf *missing)
+{
+	const char *argv[] = { "systemctl", "--version", NULL };
+	struct strbuf why = STRBUF_INIT;
+	char *binary = service_find_binary(svc, conn, &why);
+
+	if (binary == NULL)
+		strbuf_addf(missing, "%s\n", why.buf);
+	else
+		service_check_runs(binary, conn, missing);
+	if (!svc->systemd)
+		goto out;
+	/* the unit getbot installs must be able to reach both */
+	strbuf_reset(&why);
+	if ((binary != NULL &&
+		service_unit_reaches("run", binary,
+		    "install it outside (make install puts it under "
+		    "/usr/local), or name another with auth.binary",
+		    &why) != 0) ||
+	    service_unit_reaches(
+		"read", svc->config, "set auth.config outside it", &why) != 0)
+		strbuf_addf(missing, "%s: %s\n", SERVICE_BINARY, why.buf);
+	if (service_run_quiet(conn, argv, SERVICE_OUTPUT_MAX, NULL) != 0)
+		strbuf_addf(missing,
+		    "systemd: the server runs it (%s is there), but systemctl "
+		    "--version does not run (install it: apt-get install "
+		    "systemd)\n",
+		    SERVICE_SYSTEMD_RUN);
+out:
+	free(binary);
+	strbuf_release(&why);
 }

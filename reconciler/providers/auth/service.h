@@ -30,6 +30,7 @@ struct conn;
 /* One server's getbot-auth: which auth.json it serves, and how it runs. */
 struct service {
 	char *config;   /* owned: auth.json */
+	char *binary;   /* owned: auth.binary, or NULL */
 	char *pid_file; /* owned: without systemd, "PID LISTEN\n" */
 	char *log_file; /* owned: without systemd, the daemon's output */
 	bool systemd;   /* the server runs systemd: the service is a unit */
@@ -50,9 +51,11 @@ struct service_status {
 };
 
 /* The service for config (auth.json, a path that service_check_path
- * accepts) on conn's server; conn is only looked at (does the server run
- * systemd?), not kept. */
-void service_init(struct service *svc, struct conn *conn, const char *config);
+ * accepts) on conn's server, run from binary (auth.binary) or, when NULL,
+ * from where the connection's program directories hold getbot-auth; conn
+ * is only looked at (does the server run systemd?), not kept. */
+void service_init(struct service *svc, struct conn *conn, const char *config,
+    const char *binary);
 void service_release(struct service *svc);
 
 /*
@@ -67,6 +70,17 @@ int service_check_path(const char *what, const char *path, struct strbuf *err);
 void service_observe(const struct service *svc, struct conn *conn,
     struct service_status *status);
 void service_status_release(struct service_status *status);
+
+/*
+ * Before anything changes: is what the service needs on the server? One
+ * line a missing piece is appended to missing, saying what is wrong and
+ * how to mend it: getbot-auth not found, or not running (a library
+ * missing: the loader's words, and the Debian package), and where the
+ * server runs systemd, a unit that could not reach it or systemctl not
+ * running.
+ */
+void service_check(
+    const struct service *svc, struct conn *conn, struct strbuf *missing);
 
 /* Start the service listening on listen (auth.json's), or restart it if
  * it runs; wait until it listens. */

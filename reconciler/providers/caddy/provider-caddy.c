@@ -405,6 +405,40 @@ caddy_open(const struct bots_target *target, struct conn *conn,
 	return 0;
 }
 
+/* Caddy's admin API answers: observation needs it, whatever is wanted.
+ * GET /config/admin is the smallest answer it gives (null by default). */
+static void
+caddy_check(const struct bots_target *target, struct conn *conn, bool wanted,
+    struct strbuf *missing)
+{
+	struct provider_call call = { .err = STRBUF_INIT, .target = target };
+	struct caddy_client c;
+	struct http_response resp;
+	int rc;
+
+	(void)wanted;
+	if (caddy_client_open(
+		&c, conn, target->server.caddy_admin, &call.err) != 0) {
+		strbuf_addf(missing, "Caddy: %s\n", call.err.buf);
+		strbuf_release(&call.err);
+		return;
+	}
+	http_response_init(&resp);
+	rc =
+	    caddy_request(&c, &call, "GET", "/config/admin", NULL, NULL, &resp);
+	if (rc != PROVIDER_OK && resp.status == 0)
+		strbuf_addf(missing,
+		    "Caddy: %s (install it: apt-get install caddy, whose admin "
+		    "API answers at localhost:2019; or name it with caddy: "
+		    "{admin: ADDRESS})\n",
+		    call.err.buf);
+	else if (rc != PROVIDER_OK)
+		strbuf_addf(missing, "Caddy: %s\n", call.err.buf);
+	http_response_release(&resp);
+	caddy_client_release(&c);
+	strbuf_release(&call.err);
+}
+
 static void
 caddy_close(void *session)
 {
@@ -1270,6 +1304,7 @@ const struct provider provider_caddy = {
 	.max_rate = 0,
 	.burst = 0,
 	.open = caddy_open,
+	.check = caddy_check,
 	.close = caddy_close,
 	.expand = caddy_expand,
 	.observe = caddy_observe,

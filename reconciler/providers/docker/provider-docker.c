@@ -130,7 +130,8 @@ docker_incus(struct provider_call *call)
 
 	pthread_mutex_lock(&s->incus_lock);
 	if (!s->incus_open) {
-		if (incus_client_open(&s->incus, call->conn, &call->err) == 0)
+		if (incus_client_open(&s->incus, call->conn,
+			call->target->server.incus_socket, &call->err) == 0)
 			s->incus_open = true;
 		else
 			rc = PROVIDER_TRANSIENT;

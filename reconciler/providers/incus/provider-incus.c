@@ -61,7 +61,7 @@ incus_open(const struct bots_target *target, struct conn *conn,
 
 	(void)base_dir;
 	*session = NULL;
-	if (incus_client_open(c, conn, err) != 0) {
+	if (incus_client_open(c, conn, target->server.incus_socket, err) != 0) {
 		char *why = strbuf_detach(err, NULL);
 
 		strbuf_addf(err, "target '%s': %s", target->name, why);
@@ -71,6 +71,29 @@ incus_open(const struct bots_target *target, struct conn *conn,
 	}
 	*session = c;
 	return 0;
+}
+
+/* Incus answers on its socket: observation needs it, whatever is wanted. */
+static void
+incus_check(const struct bots_target *target, struct conn *conn, bool wanted,
+    struct strbuf *missing)
+{
+	struct incus_client c;
+	struct strbuf why = STRBUF_INIT;
+	int rc = incus_client_open(&c, conn, target->server.incus_socket, &why);
+
+	(void)wanted;
+	if (rc == INCUS_UNREACHABLE)
+		strbuf_addf(missing,
+		    "Incus: %s (install it: apt-get install -t "
+		    "bookworm-backports incus; incus admin init; or name its "
+		    "socket with incus: {socket: PATH})\n",
+		    why.buf);
+	else if (rc != 0)
+		strbuf_addf(missing, "Incus: %s\n", why.buf);
+	else
+		incus_client_release(&c);
+	strbuf_release(&why);
 }
 
 static void
@@ -867,6 +890,7 @@ const struct provider provider_incus = {
 	.max_rate = 0,
 	.burst = 0,
 	.open = incus_open,
+	.check = incus_check,
 	.close = incus_close,
 	.expand = incus_expand,
 };
