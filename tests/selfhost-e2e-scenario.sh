@@ -85,7 +85,7 @@ $ssh_lines    image: getbot-test-docker
     domain: getbot.test
     auth_url: http://127.0.0.1:$FAKE_PORT
     caddy: {admin: "$ADMIN", listen: ["127.0.0.1:$HTTP"], https: false}
-    auth: {config: $AUTH_DIR/auth.json, listen: "127.0.0.1:$AUTH_PORT"}
+    auth: {config: $AUTH_DIR/auth.json, listen: "127.0.0.1:$AUTH_PORT", binary: $(dirname "$GETBOT")/getbot-auth}
 defaults: {model: anthropic/claude-sonnet-4-5, runtime: v1}
 orgs:
 YAML
