@@ -421,32 +421,46 @@ ssh_relay_events(const struct ssh_relay *r)
 	return events;
 }
 
-/* Move what can move on relay r, without waiting for the server. */
-static void
+/* Move what can move on relay r, without waiting for the server; true when
+ * some bytes moved. What libssh2 has queued for the channel is not on the
+ * socket any more, so no poll would say it is there: it is all passed on
+ * now, a few chunks a pass (bounded, so that one busy stream does not keep
+ * the others waiting), for as long as the caller's socket takes it. */
+static bool
 ssh_relay_pump(struct conn_ssh *c, struct ssh_relay *r)
 {
+	bool moved = false;
 	ssize_t n;
-	int rc;
+	int rc, chunks;
 
 	/* from the server to the caller */
-	if (!r->down_eof && r->down_off == r->down_len) {
-		SSH_CALL(c, n,
-		    libssh2_channel_read(r->channel, r->down, SSH_RELAY_CHUNK));
-		if (n > 0) {
-			r->down_len = (size_t)n;
-			r->down_off = 0;
-		} else if (libssh2_channel_eof(r->channel) == 1)
-			r->down_eof = true;
-		else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
-			r->failed = true;
-	}
-	if (r->down_off < r->down_len) {
+	for (chunks = 0; chunks < SSH_RELAY_CHUNKS && !r->failed; chunks++) {
+		if (!r->down_eof && r->down_off == r->down_len) {
+			SSH_CALL(c, n,
+			    libssh2_channel_read(
+				r->channel, r->down, SSH_RELAY_CHUNK));
+			if (n > 0) {
+				r->down_len = (size_t)n;
+				r->down_off = 0;
+				moved = true;
+			} else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN &&
+				   libssh2_channel_eof(r->channel) != 1)
+				r->failed = true;
+			/* its end is seen once nothing is queued before it */
+			if (libssh2_channel_eof(r->channel) == 1)
+				r->down_eof = true;
+		}
+		if (r->down_off == r->down_len)
+			break; /* nothing more to pass on */
 		n = send(r->fd, r->down + r->down_off,
 		    r->down_len - r->down_off, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0)
+		if (n > 0) {
 			r->down_off += (size_t)n;
-		else if (n < 0 && errno != EAGAIN && errno != EINTR)
+			moved = true;
+		} else if (n < 0 && errno != EAGAIN && errno != EINTR)
 			r->failed = true;
+		if (r->down_off < r->down_len)
+			break; /* the caller's socket is full: POLLOUT */
 	}
 	if (r->down_eof && r->down_off == r->down_len && !r->down_shut) {
 		(void)shutdown(r->fd, SHUT_WR);
@@ -458,6 +472,7 @@ ssh_relay_pump(struct conn_ssh *c, struct ssh_relay *r)
 		if (n > 0) {
 			r->up_len = (size_t)n;
 			r->up_off = 0;
+			moved = true;
 		} else if (n == 0)
 			r->up_eof = true;
 		else if (errno != EAGAIN && errno != EINTR)
@@ -467,9 +482,10 @@ ssh_relay_pump(struct conn_ssh *c, struct ssh_relay *r)
 		SSH_CALL(c, n,
 		    libssh2_channel_write(
 			r->channel, r->up + r->up_off, r->up_len - r->up_off));
-		if (n > 0)
+		if (n > 0) {
 			r->up_off += (size_t)n;
-		else if (n == 0 || n == LIBSSH2_ERROR_EAGAIN)
+			moved = true;
+		} else if (n == 0 || n == LIBSSH2_ERROR_EAGAIN)
 			break; /* the channel's window is full */
 		else
 			r->failed = true;
@@ -481,19 +497,21 @@ ssh_relay_pump(struct conn_ssh *c, struct ssh_relay *r)
 		else if (rc != LIBSSH2_ERROR_EAGAIN)
 			r->failed = true;
 	}
+	return moved;
 }
 
-/* Pump every relay; close those that are done. */
-static void
+/* Pump every relay; close those that are done. True when bytes moved. */
+static bool
 ssh_relay_pump_all(struct conn_ssh *c)
 {
 	struct ssh_relay **link = &c->relays;
+	bool moved = false;
 
 	while (*link != NULL) {
 		struct ssh_relay *r = *link;
 
-		if (!c->lost)
-			ssh_relay_pump(c, r);
+		if (!c->lost && ssh_relay_pump(c, r))
+			moved = true;
 		if (!c->lost && !r->failed && !(r->down_shut && r->eof_sent)) {
 			link = &r->next;
 			continue;
@@ -508,6 +526,7 @@ ssh_relay_pump_all(struct conn_ssh *c)
 		free(r->down);
 		free(r);
 	}
+	return moved;
 }
 
 /* Free the channels given up on, as the server lets go of them. */
@@ -566,14 +585,21 @@ ssh_relay_main(void *arg)
 	struct conn_ssh *c = arg;
 	struct pollfd *fds = NULL;
 	size_t alloc = 0;
+	bool busy = false;
 
 	pthread_mutex_lock(&c->lock);
 	while (!c->stopping) {
 		struct ssh_relay *r;
 		size_t n = 0, nrelays = 0;
 		int sock_at = -1, timeout = c->orphans != NULL ? 1000 : 5000;
+		unsigned long seen;
 		char drain[64];
 
+		/* the last pass moved bytes, or read some off the socket
+		 * into libssh2's queues: a stream may have more to pass on
+		 * that no poll would show */
+		if (busy)
+			timeout = 0;
 		for (r = c->relays; r != NULL; r = r->next)
 			nrelays++;
 		ALLOC_GROW(fds, nrelays + 2, alloc);
@@ -598,9 +624,11 @@ ssh_relay_main(void *arg)
 		pthread_mutex_lock(&c->lock);
 		while (read(c->wake[0], drain, sizeof(drain)) > 0)
 			;
+		seen = c->moves;
 		if (sock_at >= 0 && !c->lost && fds[sock_at].revents != 0)
 			ssh_drain(c);
-		ssh_relay_pump_all(c);
+		busy = ssh_relay_pump_all(c);
+		busy = (busy || c->moves != seen) && c->relays != NULL;
 		ssh_reap_orphans(c);
 	}
 	pthread_mutex_unlock(&c->lock);

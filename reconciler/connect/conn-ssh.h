@@ -47,6 +47,7 @@
 #define SSH_STALL_MS     60000 /* the socket takes no data: the server is gone */
 #define SSH_KEEPALIVE_S  15
 #define SSH_RELAY_CHUNK  32768
+#define SSH_RELAY_CHUNKS 8 /* a stream's chunks each pass, at most */
 /* Session channels at once: OpenSSH's MaxSessions is 10 by default; the
  * SFTP session and the rename channel take two. */
 #define SSH_MAX_SESSIONS 10

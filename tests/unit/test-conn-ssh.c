@@ -286,6 +286,109 @@ test_conn_ssh__fifty_requests_share_one_session_at_once(struct conn *conn)
 	free(jobs);
 }
 
+/* ---- a server that sends a large answer at once ---- */
+
+struct bulk_server {
+	int listener;
+	int port;
+	size_t size;
+};
+
+static unsigned char
+bulk_byte(size_t i)
+{
+	return (unsigned char)(i * 7 + i / 65536);
+}
+
+/* Send size bytes to the one connection, then close it. */
+static void *
+bulk_send(void *arg)
+{
+	struct bulk_server *s = arg;
+	unsigned char chunk[65536];
+	size_t off = 0;
+	int fd = accept(s->listener, NULL, NULL);
+
+	while (fd >= 0 && off < s->size) {
+		size_t n = s->size - off < sizeof(chunk) ? s->size - off
+							 : sizeof(chunk);
+		ssize_t put;
+
+		for (size_t i = 0; i < n; i++)
+			chunk[i] = bulk_byte(off + i);
+		put = send(fd, chunk, n, MSG_NOSIGNAL);
+		if (put <= 0)
+			break;
+		off += (size_t)put;
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+static void
+test_conn_ssh__a_large_answer_arrives_whole_and_promptly(struct conn *conn)
+{
+	struct bulk_server server = { -1, 0, 1 << 20 };
+	struct sockaddr_in in;
+	socklen_t len = sizeof(in);
+	struct strbuf err = STRBUF_INIT;
+	unsigned char buf[16384];
+	size_t got = 0, wrong = 0;
+	char endpoint[64];
+	pthread_t thread;
+	double started, took = 0;
+	bool eof = false;
+	int fd = -1;
+
+	memset(&in, 0, sizeof(in));
+	in.sin_family = AF_INET;
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	server.listener = socket(AF_INET, SOCK_STREAM, 0);
+	if (bind(server.listener, (struct sockaddr *)&in, sizeof(in)) != 0 ||
+	    listen(server.listener, 1) != 0 ||
+	    getsockname(server.listener, (struct sockaddr *)&in, &len) != 0) {
+		ok(0, "a loopback server: %s", strerror(errno));
+		return;
+	}
+	server.port = ntohs(in.sin_port);
+	pthread_create(&thread, NULL, bulk_send, &server);
+	snprintf(endpoint, sizeof(endpoint), "127.0.0.1:%d", server.port);
+	started = now_ms();
+	ok(conn->ops->dial(conn, endpoint, &fd, &err) == 0,
+	    "a stream to a server that answers 1 MB at once %s", err.buf);
+	/* a bound only to end a stalled relay: libssh2's queue used to
+	 * wait for the next poll timeout, 32 KB each 5 s */
+	while (fd >= 0 && !eof && now_ms() - started < 60000) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&pfd, 1, 1000) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0) {
+			eof = n == 0;
+			break;
+		}
+		for (ssize_t i = 0; i < n; i++)
+			wrong += buf[i] != bulk_byte(got + (size_t)i);
+		got += (size_t)n;
+	}
+	took = now_ms() - started;
+	ok(eof && got == server.size && wrong == 0,
+	    "all of it arrives, unchanged, then its end (%zu bytes, %zu "
+	    "wrong, %.0f ms)",
+	    got, wrong, took);
+	ok(took < 20000,
+	    "without waiting on the relay's poll timeout (%.0f ms)", took);
+	if (fd >= 0)
+		close(fd);
+	shutdown(server.listener, SHUT_RDWR);
+	pthread_join(thread, NULL);
+	close(server.listener);
+	strbuf_release(&err);
+}
+
 struct command_job {
 	struct conn *conn;
 	int n;
@@ -583,6 +686,7 @@ main(void)
 	if (conn != NULL) {
 		test_conn_ssh__channels_are_counted(conn);
 		test_conn_ssh__fifty_requests_share_one_session_at_once(conn);
+		test_conn_ssh__a_large_answer_arrives_whole_and_promptly(conn);
 		test_conn_ssh__more_commands_than_sshd_sessions_take_turns(
 		    conn);
 		test_conn_ssh__shell_metacharacters_arrive_as_one_argument(
