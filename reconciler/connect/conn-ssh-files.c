@@ -27,11 +27,21 @@
 #define SSH_FXP_STATUS   101
 #define SSH_FXP_EXTENDED 200
 
-static void
-ssh_sftp_begin(struct conn_ssh *c)
+static int ssh_sftp_fail(struct conn_ssh *c, int rc, struct strbuf *err,
+    const char *what, const char *path);
+
+/* Take the locks of an SFTP operation (ssh_sftp_end lets go of them).
+ * After a loss, -1 at once: libssh2 keeps a half-done request's state in
+ * the SFTP session and would resume it with the next call's arguments. */
+static int
+ssh_sftp_begin(
+    struct conn_ssh *c, struct strbuf *err, const char *what, const char *path)
 {
 	pthread_mutex_lock(&c->sftp_lock);
 	pthread_mutex_lock(&c->lock);
+	if (c->lost)
+		return ssh_sftp_fail(c, SSH_LOST, err, what, path);
+	return 0;
 }
 
 static void
@@ -113,6 +123,10 @@ ssh_sftp_open(struct conn_ssh *c, const char *path, unsigned long flags,
 	unsigned long seen;
 
 	for (;;) {
+		if (c->lost) {
+			*rc = SSH_LOST;
+			return NULL;
+		}
 		seen = c->moves;
 		handle = libssh2_sftp_open_ex(c->sftp, path,
 		    (unsigned)strlen(path), flags, mode, LIBSSH2_SFTP_OPENFILE);
@@ -153,7 +167,8 @@ ssh_read_file(struct conn *conn, const char *path, size_t max,
 	ssize_t got;
 	int rc, out = -1;
 
-	ssh_sftp_begin(c);
+	if (ssh_sftp_begin(c, err, "open", path) != 0)
+		goto done;
 	handle = ssh_sftp_open(c, path, LIBSSH2_FXF_READ, 0, deadline, &rc);
 	if (handle == NULL) {
 		if (ssh_sftp_is(c, rc, LIBSSH2_FX_NO_SUCH_FILE))
@@ -385,6 +400,8 @@ ssh_rename(struct conn_ssh *c, const char *from, const char *to,
 	uint32_t id, code, message_len;
 	int rc = -1, call;
 
+	if (c->lost)
+		return ssh_sftp_fail(c, SSH_LOST, err, "rename to", to);
 	if (ssh_rename_channel(c, deadline, err) != 0)
 		return -1;
 	if (!c->rename_works) {
@@ -478,7 +495,8 @@ ssh_write_file(struct conn *conn, const char *path, const char *data,
 	ssize_t put;
 	int rc, out = -1;
 
-	ssh_sftp_begin(c);
+	if (ssh_sftp_begin(c, err, "write", path) != 0)
+		goto done;
 	/* a temporary name beside it, never an existing file or link */
 	handle = ssh_sftp_open(c, tmp,
 	    LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_EXCL |
@@ -548,7 +566,10 @@ ssh_remove_file(struct conn *conn, const char *path, struct strbuf *err)
 	double deadline = ssh_now_ms() + SSH_STEP_MS;
 	int rc;
 
-	ssh_sftp_begin(c);
+	if (ssh_sftp_begin(c, err, "remove", path) != 0) {
+		ssh_sftp_end(c);
+		return -1;
+	}
 	SSH_SFTP_DO(c, rc,
 	    libssh2_sftp_unlink_ex(c->sftp, path, (unsigned)strlen(path)),
 	    deadline);
@@ -584,7 +605,10 @@ ssh_make_dir(
 	double deadline = ssh_now_ms() + SSH_STEP_MS;
 	int rc;
 
-	ssh_sftp_begin(c);
+	if (ssh_sftp_begin(c, err, "create", path) != 0) {
+		ssh_sftp_end(c);
+		return -1;
+	}
 	SSH_SFTP_DO(c, rc,
 	    libssh2_sftp_mkdir_ex(
 		c->sftp, path, (unsigned)strlen(path), (long)(mode & 07777)),
@@ -622,7 +646,10 @@ ssh_stat(struct conn *conn, const char *path, struct conn_file_info *info,
 	int rc;
 
 	memset(info, 0, sizeof(*info));
-	ssh_sftp_begin(c);
+	if (ssh_sftp_begin(c, err, "stat", path) != 0) {
+		ssh_sftp_end(c);
+		return -1;
+	}
 	rc = ssh_lstat(c, path, &attrs, deadline);
 	if (rc != 0) {
 		if (ssh_sftp_is(c, rc, LIBSSH2_FX_NO_SUCH_FILE) ||

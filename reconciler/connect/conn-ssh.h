@@ -119,11 +119,17 @@ int ssh_wait_out(struct conn_ssh *c);
 int ssh_wait(struct conn_ssh *c, double deadline, unsigned long seen);
 
 /* Call expr (a libssh2 call giving an int) into rc, again while libssh2 is
- * part way through sending its packet. */
+ * part way through sending its packet. Once the session is lost, rc is
+ * SSH_LOST and libssh2 is not called: a call would resume some other
+ * call's half-done state, or write to a dead socket. */
 #define SSH_CALL(c, rc, expr)                                                  \
-	do                                                                     \
+	do {                                                                   \
+		if ((c)->lost) {                                               \
+			(rc) = SSH_LOST;                                       \
+			break;                                                 \
+		}                                                              \
 		(rc) = (expr);                                                 \
-	while ((rc) == LIBSSH2_ERROR_EAGAIN && ssh_wait_out(c) == 0)
+	} while ((rc) == LIBSSH2_ERROR_EAGAIN && ssh_wait_out(c) == 0)
 
 /*
  * Say why a step failed: "LABEL: STEP: libssh2's (or the server's) words"

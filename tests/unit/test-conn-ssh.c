@@ -616,14 +616,39 @@ sleeper_main(void *arg)
 	return NULL;
 }
 
+/* Replace a large file until that fails: an SFTP operation under way
+ * when the server dies. */
+struct writer {
+	struct conn *conn;
+	char *path;
+	int writes;
+	struct strbuf err;
+};
+
+static void *
+writer_main(void *arg)
+{
+	enum { SIZE = 4 << 20 };
+	struct writer *w = arg;
+	char *data = xcalloc(1, SIZE);
+
+	while (w->writes < 1000 && w->conn->ops->write_file(w->conn, w->path,
+				       data, SIZE, 0600, &w->err) == 0)
+		w->writes++;
+	free(data);
+	return NULL;
+}
+
 static void
 test_conn_ssh__a_server_that_dies_is_a_clean_error(struct conn *conn)
 {
 	const char *kill_sshd = getenv("GETBOT_TEST_SSHD_KILL");
 	struct sleeper s = { conn, 0, STRBUF_INIT };
+	struct writer w = { conn, NULL, 0, STRBUF_INIT };
 	struct strbuf err = STRBUF_INIT, content = STRBUF_INIT;
 	struct barrier_server server;
-	pthread_t thread, accepters[2];
+	struct conn_file_info info;
+	pthread_t thread, writer, accepters[2];
 	struct pollfd pfd;
 	double started, took;
 	char endpoint[160], byte;
@@ -637,6 +662,8 @@ test_conn_ssh__a_server_that_dies_is_a_clean_error(struct conn *conn)
 	snprintf(endpoint, sizeof(endpoint), "127.0.0.1:%d", server.port);
 	ok(conn->ops->dial(conn, endpoint, &fd, &err) == 0, "a stream is open");
 	pthread_create(&thread, NULL, sleeper_main, &s);
+	w.path = xasprintf("%s/written.bin", scratch);
+	pthread_create(&writer, NULL, writer_main, &w);
 	usleep(500000);
 	started = now_ms();
 	rc = system(kill_sshd);
@@ -659,6 +686,33 @@ test_conn_ssh__a_server_that_dies_is_a_clean_error(struct conn *conn)
 	ok(rc == -1 && strstr(err.buf, "the connection is lost") != NULL &&
 		took < 1000,
 	    "what comes after fails at once: %s", err.buf);
+	pthread_join(writer, NULL);
+	ok(strstr(w.err.buf, "the connection is lost") != NULL,
+	    "a file write under way fails cleanly (after %d writes): %s",
+	    w.writes, w.err.buf);
+	/* each of these would resume the write's half-done SFTP request */
+	started = now_ms();
+	strbuf_reset(&err);
+	rc = conn->ops->write_file(conn, w.path, "x", 1, 0600, &err);
+	ok(rc == -1 && strstr(err.buf, "the connection is lost") != NULL,
+	    "a write after it fails cleanly: %s", err.buf);
+	strbuf_reset(&err);
+	rc = conn->ops->stat(conn, w.path, &info, &err);
+	ok(rc == -1 && strstr(err.buf, "the connection is lost") != NULL,
+	    "so does a stat: %s", err.buf);
+	strbuf_reset(&err);
+	rc = conn->ops->make_dir(conn, w.path, 0700, &err);
+	ok(rc == -1 && strstr(err.buf, "the connection is lost") != NULL,
+	    "and making a directory: %s", err.buf);
+	strbuf_reset(&err);
+	rc = conn->ops->remove_file(conn, w.path, &err);
+	took = now_ms() - started;
+	ok(rc == -1 && strstr(err.buf, "the connection is lost") != NULL &&
+		took < 1000,
+	    "and a removal, all at once (%.0f ms): %s", took, err.buf);
+	(void)unlink(w.path);
+	free(w.path);
+	strbuf_release(&w.err);
 	if (fd >= 0)
 		close(fd);
 	barrier_stop(&server, accepters);
