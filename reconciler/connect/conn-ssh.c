@@ -298,7 +298,10 @@ ssh_channel_open(struct conn_ssh *c, const char *type, const char *message,
     size_t message_len, LIBSSH2_CHANNEL **out, struct strbuf *err,
     const char *step)
 {
-	double deadline = ssh_now_ms() + SSH_STEP_MS;
+	/* sshd answers a stream's open once its own connect() is done,
+	 * which the kernel gives up on only after about 127 s */
+	int wait_ms = type != NULL ? SSH_FORWARD_OPEN_MS : SSH_STEP_MS;
+	double deadline = ssh_now_ms() + wait_ms, answer_by;
 	const char *kind = type != NULL ? type : "session";
 	int rc = 0;
 
@@ -324,6 +327,9 @@ ssh_channel_open(struct conn_ssh *c, const char *type, const char *message,
 		pthread_mutex_unlock(&c->lock);
 		pthread_mutex_lock(&c->open_lock);
 		pthread_mutex_lock(&c->lock);
+		/* the server's answer is waited for from now: an open before
+		 * this one may have kept us a while */
+		answer_by = ssh_now_ms() + wait_ms;
 		while (!c->lost) {
 			unsigned long seen = c->moves;
 
@@ -337,12 +343,19 @@ ssh_channel_open(struct conn_ssh *c, const char *type, const char *message,
 			rc = libssh2_session_last_errno(c->session);
 			if (rc != LIBSSH2_ERROR_EAGAIN)
 				break;
-			rc = ssh_wait(c, deadline, seen);
-			if (rc == SSH_TIMEDOUT)
+			rc = ssh_wait(c, answer_by, seen);
+			if (rc == SSH_TIMEDOUT) {
 				/* the open stays under way in libssh2: no
 				 * other channel can open on this session */
-				ssh_lose(c, "the server did not answer a "
-					    "channel open within a minute");
+				struct strbuf why = STRBUF_INIT;
+
+				strbuf_addf(&why,
+				    "the server did not answer within %d s "
+				    "when getbot opened a channel (%s)",
+				    wait_ms / 1000, step);
+				ssh_lose(c, why.buf);
+				strbuf_release(&why);
+			}
 			if (rc != 0)
 				break;
 		}

@@ -19,7 +19,11 @@
  *
  * Some libssh2 state belongs to the session, not the channel, so a whole
  * channel open holds c->open_lock and a whole SFTP operation c->sftp_lock,
- * across their waits. Lock order: sftp_lock, open_lock, lock.
+ * across their waits. Lock order: sftp_lock, open_lock, lock. Opens thus
+ * wait in line: while sshd connect()s a dialled stream to an address that
+ * never answers (up to SSH_FORWARD_OPEN_MS), no command, dial or rename
+ * channel opens: they wait behind it, and their own wait for the server's
+ * answer starts once their open is sent.
  *
  * Dialled streams: dial() hands the caller one end of a loopback TCP pair
  * (curl 7.88 connect()s the socket it is given again, which a connected TCP
@@ -41,13 +45,21 @@
 #define SSH_LOST     (-3) /* the session is gone */
 #define SSH_TIMEDOUT (-4)
 
-#define SSH_CONNECT_MS   10000 /* TCP connect, and each channel open */
-#define SSH_HANDSHAKE_MS 30000 /* key exchange and sign-in, each step */
-#define SSH_STEP_MS      60000 /* one SFTP operation */
-#define SSH_STALL_MS     60000 /* the socket takes no data: the server is gone */
-#define SSH_KEEPALIVE_S  15
-#define SSH_RELAY_CHUNK  32768
-#define SSH_RELAY_CHUNKS 8 /* a stream's chunks each pass, at most */
+/* TCP connect to the server; the loopback pair of a dialled stream */
+#define SSH_CONNECT_MS 10000
+/* Key exchange and sign-in: each blocking libssh2 call */
+#define SSH_HANDSHAKE_MS 30000
+/* The server's answer to one SFTP request (renewed while a file moves), or
+ * to a session channel's open (a command, the rename channel) */
+#define SSH_STEP_MS 60000
+/* A dialled stream's open: longer than the kernel's connect() timeout on
+ * the server (about 127 s on Linux), so that sshd answers "connect
+ * failed" before the session is given up on */
+#define SSH_FORWARD_OPEN_MS 180000
+#define SSH_STALL_MS        60000 /* the socket takes no data: the server is gone */
+#define SSH_KEEPALIVE_S     15
+#define SSH_RELAY_CHUNK     32768
+#define SSH_RELAY_CHUNKS    8 /* a stream's chunks each pass, at most */
 /* Session channels at once: OpenSSH's MaxSessions is 10 by default; the
  * SFTP session and the rename channel take two. */
 #define SSH_MAX_SESSIONS 10
