@@ -99,7 +99,9 @@ ssh_lose(struct conn_ssh *c, const char *why)
 	ssh_kick(c);
 }
 
-/* libssh2 reads the socket through here: bytes taken wake the sleepers. */
+/* libssh2 reads the socket through here: bytes taken wake the sleepers.
+ * libssh2 1.10 talks to ssh-agent through these callbacks too (with the
+ * agent's socket): what happens there is not the session's. */
 static ssize_t
 ssh_recv(
     libssh2_socket_t sock, void *buf, size_t len, int flags, void **abstract)
@@ -110,6 +112,12 @@ ssh_recv(
 	do
 		got = recv(sock, buf, len, flags);
 	while (got < 0 && errno == EINTR);
+	if (sock != c->sock) {
+		if (got < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN
+								       : -errno;
+		return got;
+	}
 	if (got > 0)
 		ssh_moved(c);
 	else if (got == 0)
@@ -140,7 +148,8 @@ ssh_send(libssh2_socket_t sock, const void *buf, size_t len, int flags,
 	if (errno == EAGAIN || errno == EWOULDBLOCK)
 		return -EAGAIN;
 	put = -errno;
-	ssh_lose(c, strerror(errno));
+	if (sock == c->sock) /* not the agent's */
+		ssh_lose(c, strerror(errno));
 	return put;
 }
 
@@ -1062,6 +1071,10 @@ conn_ssh_open(const struct bots_target *target,
 	if (ssh_hostkey_verify(c, target, options, err) != 0 ||
 	    ssh_authenticate(c, target, options, err) != 0)
 		goto out;
+	if (c->lost) { /* signed in, but the session broke meanwhile */
+		ssh_fail(c, SSH_LOST, err, "sign-in");
+		goto out;
+	}
 	c->sftp = libssh2_sftp_init(c->session);
 	if (c->sftp == NULL) {
 		ssh_fail(c, -1, err, "cannot start SFTP");

@@ -389,6 +389,61 @@ test_conn_ssh__a_large_answer_arrives_whole_and_promptly(struct conn *conn)
 	strbuf_release(&err);
 }
 
+/* An "ssh-agent" that hangs up on whoever connects. */
+static void *
+rude_agent_main(void *arg)
+{
+	int listener = *(int *)arg, fd;
+
+	while ((fd = accept(listener, NULL, NULL)) >= 0)
+		close(fd);
+	return NULL;
+}
+
+static void
+test_conn_ssh__an_agent_that_hangs_up_does_not_lose_the_session(void)
+{
+	struct sockaddr_un un;
+	struct conn *conn = NULL;
+	struct conn_result res;
+	struct strbuf err = STRBUF_INIT;
+	const char *const quick[] = { "true", NULL };
+	char *path = xasprintf("%s/agent.sock", scratch);
+	pthread_t thread;
+	int listener = socket(AF_UNIX, SOCK_STREAM, 0), rc;
+
+	memset(&un, 0, sizeof(un));
+	un.sun_family = AF_UNIX;
+	snprintf(un.sun_path, sizeof(un.sun_path), "%s", path);
+	if (listener < 0 ||
+	    bind(listener, (struct sockaddr *)&un, sizeof(un)) != 0 ||
+	    listen(listener, 8) != 0) {
+		ok(0, "a unix socket for the agent: %s", strerror(errno));
+		free(path);
+		return;
+	}
+	pthread_create(&thread, NULL, rude_agent_main, &listener);
+	setenv("SSH_AUTH_SOCK", path, 1);
+	conn = open_ssh();
+	unsetenv("SSH_AUTH_SOCK");
+	ok(conn != NULL, "with an agent that hangs up, the key file signs in");
+	conn_result_init(&res);
+	rc = conn != NULL
+		 ? conn->ops->run(conn, quick, NULL, 10000, 64, &res, &err)
+		 : -1;
+	ok(rc == 0 && res.status == 0,
+	    "and the session works: the agent's end is not the server's %s",
+	    err.buf);
+	conn_result_release(&res);
+	conn_close(conn);
+	shutdown(listener, SHUT_RDWR);
+	pthread_join(thread, NULL);
+	close(listener);
+	unlink(path);
+	free(path);
+	strbuf_release(&err);
+}
+
 struct command_job {
 	struct conn *conn;
 	int n;
@@ -739,6 +794,7 @@ main(void)
 	ok(conn != NULL, "the ssh connection opens");
 	if (conn != NULL) {
 		test_conn_ssh__channels_are_counted(conn);
+		test_conn_ssh__an_agent_that_hangs_up_does_not_lose_the_session();
 		test_conn_ssh__fifty_requests_share_one_session_at_once(conn);
 		test_conn_ssh__a_large_answer_arrives_whole_and_promptly(conn);
 		test_conn_ssh__more_commands_than_sshd_sessions_take_turns(
