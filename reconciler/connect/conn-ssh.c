@@ -1082,7 +1082,10 @@ conn_ssh_open(const struct bots_target *target,
 	}
 	c->sessions = 1;
 	c->channels = 1;
-	libssh2_keepalive_config(c->session, 1, SSH_KEEPALIVE_S);
+	/* no reply asked for: libssh2 1.10 queues each reply on the session
+	 * and never takes it off (the TCP keepalives and TCP_USER_TIMEOUT
+	 * notice a server that is gone) */
+	libssh2_keepalive_config(c->session, 0, SSH_KEEPALIVE_S);
 	libssh2_session_set_blocking(c->session, 0);
 	if (pthread_create(&c->relay_thread, NULL, ssh_relay_main, c) != 0) {
 		strbuf_addf(
