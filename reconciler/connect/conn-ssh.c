@@ -392,11 +392,12 @@ ssh_channel_open(struct conn_ssh *c, const char *type, const char *message,
 
 /* Leave channel for the relay thread to free once the server lets go. */
 static void
-ssh_orphan(struct conn_ssh *c, LIBSSH2_CHANNEL *channel)
+ssh_orphan(struct conn_ssh *c, LIBSSH2_CHANNEL *channel, bool session_channel)
 {
 	struct ssh_orphan *o = xcalloc(1, sizeof(*o));
 
 	o->channel = channel;
+	o->session_channel = session_channel;
 	o->next = c->orphans;
 	c->orphans = o;
 	ssh_kick(c);
@@ -415,13 +416,15 @@ ssh_channel_close(struct conn_ssh *c, LIBSSH2_CHANNEL *channel,
 		if (rc != LIBSSH2_ERROR_EAGAIN)
 			break;
 		if (ssh_wait(c, deadline, seen) != 0) {
-			ssh_orphan(c, channel);
-			break;
+			/* sshd counts the session until its command ends:
+			 * the slot is free once the orphan is */
+			if (!c->lost) {
+				ssh_orphan(c, channel, session_channel);
+				return;
+			}
+			break; /* freed with the session */
 		}
 	}
-	/* a session channel's slot is free once its close is sent: sshd
-	 * counts the session until its command ends, so an orphan may hold
-	 * one a while longer */
 	if (session_channel) {
 		c->sessions--;
 		ssh_moved(c);
@@ -541,7 +544,8 @@ ssh_relay_pump_all(struct conn_ssh *c)
 		*link = r->next;
 		close(r->fd);
 		if (c->lost)
-			ssh_orphan(c, r->channel); /* freed with the session */
+			ssh_orphan(c, r->channel, false); /* freed with the
+							     session */
 		else
 			ssh_channel_close(c, r->channel, false, ssh_now_ms());
 		free(r->up);
@@ -567,6 +571,10 @@ ssh_reap_orphans(struct conn_ssh *c)
 			continue;
 		}
 		*link = o->next;
+		if (o->session_channel) {
+			c->sessions--;
+			ssh_moved(c);
+		}
 		free(o);
 	}
 }

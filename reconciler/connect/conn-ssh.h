@@ -85,6 +85,7 @@ struct ssh_relay {
 struct ssh_orphan {
 	struct ssh_orphan *next;
 	LIBSSH2_CHANNEL *channel;
+	bool session_channel; /* it holds one of sshd's MaxSessions slots */
 };
 
 struct conn_ssh {
@@ -106,7 +107,8 @@ struct conn_ssh {
 	bool stopping;
 	struct ssh_relay *relays;
 	struct ssh_orphan *orphans;
-	unsigned sessions;      /* session channels open (SFTP, exec) */
+	/* session channels open (SFTP, exec) or not yet freed (orphans) */
+	unsigned sessions;
 	unsigned long channels; /* opened, ever */
 	pthread_mutex_t open_lock;
 	pthread_mutex_t sftp_lock;
@@ -166,7 +168,8 @@ int ssh_channel_open(struct conn_ssh *c, const char *type, const char *message,
     size_t message_len, LIBSSH2_CHANNEL **out, struct strbuf *err,
     const char *step);
 /* Close and free a channel of ours (lock held); one the server does not let
- * go of in time is left to the relay thread. */
+ * go of in time is left to the relay thread, and a session channel's slot
+ * stays counted until then (sshd holds it until the command ends). */
 void ssh_channel_close(struct conn_ssh *c, LIBSSH2_CHANNEL *channel,
     bool session_channel, double deadline);
 

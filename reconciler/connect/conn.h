@@ -93,7 +93,8 @@ struct conn_ops {
 	 * through a shell, input (or NULL) on its standard input; wait at
 	 * most timeout_ms. Returns 0 whenever it ran, whatever its exit
 	 * status (in result); -1 when it could not be started or timed
-	 * out (then it is killed).
+	 * out (then it is killed: over ssh, with its process group, by a
+	 * kill run on the server).
 	 */
 	int (*run)(struct conn *conn, const char *const *argv,
 	    const char *input, long timeout_ms, size_t max_output,

@@ -499,6 +499,57 @@ test_conn_ssh__more_commands_than_sshd_sessions_take_turns(struct conn *conn)
 }
 
 static void
+test_conn_ssh__a_command_past_its_timeout_is_killed(struct conn *conn)
+{
+	enum { N = 10 };
+	char *canary = xasprintf("%s/late", scratch);
+	char *script = xasprintf("sleep 2; touch %s", canary);
+	const char *const slow[] = { "sh", "-c", script, NULL };
+	struct command_job jobs[N];
+	pthread_t threads[N];
+	struct conn_result res;
+	struct conn_file_info info;
+	struct strbuf err = STRBUF_INIT;
+	int i, rc, right = 0;
+
+	conn_result_init(&res);
+	rc = conn->ops->run(conn, slow, NULL, 500, 1024, &res, &err);
+	ok(rc == -1 && strstr(err.buf, "did not finish within 0.5 s") != NULL &&
+		strstr(err.buf, "was killed") != NULL,
+	    "a command past its timeout fails, and is killed: %s", err.buf);
+	conn_result_release(&res);
+	sleep(3);
+	strbuf_reset(&err);
+	ok(conn->ops->stat(conn, canary, &info, &err) == CONN_MISSING,
+	    "what it would have done later never happens");
+	/* sshd let go of its slot: as many commands as before run at once */
+	for (i = 0; i < N; i++) {
+		jobs[i].conn = conn;
+		jobs[i].n = i;
+		pthread_create(&threads[i], NULL, command_one, &jobs[i]);
+	}
+	for (i = 0; i < N; i++) {
+		char want[16];
+
+		pthread_join(threads[i], NULL);
+		snprintf(want, sizeof(want), "%d\n", i);
+		if (jobs[i].rc == 0 && jobs[i].result.status == 0 &&
+		    strcmp(jobs[i].result.out.buf, want) == 0 &&
+		    jobs[i].result.errout.len == 0)
+			right++;
+		conn_result_release(&jobs[i].result);
+	}
+	is_int(right, N,
+	    "then %d commands at once all run, with nothing of getbot's on "
+	    "their standard error",
+	    N);
+	(void)unlink(canary);
+	free(script);
+	free(canary);
+	strbuf_release(&err);
+}
+
+static void
 test_conn_ssh__shell_metacharacters_arrive_as_one_argument(struct conn *conn)
 {
 	char *canary = xasprintf("%s/x", scratch);
@@ -801,6 +852,7 @@ main(void)
 		    conn);
 		test_conn_ssh__shell_metacharacters_arrive_as_one_argument(
 		    conn);
+		test_conn_ssh__a_command_past_its_timeout_is_killed(conn);
 		test_conn_ssh__a_large_file_is_replaced_whole(conn);
 		/* last: it kills sshd */
 		test_conn_ssh__a_server_that_dies_is_a_clean_error(conn);
