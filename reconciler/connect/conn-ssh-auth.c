@@ -425,6 +425,60 @@ out:
 	return rc;
 }
 
+/*
+ * The server presents a key of a type known_hosts holds none of for name;
+ * but libssh2 skips entries of other types, so a key of any other type
+ * recorded for name makes this one look merely unknown. The server's
+ * keys do not change type on their own: one that offers only another type
+ * may be someone in between, and is refused (never appended).
+ */
+static int
+ssh_hostkey_other_type(struct conn_ssh *c, const struct strbuf *text,
+    const char *path, const char *name, const char *key, size_t key_len,
+    const struct ssh_key_type *type, struct strbuf *err)
+{
+	const struct ssh_key_type *recorded = NULL;
+	unsigned number = 0;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(ssh_key_types); i++) {
+		const struct ssh_key_type *other = &ssh_key_types[i];
+		unsigned line;
+
+		if (other == type)
+			continue;
+		/* a key no server has: an entry of that type for name
+		 * shows as a mismatch */
+		line = ssh_known_contradicted(c->session, text, name,
+		    "\0\0\0\0", 4,
+		    LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+			LIBSSH2_KNOWNHOST_KEYENC_RAW | other->knownhost);
+		if (line != 0 && (number == 0 || line < number)) {
+			number = line;
+			recorded = other;
+		}
+	}
+	if (recorded == NULL)
+		return 0;
+	strbuf_addf(err,
+	    "%s: host key changed: the server presents an %s key (",
+	    c->base.label,
+	    strcmp(type->shown, recorded->shown) != 0 ? type->shown
+						      : type->name);
+	ssh_add_fingerprint(err, (const unsigned char *)key, key_len);
+	strbuf_addf(err,
+	    "), but %s holds an %s key for %s (line %u); someone may be in "
+	    "between, offering only another type of key, or the server's "
+	    "keys were changed: if you know they were, remove that line "
+	    "(ssh-keygen -R '%s' -f %s); --accept-new-host-key never "
+	    "replaces a key",
+	    path,
+	    strcmp(type->shown, recorded->shown) != 0 ? recorded->shown
+						      : recorded->name,
+	    name, number, name, path);
+	return -1;
+}
+
 int
 ssh_hostkey_verify(struct conn_ssh *c, const struct bots_target *target,
     const struct conn_options *options, struct strbuf *err)
@@ -497,6 +551,9 @@ ssh_hostkey_verify(struct conn_ssh *c, const struct bots_target *target,
 		    c->base.label, path);
 		goto out;
 	}
+	if (ssh_hostkey_other_type(
+		c, &text, path, name, key, key_len, type, err) != 0)
+		goto out;
 	if (!options->accept_new_host_key) {
 		strbuf_addf(err,
 		    "%s: the server's host key is unknown: it presents %s key ",
