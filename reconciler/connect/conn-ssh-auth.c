@@ -7,12 +7,17 @@
  * the connection opens, in blocking mode on one thread.
  *
  * A passphrase comes from the agent or GETBOT_SSH_PASSPHRASE only, and
- * goes nowhere but libssh2: never into a message.
+ * goes nowhere but libssh2: never into a message. The variable is taken
+ * out of the environment at start (conn_ssh_take_passphrase), so no
+ * command getbot starts inherits it, and kept in guarded memory that is
+ * readable only while a key is being opened.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <pwd.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -670,16 +675,64 @@ out:
 	return rc;
 }
 
+static pthread_mutex_t ssh_passphrase_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool ssh_passphrase_taken;
+static char *ssh_passphrase; /* sodium_malloc'd, no access; or NULL */
+
+void
+conn_ssh_take_passphrase(void)
+{
+	char *value;
+	size_t len;
+
+	pthread_mutex_lock(&ssh_passphrase_lock);
+	value = ssh_passphrase_taken ? NULL : getenv("GETBOT_SSH_PASSPHRASE");
+	ssh_passphrase_taken = true;
+	if (value != NULL) {
+		len = strlen(value);
+		ssh_passphrase = sodium_malloc(len + 1);
+		if (ssh_passphrase == NULL) {
+			fprintf(stderr, "getbot: out of memory (%zu bytes)\n",
+			    len + 1);
+			abort();
+		}
+		memcpy(ssh_passphrase, value, len + 1);
+		(void)sodium_mprotect_noaccess(ssh_passphrase);
+		/* the environment's own copy, wherever else it lingers */
+		sodium_memzero(value, len);
+		unsetenv("GETBOT_SSH_PASSPHRASE");
+	}
+	pthread_mutex_unlock(&ssh_passphrase_lock);
+}
+
+void
+conn_ssh_forget_passphrase(void)
+{
+	pthread_mutex_lock(&ssh_passphrase_lock);
+	if (ssh_passphrase != NULL)
+		sodium_free(ssh_passphrase); /* zeroed first */
+	ssh_passphrase = NULL;
+	pthread_mutex_unlock(&ssh_passphrase_lock);
+}
+
 /* Sign in with the private key file at path. 0 when it worked. */
 static int
 ssh_auth_file(struct conn_ssh *c, const char *path, struct ssh_tried *tried)
 {
-	const char *passphrase = getenv("GETBOT_SSH_PASSPHRASE");
 	char *message = NULL;
+	bool passphrase;
 	int rc;
 
+	conn_ssh_take_passphrase(); /* done at start by getbot itself */
+	pthread_mutex_lock(&ssh_passphrase_lock);
+	passphrase = ssh_passphrase != NULL;
+	if (passphrase)
+		(void)sodium_mprotect_readonly(ssh_passphrase);
 	rc = libssh2_userauth_publickey_fromfile_ex(c->session, c->user,
-	    (unsigned)strlen(c->user), NULL, path, passphrase);
+	    (unsigned)strlen(c->user), NULL, path, ssh_passphrase);
+	if (passphrase)
+		(void)sodium_mprotect_noaccess(ssh_passphrase);
+	pthread_mutex_unlock(&ssh_passphrase_lock);
 	if (rc == 0)
 		return 0;
 	ssh_tried_add(tried, path);
@@ -690,7 +743,7 @@ ssh_auth_file(struct conn_ssh *c, const char *path, struct ssh_tried *tried)
 		strbuf_reset(&tried->why);
 		strbuf_addf(&tried->why, "cannot read the key: %s",
 		    message != NULL ? message : "unreadable");
-		if (passphrase == NULL)
+		if (!passphrase)
 			strbuf_addstr(&tried->why,
 			    " (a key with a passphrase needs "
 			    "GETBOT_SSH_PASSPHRASE, or ssh-agent)");

@@ -178,6 +178,25 @@ barrier_stop(struct barrier_server *s, pthread_t threads[2])
 
 /* ---- the tests ---- */
 
+/* First of all: it is taken once per process. */
+static void
+test_conn_ssh__the_passphrase_leaves_the_environment(void)
+{
+	static const char secret[] = "correct horse battery staple";
+	const char *value;
+	size_t i, wiped = 0;
+
+	setenv("GETBOT_SSH_PASSPHRASE", secret, 1);
+	value = getenv("GETBOT_SSH_PASSPHRASE");
+	conn_ssh_take_passphrase();
+	ok(getenv("GETBOT_SSH_PASSPHRASE") == NULL,
+	    "GETBOT_SSH_PASSPHRASE is taken out of the environment");
+	for (i = 0; i < sizeof(secret) - 1; i++)
+		wiped += value[i] == '\0';
+	is_int((int)wiped, (int)sizeof(secret) - 1,
+	    "and the environment's copy is wiped");
+}
+
 static struct conn *
 open_ssh(void)
 {
@@ -841,8 +860,11 @@ main(void)
 		printf("Bail out! cannot start: %s\n", strerror(errno));
 		return 1;
 	}
+	test_conn_ssh__the_passphrase_leaves_the_environment();
 	conn = open_ssh();
-	ok(conn != NULL, "the ssh connection opens");
+	ok(conn != NULL,
+	    "the ssh connection opens (a passphrase given for a key without "
+	    "one does no harm)");
 	if (conn != NULL) {
 		test_conn_ssh__channels_are_counted(conn);
 		test_conn_ssh__an_agent_that_hangs_up_does_not_lose_the_session();
