@@ -349,13 +349,20 @@ ssh_spawn(struct conn *conn, const char *const *argv, const char *log_path,
 		return -1;
 	/*
 	 * The log is opened first (a bad path fails here, not in the
-	 * background); setsid, not a process group leader in a shell
-	 * without job control, makes the new session without a fork, so $!
-	 * is the daemon's pid.
+	 * background), never through a symbolic link; setsid, not a process
+	 * group leader in a shell without job control, makes the new session
+	 * without a fork, so $! is the daemon's pid.
 	 */
 	strbuf_addstr(&command, "cd / || exit 1; umask 077; ");
 	ssh_add_lookup(&command, argv[0]);
-	strbuf_addstr(&command, "exec 3>>");
+	/* the shell has no O_NOFOLLOW: a link is refused first, as
+	 * conn-local's open refuses it */
+	strbuf_addstr(&command, "[ ! -L ");
+	ssh_quote(&command, log_path);
+	strbuf_addstr(&command, " ] || { printf '%s: Too many levels of "
+				"symbolic links\\n' ");
+	ssh_quote(&command, log_path);
+	strbuf_addstr(&command, " >&2; exit 1; }; exec 3>>");
 	ssh_quote(&command, log_path);
 	strbuf_addstr(&command, " || exit 1; setsid ");
 	ssh_quote_argv(&command, argv);
