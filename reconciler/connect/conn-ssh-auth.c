@@ -790,8 +790,10 @@ ssh_authenticate(struct conn_ssh *c, const struct bots_target *target,
 	}
 	if (strstr(methods, "publickey") == NULL) {
 		strbuf_addf(err,
-		    "%s: the server takes no key for %s (it offers: %.200s)",
-		    c->base.label, c->user, methods);
+		    "%s: the server takes no key for %s (it offers: ",
+		    c->base.label, c->user);
+		ssh_add_printable(err, methods, strnlen(methods, 200));
+		strbuf_addch(err, ')');
 		return -1;
 	}
 	if (target->server.identity != NULL) {

@@ -457,13 +457,13 @@ ssh_rename(struct conn_ssh *c, const char *from, const char *to,
 		message_len = answer.len >= 13 ? ssh_get_u32(p + 9) : 0;
 		if (message_len > answer.len - 13)
 			message_len = 0;
-		strbuf_addf(err, "%s: cannot rename %s to %s: %.*s",
-		    c->base.label, from, to,
-		    message_len > 0
-			? (int)(message_len > 512 ? 512 : message_len)
-			: (int)strlen(ssh_sftp_status(code)),
-		    message_len > 0 ? (const char *)p + 13
-				    : ssh_sftp_status(code));
+		strbuf_addf(err, "%s: cannot rename %s to %s: ", c->base.label,
+		    from, to);
+		if (message_len > 0)
+			ssh_add_printable(err, (const char *)p + 13,
+			    message_len > 512 ? 512 : message_len);
+		else
+			strbuf_addstr(err, ssh_sftp_status(code));
 		goto out;
 	}
 	rc = 0;

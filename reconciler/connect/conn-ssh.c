@@ -166,9 +166,11 @@ ssh_disconnected(LIBSSH2_SESSION *session, int reason, const char *message,
 	(void)language;
 	(void)language_len;
 	strbuf_addstr(&why, "the server disconnected");
-	if (message != NULL && message_len > 0)
-		strbuf_addf(&why, ": %.*s",
-		    message_len > 512 ? 512 : message_len, message);
+	if (message != NULL && message_len > 0) {
+		strbuf_addstr(&why, ": ");
+		ssh_add_printable(&why, message,
+		    message_len > 512 ? 512 : (size_t)message_len);
+	}
 	ssh_lose(c, why.buf);
 	strbuf_release(&why);
 }
@@ -272,6 +274,18 @@ ssh_fail(struct conn_ssh *c, int rc, struct strbuf *err, const char *step)
 		    "its next run",
 		    c->lost_why.buf);
 	return -1;
+}
+
+void
+ssh_add_printable(struct strbuf *sb, const char *text, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)text[i];
+
+		strbuf_addch(sb, ch < 0x20 || ch == 0x7f ? '?' : (char)ch);
+	}
 }
 
 void

@@ -155,6 +155,9 @@ int ssh_fail(struct conn_ssh *c, int rc, struct strbuf *err, const char *step);
 void ssh_lose(struct conn_ssh *c, const char *why);
 /* The relay thread has something new to poll. */
 void ssh_kick(struct conn_ssh *c);
+/* Append len bytes of text the server chose (a reason, a message), each
+ * control byte as '?': it is printed on the user's terminal. */
+void ssh_add_printable(struct strbuf *sb, const char *text, size_t len);
 /* SSH wire encoding: a big-endian uint32; a string, its length first. */
 void ssh_put_u32(struct strbuf *sb, uint32_t value);
 void ssh_put_string(struct strbuf *sb, const char *s, size_t len);
