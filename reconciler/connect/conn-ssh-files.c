@@ -313,7 +313,7 @@ ssh_raw_packet(struct conn_ssh *c, struct strbuf *packet, double deadline)
 	if (len == 0 || len > SSH_SFTP_MAX_ANSWER) {
 		libssh2_session_set_last_error(c->session,
 		    LIBSSH2_ERROR_SFTP_PROTOCOL, "a malformed SFTP answer");
-		return LIBSSH2_ERROR_PROTO;
+		return LIBSSH2_ERROR_SFTP_PROTOCOL; /* this channel's alone */
 	}
 	strbuf_reset(packet);
 	strbuf_grow(packet, len);
@@ -441,7 +441,7 @@ ssh_rename(struct conn_ssh *c, const char *from, const char *to,
 			     ssh_get_u32(p + 1) != id)) {
 		libssh2_session_set_last_error(c->session,
 		    LIBSSH2_ERROR_SFTP_PROTOCOL, "an SFTP answer out of turn");
-		call = LIBSSH2_ERROR_PROTO;
+		call = LIBSSH2_ERROR_SFTP_PROTOCOL;
 	}
 	if (call != 0) {
 		struct strbuf step = STRBUF_INIT;
@@ -449,6 +449,9 @@ ssh_rename(struct conn_ssh *c, const char *from, const char *to,
 		strbuf_addf(&step, "cannot rename %s to %s", from, to);
 		ssh_fail(c, call, err, step.buf);
 		strbuf_release(&step);
+		/* its requests and answers may be out of step now: the
+		 * next rename opens a fresh one */
+		ssh_files_release(c);
 		goto out;
 	}
 	code = ssh_get_u32(p + 5);
@@ -476,9 +479,11 @@ out:
 void
 ssh_files_release(struct conn_ssh *c)
 {
-	if (c->rename_channel != NULL)
-		(void)libssh2_channel_free(c->rename_channel);
+	LIBSSH2_CHANNEL *channel = c->rename_channel;
+
 	c->rename_channel = NULL;
+	if (channel != NULL)
+		ssh_channel_close(c, channel, true, ssh_now_ms());
 }
 
 int

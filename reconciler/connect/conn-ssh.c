@@ -260,7 +260,9 @@ ssh_fail(struct conn_ssh *c, int rc, struct strbuf *err, const char *step)
 		    libssh2_session_last_error(c->session, &message, NULL, 0);
 		words =
 		    message != NULL && *message != '\0' ? message : "failed";
-		if (!ssh_fatal(code) && rc != SSH_LOST) {
+		/* the call's own answer counts too: the last error may be
+		 * an earlier one, or set by us */
+		if (!ssh_fatal(code) && !ssh_fatal(rc) && rc != SSH_LOST) {
 			strbuf_addstr(err, words);
 			return -1;
 		}

@@ -147,8 +147,11 @@ int ssh_wait(struct conn_ssh *c, double deadline, unsigned long seen);
 
 /*
  * Say why a step failed: "LABEL: STEP: libssh2's (or the server's) words"
- * into err. A failure of the session itself marks it lost. rc is the call's
- * answer (SSH_TIMEDOUT and SSH_LOST included). Returns -1.
+ * into err. rc is the call's answer (SSH_TIMEDOUT and SSH_LOST included);
+ * when it, or the session's last error, is a failure of the session itself
+ * (ssh_fatal: a socket, crypto or protocol error), the session is marked
+ * lost. A failure of one channel's own protocol (the rename channel's) is
+ * LIBSSH2_ERROR_SFTP_PROTOCOL, which leaves the session be. Returns -1.
  */
 int ssh_fail(struct conn_ssh *c, int rc, struct strbuf *err, const char *step);
 /* Mark the session lost, for why (the first reason stays). Lock held. */
@@ -202,7 +205,8 @@ int ssh_run(struct conn *conn, const char *const *argv, const char *input,
     struct strbuf *err);
 int ssh_spawn(struct conn *conn, const char *const *argv, const char *log_path,
     pid_t *pid, struct strbuf *err);
-/* Close the rename channel (lock held), before the session goes. */
+/* Close the rename channel (lock held): after an error on it, so that the
+ * next rename opens a fresh one; or before the session goes. */
 void ssh_files_release(struct conn_ssh *c);
 
 #endif
