@@ -328,6 +328,7 @@ ssh_channel_open(struct conn_ssh *c, const char *type, const char *message,
 	int wait_ms = type != NULL ? SSH_FORWARD_OPEN_MS : SSH_STEP_MS;
 	double deadline = ssh_now_ms() + wait_ms, answer_by;
 	const char *kind = type != NULL ? type : "session";
+	bool others;
 	int rc = 0;
 
 	*out = NULL;
@@ -392,12 +393,24 @@ ssh_channel_open(struct conn_ssh *c, const char *type, const char *message,
 			ssh_moved(c);
 		}
 		/* sshd frees a session's slot a little after its channel
-		 * closes: while others of ours are open (besides SFTP),
-		 * a refusal is that, or its MaxSessions is lower than
-		 * ours, and a slot comes free soon */
+		 * closes: while commands of ours are open (besides the
+		 * SFTP session and the rename channel, which stay), a
+		 * refusal is that, or its MaxSessions is lower than ours,
+		 * and a slot comes free soon */
+		others = c->sessions > 1u + (c->rename_channel != NULL);
+		if (type == NULL && !c->lost &&
+		    rc == LIBSSH2_ERROR_CHANNEL_FAILURE &&
+		    (!others || ssh_now_ms() >= deadline)) {
+			ssh_fail(c, rc, err, step);
+			strbuf_addf(err,
+			    " (%u session channels of getbot's were open: "
+			    "sshd's MaxSessions may be lower than the %d "
+			    "getbot uses)",
+			    c->sessions, SSH_MAX_SESSIONS);
+			return -1;
+		}
 		if (type != NULL || c->lost ||
-		    rc != LIBSSH2_ERROR_CHANNEL_FAILURE || c->sessions < 2 ||
-		    ssh_now_ms() >= deadline)
+		    rc != LIBSSH2_ERROR_CHANNEL_FAILURE)
 			return ssh_fail(c, c->lost ? SSH_LOST : rc, err, step);
 		ssh_pause(c, 50);
 		rc = 0;
