@@ -318,6 +318,19 @@ ssh_pause(struct conn_ssh *c, double ms)
 		(void)pthread_cond_timedwait(&c->moved, &c->lock, &ts);
 }
 
+/* Did the server refuse a channel open by its rules (sshd's Allow*Forwarding),
+ * rather than fail it? libssh2 1.10 keeps the reason only in its words. */
+static bool
+ssh_prohibited(struct conn_ssh *c, int rc)
+{
+	char *message = NULL;
+
+	if (rc != LIBSSH2_ERROR_CHANNEL_FAILURE || c->lost)
+		return false;
+	(void)libssh2_session_last_error(c->session, &message, NULL, 0);
+	return message != NULL && strstr(message, "prohibited") != NULL;
+}
+
 int
 ssh_channel_open(struct conn_ssh *c, const char *type, const char *message,
     size_t message_len, LIBSSH2_CHANNEL **out, struct strbuf *err,
@@ -338,6 +351,8 @@ ssh_channel_open(struct conn_ssh *c, const char *type, const char *message,
 			 * MaxSessions */
 			while (c->sessions >= SSH_MAX_SESSIONS && rc == 0)
 				rc = ssh_wait(c, deadline, c->moves);
+			if (rc == SSH_LOST)
+				return ssh_fail(c, rc, err, step);
 			if (rc != 0) {
 				strbuf_addf(err,
 				    "%s: %s: %d commands and SFTP sessions "
@@ -410,8 +425,16 @@ ssh_channel_open(struct conn_ssh *c, const char *type, const char *message,
 			return -1;
 		}
 		if (type != NULL || c->lost ||
-		    rc != LIBSSH2_ERROR_CHANNEL_FAILURE)
-			return ssh_fail(c, c->lost ? SSH_LOST : rc, err, step);
+		    rc != LIBSSH2_ERROR_CHANNEL_FAILURE) {
+			ssh_fail(c, c->lost ? SSH_LOST : rc, err, step);
+			if (type != NULL && ssh_prohibited(c, rc))
+				strbuf_addf(err,
+				    " (sshd_config's %s must allow it)",
+				    strcmp(type, "direct-tcpip") == 0
+					? "AllowTcpForwarding"
+					: "AllowStreamLocalForwarding");
+			return -1;
+		}
 		ssh_pause(c, 50);
 		rc = 0;
 	}
@@ -706,7 +729,8 @@ ssh_relay_main(void *arg)
  * lives only until its one connection is accepted, and takes only ours.
  */
 static int
-ssh_loopback_pair(int *caller, int *relay, struct strbuf *err)
+ssh_loopback_pair(
+    struct conn_ssh *c, int *caller, int *relay, struct strbuf *err)
 {
 	struct sockaddr_in addr, mine, peer;
 	struct pollfd pfd;
@@ -757,7 +781,8 @@ ssh_loopback_pair(int *caller, int *relay, struct strbuf *err)
 	*relay = b;
 	return 0;
 fail:
-	strbuf_addf(err, "cannot make a loopback stream: %s", strerror(errno));
+	strbuf_addf(err, "%s: cannot make a loopback stream: %s", c->base.label,
+	    strerror(errno));
 	if (listener >= 0)
 		close(listener);
 	if (a >= 0)
@@ -815,7 +840,7 @@ ssh_dial(struct conn *conn, const char *endpoint, int *fd, struct strbuf *err)
 		strbuf_addf(
 		    &step, "cannot connect to %s on the server", endpoint);
 	}
-	if (ssh_loopback_pair(&caller, &relay, err) != 0)
+	if (ssh_loopback_pair(c, &caller, &relay, err) != 0)
 		goto out;
 	pthread_mutex_lock(&c->lock);
 	rc = ssh_channel_open(
@@ -856,8 +881,9 @@ ssh_parse(struct conn_ssh *c, const char *how, struct strbuf *err)
 
 	at = strchr(how + 6, '@');
 	if (at == NULL || at == how + 6 || at[1] == '\0') {
-		strbuf_addf(
-		    err, "connect: '%s' is not ssh://USER@HOST[:PORT]", how);
+		strbuf_addf(err,
+		    "%s: connect: '%s' is not ssh://USER@HOST[:PORT]",
+		    c->base.label, how);
 		return -1;
 	}
 	host = at + 1;
@@ -866,7 +892,8 @@ ssh_parse(struct conn_ssh *c, const char *how, struct strbuf *err)
 		port = strtol(colon + 1, &end, 10);
 		if (end == colon + 1 || *end != '\0' || port < 1 ||
 		    port > 65535) {
-			strbuf_addf(err, "connect: '%s': bad port", how);
+			strbuf_addf(err, "%s: connect: '%s': bad port",
+			    c->base.label, how);
 			return -1;
 		}
 	}
@@ -875,8 +902,9 @@ ssh_parse(struct conn_ssh *c, const char *how, struct strbuf *err)
 				: xstrdup(host);
 	c->port = (unsigned)port;
 	if (c->host[0] == '\0' || c->host[0] == '-' || c->user[0] == '-') {
-		strbuf_addf(
-		    err, "connect: '%s' is not ssh://USER@HOST[:PORT]", how);
+		strbuf_addf(err,
+		    "%s: connect: '%s' is not ssh://USER@HOST[:PORT]",
+		    c->base.label, how);
 		return -1;
 	}
 	return 0;
@@ -1058,10 +1086,10 @@ conn_ssh_open(const struct bots_target *target,
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->moved, &attr);
 	pthread_condattr_destroy(&attr);
-	if (ssh_parse(c, target->server.connect, err) != 0) {
-		c->base.label = xasprintf("%s (ssh)", target->name);
+	c->base.label = xasprintf("%s (ssh)", target->name); /* for now */
+	if (ssh_parse(c, target->server.connect, err) != 0)
 		goto out;
-	}
+	free(c->base.label);
 	c->base.label = xasprintf(
 	    "%s (ssh %s@%s:%u)", target->name, c->user, c->host, c->port);
 	pthread_once(&ssh_once, ssh_global_init);

@@ -78,6 +78,11 @@ test_conn__an_ssh_server_nobody_runs_is_a_clean_error(void)
 	ok(strstr(err.buf, "fsn1 (ssh root@127.0.0.1:1): cannot connect") ==
 		err.buf,
 	    "naming the server and the step: %s", err.buf);
+	strbuf_reset(&err);
+	target = target_named("fsn1", "ssh://root@127.0.0.1:99999");
+	ok(conn_open(&target, NULL, &conn, &err) == -1 &&
+		strstr(err.buf, "fsn1 (ssh): connect: ") == err.buf,
+	    "a bad connect: is refused, naming the target: %s", err.buf);
 	strbuf_release(&err);
 }
 
