@@ -20,7 +20,8 @@
 #include "xmalloc.h"
 
 #define SSH_SFTP_CHUNK      32768
-#define SSH_SFTP_MAX_ANSWER 65536 /* a raw SFTP answer */
+#define SSH_SFTP_MAX_ANSWER 65536      /* a raw SFTP answer */
+#define SSH_SFTP_WRITE_MAX  (1u << 20) /* given to one libssh2_sftp_write */
 
 #define SSH_FXP_INIT     1
 #define SSH_FXP_VERSION  2
@@ -524,9 +525,15 @@ ssh_write_file(struct conn *conn, const char *path, const char *data,
 	while (off < len) {
 		unsigned long seen = c->moves;
 
-		SSH_CALL(
-		    c, put, libssh2_sftp_write(handle, data + off, len - off));
-		if (put == LIBSSH2_ERROR_EAGAIN) {
+		/* bounded: libssh2 queues a request for each 32 KB of what
+		 * it is given, all at once */
+		SSH_CALL(c, put,
+		    libssh2_sftp_write(handle, data + off,
+			len - off < SSH_SFTP_WRITE_MAX ? len - off
+						       : SSH_SFTP_WRITE_MAX));
+		/* nothing taken yet (its requests are still under way) is
+		 * no progress: waited for, the deadline left as it is */
+		if (put == LIBSSH2_ERROR_EAGAIN || put == 0) {
 			if ((rc = ssh_sftp_wait(c, deadline, seen)) != 0) {
 				ssh_sftp_fail(c, rc, err, "write", tmp);
 				goto close;
