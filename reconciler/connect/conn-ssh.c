@@ -996,7 +996,7 @@ ssh_free(struct conn_ssh *c)
 		ssh_kick(c);
 		pthread_mutex_unlock(&c->lock);
 		pthread_join(c->relay_thread, NULL);
-		c->relay_started = false;
+		c->relay_started = false; /* no other thread is left */
 	}
 	while ((r = c->relays) != NULL) {
 		c->relays = r->next;
@@ -1152,12 +1152,17 @@ conn_ssh_open(const struct bots_target *target,
 	 * notice a server that is gone) */
 	libssh2_keepalive_config(c->session, 0, SSH_KEEPALIVE_S);
 	libssh2_session_set_blocking(c->session, 0);
-	if (pthread_create(&c->relay_thread, NULL, ssh_relay_main, c) != 0) {
+	/* the thread reads relay_thread and relay_started (under the lock,
+	 * which it takes first) */
+	pthread_mutex_lock(&c->lock);
+	c->relay_started =
+	    pthread_create(&c->relay_thread, NULL, ssh_relay_main, c) == 0;
+	pthread_mutex_unlock(&c->lock);
+	if (!c->relay_started) {
 		strbuf_addf(
 		    err, "%s: cannot start the relay thread", c->base.label);
 		goto out;
 	}
-	c->relay_started = true;
 	*out = &c->base;
 	rc = 0;
 out:
