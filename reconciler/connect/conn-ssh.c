@@ -193,6 +193,16 @@ ssh_wait_out(struct conn_ssh *c)
 		ssh_lose(c, "the server has taken no data for a minute");
 		return SSH_LOST;
 	}
+	if (n < 0) {
+		/* the caller would call again at once, for ever, with the
+		 * lock held */
+		struct strbuf why = STRBUF_INIT;
+
+		strbuf_addf(&why, "poll: %s", strerror(errno));
+		ssh_lose(c, why.buf);
+		strbuf_release(&why);
+		return SSH_LOST;
+	}
 	return 0;
 }
 
