@@ -173,16 +173,10 @@ ssh_exec(struct conn_ssh *c, const char *program, const char *command,
 	pthread_mutex_lock(&c->lock);
 	if (ssh_channel_open(c, NULL, NULL, 0, &channel, err, step.buf) != 0)
 		goto out;
-	for (;;) {
-		unsigned long seen = c->moves;
-
-		SSH_CALL(c, call,
-		    libssh2_channel_process_startup(
-			channel, "exec", 4, line.buf, (unsigned)line.len));
-		if (call != LIBSSH2_ERROR_EAGAIN ||
-		    (call = ssh_wait(c, deadline, seen)) != 0)
-			break;
-	}
+	SSH_DO(c, call,
+	    libssh2_channel_process_startup(
+		channel, "exec", 4, line.buf, (unsigned)line.len),
+	    deadline, NULL);
 	if (call != 0) {
 		if (call == SSH_TIMEDOUT)
 			timed_out = true;
@@ -247,14 +241,7 @@ ssh_exec(struct conn_ssh *c, const char *program, const char *command,
 	 * libssh2 1.10's channel_close may return before that close has
 	 * arrived, so wait for it first */
 	deadline = ssh_now_ms() + SSH_CLOSE_MS;
-	for (;;) {
-		unsigned long seen = c->moves;
-
-		SSH_CALL(c, call, libssh2_channel_wait_closed(channel));
-		if (call != LIBSSH2_ERROR_EAGAIN ||
-		    (call = ssh_wait(c, deadline, seen)) != 0)
-			break;
-	}
+	SSH_DO(c, call, libssh2_channel_wait_closed(channel), deadline, NULL);
 	if (call != 0) {
 		ssh_fail(c, call, err, step.buf);
 		goto close;

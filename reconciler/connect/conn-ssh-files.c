@@ -52,26 +52,18 @@ ssh_sftp_end(struct conn_ssh *c)
 	pthread_mutex_unlock(&c->sftp_lock);
 }
 
-/* ssh_wait for an SFTP answer: past the deadline the session is lost. */
+/* An SFTP answer that did not come in time: the session is lost (the
+ * operation's state stays in libssh2's SFTP session). */
+#define SSH_SFTP_SILENT "SFTP did not answer within a minute"
+
 static int
 ssh_sftp_wait(struct conn_ssh *c, double deadline, unsigned long seen)
 {
-	int rc = ssh_wait(c, deadline, seen);
-
-	if (rc == SSH_TIMEDOUT)
-		ssh_lose(c, "SFTP did not answer within a minute");
-	return rc;
+	return ssh_wait_or_lose(c, deadline, seen, SSH_SFTP_SILENT);
 }
 
-/* Call expr (an int-returning libssh2 call) until it has an answer. */
 #define SSH_SFTP_DO(c, rc, expr, deadline)                                     \
-	for (;;) {                                                             \
-		unsigned long seen_ = (c)->moves;                              \
-		SSH_CALL(c, rc, expr);                                         \
-		if ((rc) != LIBSSH2_ERROR_EAGAIN ||                            \
-		    ((rc) = ssh_sftp_wait((c), (deadline), seen_)) != 0)       \
-			break;                                                 \
-	}
+	SSH_DO(c, rc, expr, deadline, SSH_SFTP_SILENT)
 
 /* SFTP's status codes, in words. */
 static const char *

@@ -228,6 +228,19 @@ ssh_wait(struct conn_ssh *c, double deadline, unsigned long seen)
 	return c->lost ? SSH_LOST : 0;
 }
 
+int
+ssh_wait_or_lose(struct conn_ssh *c, double deadline, unsigned long seen,
+    const char *lose_why)
+{
+	int rc = ssh_wait(c, deadline, seen);
+
+	if (rc == SSH_TIMEDOUT && lose_why != NULL) {
+		ssh_lose(c, lose_why);
+		rc = SSH_LOST;
+	}
+	return rc;
+}
+
 /* Is a libssh2 error one of the session itself, after which nothing works? */
 static bool
 ssh_fatal(int code)

@@ -145,6 +145,25 @@ int ssh_wait(struct conn_ssh *c, double deadline, unsigned long seen);
 		(rc) = (expr);                                                 \
 	} while ((rc) == LIBSSH2_ERROR_EAGAIN && ssh_wait_out(c) == 0)
 
+/* ssh_wait; past the deadline, when lose_why is not NULL, the session is
+ * lost for it: a request whose answer never came leaves libssh2 state
+ * behind that no later call may resume (an SFTP operation's). */
+int ssh_wait_or_lose(struct conn_ssh *c, double deadline, unsigned long seen,
+    const char *lose_why);
+
+/* Call expr (a libssh2 call giving an int) until it has an answer, waiting
+ * for the session to move between calls: rc is its answer, or SSH_TIMEDOUT
+ * or SSH_LOST (ssh_wait_or_lose, with lose_why). */
+#define SSH_DO(c, rc, expr, deadline, lose_why)                                \
+	for (;;) {                                                             \
+		unsigned long seen_ = (c)->moves;                              \
+		SSH_CALL(c, rc, expr);                                         \
+		if ((rc) != LIBSSH2_ERROR_EAGAIN ||                            \
+		    ((rc) = ssh_wait_or_lose(                                  \
+			 (c), (deadline), seen_, (lose_why))) != 0)            \
+			break;                                                 \
+	}
+
 /*
  * Say why a step failed: "LABEL: STEP: libssh2's (or the server's) words"
  * into err. rc is the call's answer (SSH_TIMEDOUT and SSH_LOST included);
