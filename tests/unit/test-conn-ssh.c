@@ -489,29 +489,42 @@ command_one(void *arg)
 	return NULL;
 }
 
-static void
-test_conn_ssh__more_commands_than_sshd_sessions_take_turns(struct conn *conn)
+/* Run n commands at once, each echoing its number; how many gave it back
+ * with nothing on standard error. */
+static int
+run_commands_at_once(struct conn *conn, int n)
 {
-	enum { N = 24 };
-	struct command_job jobs[N];
-	pthread_t threads[N];
+	struct command_job *jobs = xcalloc((size_t)n, sizeof(*jobs));
+	pthread_t *threads = xcalloc((size_t)n, sizeof(*threads));
 	int i, right = 0;
 
-	for (i = 0; i < N; i++) {
+	for (i = 0; i < n; i++) {
 		jobs[i].conn = conn;
 		jobs[i].n = i;
 		pthread_create(&threads[i], NULL, command_one, &jobs[i]);
 	}
-	for (i = 0; i < N; i++) {
+	for (i = 0; i < n; i++) {
 		char want[16];
 
 		pthread_join(threads[i], NULL);
 		snprintf(want, sizeof(want), "%d\n", i);
 		if (jobs[i].rc == 0 && jobs[i].result.status == 0 &&
-		    strcmp(jobs[i].result.out.buf, want) == 0)
+		    strcmp(jobs[i].result.out.buf, want) == 0 &&
+		    jobs[i].result.errout.len == 0)
 			right++;
 		conn_result_release(&jobs[i].result);
 	}
+	free(jobs);
+	free(threads);
+	return right;
+}
+
+static void
+test_conn_ssh__more_commands_than_sshd_sessions_take_turns(struct conn *conn)
+{
+	enum { N = 24 };
+	int right = run_commands_at_once(conn, N);
+
 	is_int(right, N,
 	    "%d commands at once (sshd allows 10 sessions) all run, in turn",
 	    N);
@@ -524,12 +537,10 @@ test_conn_ssh__a_command_past_its_timeout_is_killed(struct conn *conn)
 	char *canary = xasprintf("%s/late", scratch);
 	char *script = xasprintf("sleep 2; touch %s", canary);
 	const char *const slow[] = { "sh", "-c", script, NULL };
-	struct command_job jobs[N];
-	pthread_t threads[N];
 	struct conn_result res;
 	struct conn_file_info info;
 	struct strbuf err = STRBUF_INIT;
-	int i, rc, right = 0;
+	int rc, right;
 
 	conn_result_init(&res);
 	rc = conn->ops->run(conn, slow, NULL, 500, 1024, &res, &err);
@@ -542,22 +553,7 @@ test_conn_ssh__a_command_past_its_timeout_is_killed(struct conn *conn)
 	ok(conn->ops->stat(conn, canary, &info, &err) == CONN_MISSING,
 	    "what it would have done later never happens");
 	/* sshd let go of its slot: as many commands as before run at once */
-	for (i = 0; i < N; i++) {
-		jobs[i].conn = conn;
-		jobs[i].n = i;
-		pthread_create(&threads[i], NULL, command_one, &jobs[i]);
-	}
-	for (i = 0; i < N; i++) {
-		char want[16];
-
-		pthread_join(threads[i], NULL);
-		snprintf(want, sizeof(want), "%d\n", i);
-		if (jobs[i].rc == 0 && jobs[i].result.status == 0 &&
-		    strcmp(jobs[i].result.out.buf, want) == 0 &&
-		    jobs[i].result.errout.len == 0)
-			right++;
-		conn_result_release(&jobs[i].result);
-	}
+	right = run_commands_at_once(conn, N);
 	is_int(right, N,
 	    "then %d commands at once all run, with nothing of getbot's on "
 	    "their standard error",
