@@ -141,8 +141,12 @@ ssh_sftp_close(struct conn_ssh *c, LIBSSH2_SFTP_HANDLE *handle, double deadline)
 {
 	int rc;
 
-	if (c->lost)
-		return SSH_LOST; /* freed with the session */
+	if (c->lost) { /* closed, and so freed, with the session */
+		ALLOC_GROW(c->stale_handles, c->nstale_handles + 1,
+		    c->stale_handles_alloc);
+		c->stale_handles[c->nstale_handles++] = handle;
+		return SSH_LOST;
+	}
 	SSH_SFTP_DO(c, rc, libssh2_sftp_close_handle(handle), deadline);
 	return rc;
 }

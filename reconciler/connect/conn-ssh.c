@@ -140,6 +140,11 @@ ssh_send(libssh2_socket_t sock, const void *buf, size_t len, int flags,
 	struct conn_ssh *c = *abstract;
 	ssize_t put;
 
+	/* after a loss, only ssh_free's frees call libssh2, and some of
+	 * them (an SFTP handle's close) free nothing unless their request
+	 * is sent: it is dropped, as if sent to the server that is gone */
+	if (sock == c->sock && c->lost)
+		return (ssize_t)len;
 	do
 		put = send(sock, buf, len, flags | MSG_NOSIGNAL);
 	while (put < 0 && errno == EINTR);
@@ -148,8 +153,9 @@ ssh_send(libssh2_socket_t sock, const void *buf, size_t len, int flags,
 	if (errno == EAGAIN || errno == EWOULDBLOCK)
 		return -EAGAIN;
 	put = -errno;
-	if (sock == c->sock) /* not the agent's */
-		ssh_lose(c, strerror(errno));
+	if (sock != c->sock) /* the agent's */
+		return put;
+	ssh_lose(c, strerror(errno));
 	return put;
 }
 
@@ -1047,6 +1053,10 @@ ssh_free(struct conn_ssh *c)
 		}
 		if (c->sock >= 0)
 			(void)shutdown(c->sock, SHUT_RDWR);
+		/* their close reads no answer from the shut socket, and
+		 * frees them */
+		for (size_t i = 0; i < c->nstale_handles; i++)
+			(void)libssh2_sftp_close_handle(c->stale_handles[i]);
 		if (c->sftp != NULL)
 			libssh2_sftp_shutdown(c->sftp);
 		libssh2_session_free(c->session);
@@ -1062,6 +1072,7 @@ ssh_free(struct conn_ssh *c)
 	pthread_mutex_destroy(&c->sftp_lock);
 	pthread_cond_destroy(&c->moved);
 	strbuf_release(&c->lost_why);
+	free(c->stale_handles);
 	free(c->user);
 	free(c->host);
 	free(c->base.label);

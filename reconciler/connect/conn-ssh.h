@@ -107,6 +107,10 @@ struct conn_ssh {
 	bool stopping;
 	struct ssh_relay *relays;
 	struct ssh_orphan *orphans;
+	/* SFTP handles open when the session was lost, closed (and so freed)
+	 * by ssh_free: libssh2 frees a handle only in its close */
+	LIBSSH2_SFTP_HANDLE **stale_handles;
+	size_t nstale_handles, stale_handles_alloc;
 	/* session channels open (SFTP, exec) or not yet freed (orphans) */
 	unsigned sessions;
 	unsigned long channels; /* opened, ever */
