@@ -233,8 +233,10 @@ ssh_exec(struct conn_ssh *c, const char *program, const char *command,
 		    program);
 		ssh_add_seconds(err, timeout_ms);
 		SSH_CALL(c, call, libssh2_channel_close(channel));
-		ssh_channel_close(c, channel, true, ssh_now_ms());
-		channel = NULL;
+		if (pid == 0) {
+			ssh_channel_close(c, channel, true, ssh_now_ms());
+			channel = NULL;
+		}
 		goto out;
 	}
 	/* its exit status comes before the server closes the channel; and
@@ -276,6 +278,15 @@ out:
 		else
 			strbuf_addstr(err, ", and was killed");
 		strbuf_release(&why);
+	}
+	if (timed_out && channel != NULL) {
+		/* sshd holds the command's slot until it has ended, then
+		 * closes its channel: it counts as taken until then */
+		pthread_mutex_lock(&c->lock);
+		SSH_DO(c, call, libssh2_channel_close(channel),
+		    ssh_now_ms() + SSH_CLOSE_MS, NULL);
+		ssh_channel_close(c, channel, true, ssh_now_ms());
+		pthread_mutex_unlock(&c->lock);
 	}
 	strbuf_release(&step);
 	strbuf_release(&line);
