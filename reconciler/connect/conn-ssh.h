@@ -29,7 +29,8 @@
  * (curl 7.88 connect()s the socket it is given again, which a connected TCP
  * socket survives and a unix socketpair does not) and the relay thread
  * moves bytes between the other end and the channel until either side is
- * done.
+ * done. What libssh2 has read into a channel's queue shows on no socket,
+ * so while a pass moved bytes the thread polls again without waiting.
  */
 #ifndef GETBOT_CONN_SSH_H
 #define GETBOT_CONN_SSH_H
