@@ -4,9 +4,10 @@
 # once through one session, a large file, shell metacharacters, a server
 # that dies); then, through getbot-mem plan (whose in-memory provider works
 # on a server and so opens its connection), host keys (unknown, accepted
-# with --accept-new-host-key, changed, pinned with host_key:, hashed in
-# known_hosts) and user keys (wrong; with a passphrase, from
-# GETBOT_SSH_PASSPHRASE and from ssh-agent), with no secret in any output.
+# with --accept-new-host-key, changed, of another type than recorded,
+# pinned with host_key:, hashed in known_hosts) and user keys (wrong; with
+# a passphrase, from GETBOT_SSH_PASSPHRASE and from ssh-agent), with no
+# secret in any output.
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 . "$top_srcdir/tests/sshd.sh"
 sshd_require
@@ -164,6 +165,23 @@ run "$GETBOT_MEM" plan
 grep -q '^|1|' hashed_hosts
 tap_ok $? "ssh-keygen -H hashed the entry"
 plan_ok "a hashed known_hosts entry is found"
+
+# -- a key of another type than known_hosts holds: refused, never added --
+sshd_known_line >known_hosts
+cp known_hosts "$T/known_hosts.ed25519"
+ed25519_host_key=$SSHD_HOST_KEY
+ssh-keygen -q -t ecdsa -N '' -C getbot-test-host-ecdsa -f "$SSHD_DIR/host_ecdsa"
+sshd_restart_with_host_key "$SSHD_DIR/host_ecdsa" || echo "Bail out! sshd did not start again"
+write_config "known_hosts: known_hosts" "identity: $SSHD_USER_KEY"
+run "$GETBOT_MEM" plan
+[ "$rc" -eq 1 ] && grep -qF "srv (ssh root@127.0.0.1:$SSHD_PORT): host key changed: the server presents an ECDSA key ($(fingerprint "$SSHD_HOST_KEY.pub"))" err &&
+	grep -qF "./known_hosts holds an ED25519 key for [127.0.0.1]:$SSHD_PORT (line 1)" err
+tap_ok $? "a server offering only another type of key than known_hosts holds is refused, naming the line"
+tap_diag "$(cat err)"
+run "$GETBOT_MEM" plan --accept-new-host-key
+[ "$rc" -eq 1 ] && grep -q "holds an ED25519 key" err && cmp -s known_hosts "$T/known_hosts.ed25519"
+tap_ok $? "even with --accept-new-host-key, and known_hosts is left as it was"
+sshd_restart_with_host_key "$ed25519_host_key" || echo "Bail out! sshd did not start again"
 
 # -- user keys --
 sshd_known_line >known_hosts

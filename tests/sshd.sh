@@ -11,6 +11,7 @@
 #   sshd_kill             # SIGKILL to sshd and every connection's process
 #                         # at once: a server that dies mid-operation
 #   sshd_restart_with_new_host_key   # the same port, another host key
+#   sshd_restart_with_host_key FILE  # the same port, only that host key
 #   sshd_stop             # stop it (by pid) and wait for it
 #
 # What sshd_start leaves (exported, for the tests and the programs they run):
@@ -201,6 +202,16 @@ sshd_restart_with_new_host_key() {
 	sshd_stop
 	rm -f "$SSHD_HOST_KEY" "$SSHD_HOST_KEY.pub"
 	ssh-keygen -q -t ed25519 -N '' -C getbot-test-host-2 -f "$SSHD_HOST_KEY" || return 1
+	sshd_launch
+}
+
+# sshd_restart_with_host_key FILE: the same port, with only the host key
+# FILE (another type, say); SSHD_HOST_KEY names it from then on.
+sshd_restart_with_host_key() {
+	sshd_stop
+	SSHD_HOST_KEY=$1
+	export SSHD_HOST_KEY
+	sshd_write_config
 	sshd_launch
 }
 

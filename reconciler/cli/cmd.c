@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 
 #include "cmd.h"
+#include "conn.h"
 #include "jsonschema.h"
 #include "strbuf.h"
 #include "xmalloc.h"
@@ -228,7 +229,8 @@ cmd_main_help(int argc, char **argv)
 
 /* What every run needs before a command: no core dumps (secrets pass
  * through this process), allocation failure ends the program in cJSON too,
- * and libcurl and libsodium are ready before any thread starts. */
+ * libcurl and libsodium are ready, and GETBOT_SSH_PASSPHRASE is out of the
+ * environment, before any thread starts. */
 static int
 cmd_start(void)
 {
@@ -245,6 +247,7 @@ cmd_start(void)
 		fprintf(stderr, "getbot: libsodium failed to initialise\n");
 		return -1;
 	}
+	conn_ssh_take_passphrase();
 	return 0;
 }
 
@@ -309,5 +312,6 @@ cmd_main(int argc, char **argv, const struct provider *const *providers)
 	}
 	rc = entry->exec(&args);
 	cmd_args_release(&args);
+	conn_ssh_forget_passphrase();
 	return rc;
 }

@@ -7,12 +7,17 @@
  * the connection opens, in blocking mode on one thread.
  *
  * A passphrase comes from the agent or GETBOT_SSH_PASSPHRASE only, and
- * goes nowhere but libssh2: never into a message.
+ * goes nowhere but libssh2: never into a message. The variable is taken
+ * out of the environment at start (conn_ssh_take_passphrase), so no
+ * command getbot starts inherits it, and kept in guarded memory that is
+ * readable only while a key is being opened.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <pwd.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -425,6 +430,60 @@ out:
 	return rc;
 }
 
+/*
+ * The server presents a key of a type known_hosts holds none of for name;
+ * but libssh2 skips entries of other types, so a key of any other type
+ * recorded for name makes this one look merely unknown. The server's
+ * keys do not change type on their own: one that offers only another type
+ * may be someone in between, and is refused (never appended).
+ */
+static int
+ssh_hostkey_other_type(struct conn_ssh *c, const struct strbuf *text,
+    const char *path, const char *name, const char *key, size_t key_len,
+    const struct ssh_key_type *type, struct strbuf *err)
+{
+	const struct ssh_key_type *recorded = NULL;
+	unsigned number = 0;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(ssh_key_types); i++) {
+		const struct ssh_key_type *other = &ssh_key_types[i];
+		unsigned line;
+
+		if (other == type)
+			continue;
+		/* a key no server has: an entry of that type for name
+		 * shows as a mismatch */
+		line = ssh_known_contradicted(c->session, text, name,
+		    "\0\0\0\0", 4,
+		    LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+			LIBSSH2_KNOWNHOST_KEYENC_RAW | other->knownhost);
+		if (line != 0 && (number == 0 || line < number)) {
+			number = line;
+			recorded = other;
+		}
+	}
+	if (recorded == NULL)
+		return 0;
+	strbuf_addf(err,
+	    "%s: host key changed: the server presents an %s key (",
+	    c->base.label,
+	    strcmp(type->shown, recorded->shown) != 0 ? type->shown
+						      : type->name);
+	ssh_add_fingerprint(err, (const unsigned char *)key, key_len);
+	strbuf_addf(err,
+	    "), but %s holds an %s key for %s (line %u); someone may be in "
+	    "between, offering only another type of key, or the server's "
+	    "keys were changed: if you know they were, remove that line "
+	    "(ssh-keygen -R '%s' -f %s); --accept-new-host-key never "
+	    "replaces a key",
+	    path,
+	    strcmp(type->shown, recorded->shown) != 0 ? recorded->shown
+						      : recorded->name,
+	    name, number, name, path);
+	return -1;
+}
+
 int
 ssh_hostkey_verify(struct conn_ssh *c, const struct bots_target *target,
     const struct conn_options *options, struct strbuf *err)
@@ -497,6 +556,9 @@ ssh_hostkey_verify(struct conn_ssh *c, const struct bots_target *target,
 		    c->base.label, path);
 		goto out;
 	}
+	if (ssh_hostkey_other_type(
+		c, &text, path, name, key, key_len, type, err) != 0)
+		goto out;
 	if (!options->accept_new_host_key) {
 		strbuf_addf(err,
 		    "%s: the server's host key is unknown: it presents %s key ",
@@ -613,16 +675,64 @@ out:
 	return rc;
 }
 
+static pthread_mutex_t ssh_passphrase_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool ssh_passphrase_taken;
+static char *ssh_passphrase; /* sodium_malloc'd, no access; or NULL */
+
+void
+conn_ssh_take_passphrase(void)
+{
+	char *value;
+	size_t len;
+
+	pthread_mutex_lock(&ssh_passphrase_lock);
+	value = ssh_passphrase_taken ? NULL : getenv("GETBOT_SSH_PASSPHRASE");
+	ssh_passphrase_taken = true;
+	if (value != NULL) {
+		len = strlen(value);
+		ssh_passphrase = sodium_malloc(len + 1);
+		if (ssh_passphrase == NULL) {
+			fprintf(stderr, "getbot: out of memory (%zu bytes)\n",
+			    len + 1);
+			abort();
+		}
+		memcpy(ssh_passphrase, value, len + 1);
+		(void)sodium_mprotect_noaccess(ssh_passphrase);
+		/* the environment's own copy, wherever else it lingers */
+		sodium_memzero(value, len);
+		unsetenv("GETBOT_SSH_PASSPHRASE");
+	}
+	pthread_mutex_unlock(&ssh_passphrase_lock);
+}
+
+void
+conn_ssh_forget_passphrase(void)
+{
+	pthread_mutex_lock(&ssh_passphrase_lock);
+	if (ssh_passphrase != NULL)
+		sodium_free(ssh_passphrase); /* zeroed first */
+	ssh_passphrase = NULL;
+	pthread_mutex_unlock(&ssh_passphrase_lock);
+}
+
 /* Sign in with the private key file at path. 0 when it worked. */
 static int
 ssh_auth_file(struct conn_ssh *c, const char *path, struct ssh_tried *tried)
 {
-	const char *passphrase = getenv("GETBOT_SSH_PASSPHRASE");
 	char *message = NULL;
+	bool passphrase;
 	int rc;
 
+	conn_ssh_take_passphrase(); /* done at start by getbot itself */
+	pthread_mutex_lock(&ssh_passphrase_lock);
+	passphrase = ssh_passphrase != NULL;
+	if (passphrase)
+		(void)sodium_mprotect_readonly(ssh_passphrase);
 	rc = libssh2_userauth_publickey_fromfile_ex(c->session, c->user,
-	    (unsigned)strlen(c->user), NULL, path, passphrase);
+	    (unsigned)strlen(c->user), NULL, path, ssh_passphrase);
+	if (passphrase)
+		(void)sodium_mprotect_noaccess(ssh_passphrase);
+	pthread_mutex_unlock(&ssh_passphrase_lock);
 	if (rc == 0)
 		return 0;
 	ssh_tried_add(tried, path);
@@ -633,7 +743,7 @@ ssh_auth_file(struct conn_ssh *c, const char *path, struct ssh_tried *tried)
 		strbuf_reset(&tried->why);
 		strbuf_addf(&tried->why, "cannot read the key: %s",
 		    message != NULL ? message : "unreadable");
-		if (passphrase == NULL)
+		if (!passphrase)
 			strbuf_addstr(&tried->why,
 			    " (a key with a passphrase needs "
 			    "GETBOT_SSH_PASSPHRASE, or ssh-agent)");
@@ -680,8 +790,10 @@ ssh_authenticate(struct conn_ssh *c, const struct bots_target *target,
 	}
 	if (strstr(methods, "publickey") == NULL) {
 		strbuf_addf(err,
-		    "%s: the server takes no key for %s (it offers: %.200s)",
-		    c->base.label, c->user, methods);
+		    "%s: the server takes no key for %s (it offers: ",
+		    c->base.label, c->user);
+		ssh_add_printable(err, methods, strnlen(methods, 200));
+		strbuf_addch(err, ')');
 		return -1;
 	}
 	if (target->server.identity != NULL) {

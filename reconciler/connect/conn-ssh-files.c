@@ -20,18 +20,29 @@
 #include "xmalloc.h"
 
 #define SSH_SFTP_CHUNK      32768
-#define SSH_SFTP_MAX_ANSWER 65536 /* a raw SFTP answer */
+#define SSH_SFTP_MAX_ANSWER 65536      /* a raw SFTP answer */
+#define SSH_SFTP_WRITE_MAX  (1u << 20) /* given to one libssh2_sftp_write */
 
 #define SSH_FXP_INIT     1
 #define SSH_FXP_VERSION  2
 #define SSH_FXP_STATUS   101
 #define SSH_FXP_EXTENDED 200
 
-static void
-ssh_sftp_begin(struct conn_ssh *c)
+static int ssh_sftp_fail(struct conn_ssh *c, int rc, struct strbuf *err,
+    const char *what, const char *path);
+
+/* Take the locks of an SFTP operation (ssh_sftp_end lets go of them).
+ * After a loss, -1 at once: libssh2 keeps a half-done request's state in
+ * the SFTP session and would resume it with the next call's arguments. */
+static int
+ssh_sftp_begin(
+    struct conn_ssh *c, struct strbuf *err, const char *what, const char *path)
 {
 	pthread_mutex_lock(&c->sftp_lock);
 	pthread_mutex_lock(&c->lock);
+	if (c->lost)
+		return ssh_sftp_fail(c, SSH_LOST, err, what, path);
+	return 0;
 }
 
 static void
@@ -41,26 +52,18 @@ ssh_sftp_end(struct conn_ssh *c)
 	pthread_mutex_unlock(&c->sftp_lock);
 }
 
-/* ssh_wait for an SFTP answer: past the deadline the session is lost. */
+/* An SFTP answer that did not come in time: the session is lost (the
+ * operation's state stays in libssh2's SFTP session). */
+#define SSH_SFTP_SILENT "SFTP did not answer within a minute"
+
 static int
 ssh_sftp_wait(struct conn_ssh *c, double deadline, unsigned long seen)
 {
-	int rc = ssh_wait(c, deadline, seen);
-
-	if (rc == SSH_TIMEDOUT)
-		ssh_lose(c, "SFTP did not answer within a minute");
-	return rc;
+	return ssh_wait_or_lose(c, deadline, seen, SSH_SFTP_SILENT);
 }
 
-/* Call expr (an int-returning libssh2 call) until it has an answer. */
 #define SSH_SFTP_DO(c, rc, expr, deadline)                                     \
-	for (;;) {                                                             \
-		unsigned long seen_ = (c)->moves;                              \
-		SSH_CALL(c, rc, expr);                                         \
-		if ((rc) != LIBSSH2_ERROR_EAGAIN ||                            \
-		    ((rc) = ssh_sftp_wait((c), (deadline), seen_)) != 0)       \
-			break;                                                 \
-	}
+	SSH_DO(c, rc, expr, deadline, SSH_SFTP_SILENT)
 
 /* SFTP's status codes, in words. */
 static const char *
@@ -113,6 +116,10 @@ ssh_sftp_open(struct conn_ssh *c, const char *path, unsigned long flags,
 	unsigned long seen;
 
 	for (;;) {
+		if (c->lost) {
+			*rc = SSH_LOST;
+			return NULL;
+		}
 		seen = c->moves;
 		handle = libssh2_sftp_open_ex(c->sftp, path,
 		    (unsigned)strlen(path), flags, mode, LIBSSH2_SFTP_OPENFILE);
@@ -134,8 +141,12 @@ ssh_sftp_close(struct conn_ssh *c, LIBSSH2_SFTP_HANDLE *handle, double deadline)
 {
 	int rc;
 
-	if (c->lost)
-		return SSH_LOST; /* freed with the session */
+	if (c->lost) { /* closed, and so freed, with the session */
+		ALLOC_GROW(c->stale_handles, c->nstale_handles + 1,
+		    c->stale_handles_alloc);
+		c->stale_handles[c->nstale_handles++] = handle;
+		return SSH_LOST;
+	}
 	SSH_SFTP_DO(c, rc, libssh2_sftp_close_handle(handle), deadline);
 	return rc;
 }
@@ -153,7 +164,8 @@ ssh_read_file(struct conn *conn, const char *path, size_t max,
 	ssize_t got;
 	int rc, out = -1;
 
-	ssh_sftp_begin(c);
+	if (ssh_sftp_begin(c, err, "open", path) != 0)
+		goto done;
 	handle = ssh_sftp_open(c, path, LIBSSH2_FXF_READ, 0, deadline, &rc);
 	if (handle == NULL) {
 		if (ssh_sftp_is(c, rc, LIBSSH2_FX_NO_SUCH_FILE))
@@ -298,7 +310,7 @@ ssh_raw_packet(struct conn_ssh *c, struct strbuf *packet, double deadline)
 	if (len == 0 || len > SSH_SFTP_MAX_ANSWER) {
 		libssh2_session_set_last_error(c->session,
 		    LIBSSH2_ERROR_SFTP_PROTOCOL, "a malformed SFTP answer");
-		return LIBSSH2_ERROR_PROTO;
+		return LIBSSH2_ERROR_SFTP_PROTOCOL; /* this channel's alone */
 	}
 	strbuf_reset(packet);
 	strbuf_grow(packet, len);
@@ -385,6 +397,8 @@ ssh_rename(struct conn_ssh *c, const char *from, const char *to,
 	uint32_t id, code, message_len;
 	int rc = -1, call;
 
+	if (c->lost)
+		return ssh_sftp_fail(c, SSH_LOST, err, "rename to", to);
 	if (ssh_rename_channel(c, deadline, err) != 0)
 		return -1;
 	if (!c->rename_works) {
@@ -424,7 +438,7 @@ ssh_rename(struct conn_ssh *c, const char *from, const char *to,
 			     ssh_get_u32(p + 1) != id)) {
 		libssh2_session_set_last_error(c->session,
 		    LIBSSH2_ERROR_SFTP_PROTOCOL, "an SFTP answer out of turn");
-		call = LIBSSH2_ERROR_PROTO;
+		call = LIBSSH2_ERROR_SFTP_PROTOCOL;
 	}
 	if (call != 0) {
 		struct strbuf step = STRBUF_INIT;
@@ -432,6 +446,9 @@ ssh_rename(struct conn_ssh *c, const char *from, const char *to,
 		strbuf_addf(&step, "cannot rename %s to %s", from, to);
 		ssh_fail(c, call, err, step.buf);
 		strbuf_release(&step);
+		/* its requests and answers may be out of step now: the
+		 * next rename opens a fresh one */
+		ssh_files_release(c);
 		goto out;
 	}
 	code = ssh_get_u32(p + 5);
@@ -440,13 +457,13 @@ ssh_rename(struct conn_ssh *c, const char *from, const char *to,
 		message_len = answer.len >= 13 ? ssh_get_u32(p + 9) : 0;
 		if (message_len > answer.len - 13)
 			message_len = 0;
-		strbuf_addf(err, "%s: cannot rename %s to %s: %.*s",
-		    c->base.label, from, to,
-		    message_len > 0
-			? (int)(message_len > 512 ? 512 : message_len)
-			: (int)strlen(ssh_sftp_status(code)),
-		    message_len > 0 ? (const char *)p + 13
-				    : ssh_sftp_status(code));
+		strbuf_addf(err, "%s: cannot rename %s to %s: ", c->base.label,
+		    from, to);
+		if (message_len > 0)
+			ssh_add_printable(err, (const char *)p + 13,
+			    message_len > 512 ? 512 : message_len);
+		else
+			strbuf_addstr(err, ssh_sftp_status(code));
 		goto out;
 	}
 	rc = 0;
@@ -459,9 +476,11 @@ out:
 void
 ssh_files_release(struct conn_ssh *c)
 {
-	if (c->rename_channel != NULL)
-		(void)libssh2_channel_free(c->rename_channel);
+	LIBSSH2_CHANNEL *channel = c->rename_channel;
+
 	c->rename_channel = NULL;
+	if (channel != NULL)
+		ssh_channel_close(c, channel, true, ssh_now_ms());
 }
 
 int
@@ -478,7 +497,8 @@ ssh_write_file(struct conn *conn, const char *path, const char *data,
 	ssize_t put;
 	int rc, out = -1;
 
-	ssh_sftp_begin(c);
+	if (ssh_sftp_begin(c, err, "write", path) != 0)
+		goto done;
 	/* a temporary name beside it, never an existing file or link */
 	handle = ssh_sftp_open(c, tmp,
 	    LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_EXCL |
@@ -501,9 +521,15 @@ ssh_write_file(struct conn *conn, const char *path, const char *data,
 	while (off < len) {
 		unsigned long seen = c->moves;
 
-		SSH_CALL(
-		    c, put, libssh2_sftp_write(handle, data + off, len - off));
-		if (put == LIBSSH2_ERROR_EAGAIN) {
+		/* bounded: libssh2 queues a request for each 32 KB of what
+		 * it is given, all at once */
+		SSH_CALL(c, put,
+		    libssh2_sftp_write(handle, data + off,
+			len - off < SSH_SFTP_WRITE_MAX ? len - off
+						       : SSH_SFTP_WRITE_MAX));
+		/* nothing taken yet (its requests are still under way) is
+		 * no progress: waited for, the deadline left as it is */
+		if (put == LIBSSH2_ERROR_EAGAIN || put == 0) {
 			if ((rc = ssh_sftp_wait(c, deadline, seen)) != 0) {
 				ssh_sftp_fail(c, rc, err, "write", tmp);
 				goto close;
@@ -548,7 +574,10 @@ ssh_remove_file(struct conn *conn, const char *path, struct strbuf *err)
 	double deadline = ssh_now_ms() + SSH_STEP_MS;
 	int rc;
 
-	ssh_sftp_begin(c);
+	if (ssh_sftp_begin(c, err, "remove", path) != 0) {
+		ssh_sftp_end(c);
+		return -1;
+	}
 	SSH_SFTP_DO(c, rc,
 	    libssh2_sftp_unlink_ex(c->sftp, path, (unsigned)strlen(path)),
 	    deadline);
@@ -584,7 +613,10 @@ ssh_make_dir(
 	double deadline = ssh_now_ms() + SSH_STEP_MS;
 	int rc;
 
-	ssh_sftp_begin(c);
+	if (ssh_sftp_begin(c, err, "create", path) != 0) {
+		ssh_sftp_end(c);
+		return -1;
+	}
 	SSH_SFTP_DO(c, rc,
 	    libssh2_sftp_mkdir_ex(
 		c->sftp, path, (unsigned)strlen(path), (long)(mode & 07777)),
@@ -622,7 +654,10 @@ ssh_stat(struct conn *conn, const char *path, struct conn_file_info *info,
 	int rc;
 
 	memset(info, 0, sizeof(*info));
-	ssh_sftp_begin(c);
+	if (ssh_sftp_begin(c, err, "stat", path) != 0) {
+		ssh_sftp_end(c);
+		return -1;
+	}
 	rc = ssh_lstat(c, path, &attrs, deadline);
 	if (rc != 0) {
 		if (ssh_sftp_is(c, rc, LIBSSH2_FX_NO_SUCH_FILE) ||

@@ -99,7 +99,9 @@ ssh_lose(struct conn_ssh *c, const char *why)
 	ssh_kick(c);
 }
 
-/* libssh2 reads the socket through here: bytes taken wake the sleepers. */
+/* libssh2 reads the socket through here: bytes taken wake the sleepers.
+ * libssh2 1.10 talks to ssh-agent through these callbacks too (with the
+ * agent's socket): what happens there is not the session's. */
 static ssize_t
 ssh_recv(
     libssh2_socket_t sock, void *buf, size_t len, int flags, void **abstract)
@@ -110,6 +112,12 @@ ssh_recv(
 	do
 		got = recv(sock, buf, len, flags);
 	while (got < 0 && errno == EINTR);
+	if (sock != c->sock) {
+		if (got < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN
+								       : -errno;
+		return got;
+	}
 	if (got > 0)
 		ssh_moved(c);
 	else if (got == 0)
@@ -132,6 +140,11 @@ ssh_send(libssh2_socket_t sock, const void *buf, size_t len, int flags,
 	struct conn_ssh *c = *abstract;
 	ssize_t put;
 
+	/* after a loss, only ssh_free's frees call libssh2, and some of
+	 * them (an SFTP handle's close) free nothing unless their request
+	 * is sent: it is dropped, as if sent to the server that is gone */
+	if (sock == c->sock && c->lost)
+		return (ssize_t)len;
 	do
 		put = send(sock, buf, len, flags | MSG_NOSIGNAL);
 	while (put < 0 && errno == EINTR);
@@ -140,6 +153,8 @@ ssh_send(libssh2_socket_t sock, const void *buf, size_t len, int flags,
 	if (errno == EAGAIN || errno == EWOULDBLOCK)
 		return -EAGAIN;
 	put = -errno;
+	if (sock != c->sock) /* the agent's */
+		return put;
 	ssh_lose(c, strerror(errno));
 	return put;
 }
@@ -157,9 +172,11 @@ ssh_disconnected(LIBSSH2_SESSION *session, int reason, const char *message,
 	(void)language;
 	(void)language_len;
 	strbuf_addstr(&why, "the server disconnected");
-	if (message != NULL && message_len > 0)
-		strbuf_addf(&why, ": %.*s",
-		    message_len > 512 ? 512 : message_len, message);
+	if (message != NULL && message_len > 0) {
+		strbuf_addstr(&why, ": ");
+		ssh_add_printable(&why, message,
+		    message_len > 512 ? 512 : (size_t)message_len);
+	}
 	ssh_lose(c, why.buf);
 	strbuf_release(&why);
 }
@@ -180,6 +197,16 @@ ssh_wait_out(struct conn_ssh *c)
 	while (n < 0 && errno == EINTR);
 	if (n == 0) {
 		ssh_lose(c, "the server has taken no data for a minute");
+		return SSH_LOST;
+	}
+	if (n < 0) {
+		/* the caller would call again at once, for ever, with the
+		 * lock held */
+		struct strbuf why = STRBUF_INIT;
+
+		strbuf_addf(&why, "poll: %s", strerror(errno));
+		ssh_lose(c, why.buf);
+		strbuf_release(&why);
 		return SSH_LOST;
 	}
 	return 0;
@@ -205,6 +232,19 @@ ssh_wait(struct conn_ssh *c, double deadline, unsigned long seen)
 		    ETIMEDOUT)
 			break;
 	return c->lost ? SSH_LOST : 0;
+}
+
+int
+ssh_wait_or_lose(struct conn_ssh *c, double deadline, unsigned long seen,
+    const char *lose_why)
+{
+	int rc = ssh_wait(c, deadline, seen);
+
+	if (rc == SSH_TIMEDOUT && lose_why != NULL) {
+		ssh_lose(c, lose_why);
+		rc = SSH_LOST;
+	}
+	return rc;
 }
 
 /* Is a libssh2 error one of the session itself, after which nothing works? */
@@ -249,7 +289,9 @@ ssh_fail(struct conn_ssh *c, int rc, struct strbuf *err, const char *step)
 		    libssh2_session_last_error(c->session, &message, NULL, 0);
 		words =
 		    message != NULL && *message != '\0' ? message : "failed";
-		if (!ssh_fatal(code) && rc != SSH_LOST) {
+		/* the call's own answer counts too: the last error may be
+		 * an earlier one, or set by us */
+		if (!ssh_fatal(code) && !ssh_fatal(rc) && rc != SSH_LOST) {
 			strbuf_addstr(err, words);
 			return -1;
 		}
@@ -263,6 +305,18 @@ ssh_fail(struct conn_ssh *c, int rc, struct strbuf *err, const char *step)
 		    "its next run",
 		    c->lost_why.buf);
 	return -1;
+}
+
+void
+ssh_add_printable(struct strbuf *sb, const char *text, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)text[i];
+
+		strbuf_addch(sb, ch < 0x20 || ch == 0x7f ? '?' : (char)ch);
+	}
 }
 
 void
@@ -293,13 +347,30 @@ ssh_pause(struct conn_ssh *c, double ms)
 		(void)pthread_cond_timedwait(&c->moved, &c->lock, &ts);
 }
 
+/* Did the server refuse a channel open by its rules (sshd's Allow*Forwarding),
+ * rather than fail it? libssh2 1.10 keeps the reason only in its words. */
+static bool
+ssh_prohibited(struct conn_ssh *c, int rc)
+{
+	char *message = NULL;
+
+	if (rc != LIBSSH2_ERROR_CHANNEL_FAILURE || c->lost)
+		return false;
+	(void)libssh2_session_last_error(c->session, &message, NULL, 0);
+	return message != NULL && strstr(message, "prohibited") != NULL;
+}
+
 int
 ssh_channel_open(struct conn_ssh *c, const char *type, const char *message,
     size_t message_len, LIBSSH2_CHANNEL **out, struct strbuf *err,
     const char *step)
 {
-	double deadline = ssh_now_ms() + SSH_STEP_MS;
+	/* sshd answers a stream's open once its own connect() is done,
+	 * which the kernel gives up on only after about 127 s */
+	int wait_ms = type != NULL ? SSH_FORWARD_OPEN_MS : SSH_STEP_MS;
+	double deadline = ssh_now_ms() + wait_ms, answer_by;
 	const char *kind = type != NULL ? type : "session";
+	bool others;
 	int rc = 0;
 
 	*out = NULL;
@@ -309,6 +380,8 @@ ssh_channel_open(struct conn_ssh *c, const char *type, const char *message,
 			 * MaxSessions */
 			while (c->sessions >= SSH_MAX_SESSIONS && rc == 0)
 				rc = ssh_wait(c, deadline, c->moves);
+			if (rc == SSH_LOST)
+				return ssh_fail(c, rc, err, step);
 			if (rc != 0) {
 				strbuf_addf(err,
 				    "%s: %s: %d commands and SFTP sessions "
@@ -324,6 +397,9 @@ ssh_channel_open(struct conn_ssh *c, const char *type, const char *message,
 		pthread_mutex_unlock(&c->lock);
 		pthread_mutex_lock(&c->open_lock);
 		pthread_mutex_lock(&c->lock);
+		/* the server's answer is waited for from now: an open before
+		 * this one may have kept us a while */
+		answer_by = ssh_now_ms() + wait_ms;
 		while (!c->lost) {
 			unsigned long seen = c->moves;
 
@@ -337,12 +413,19 @@ ssh_channel_open(struct conn_ssh *c, const char *type, const char *message,
 			rc = libssh2_session_last_errno(c->session);
 			if (rc != LIBSSH2_ERROR_EAGAIN)
 				break;
-			rc = ssh_wait(c, deadline, seen);
-			if (rc == SSH_TIMEDOUT)
+			rc = ssh_wait(c, answer_by, seen);
+			if (rc == SSH_TIMEDOUT) {
 				/* the open stays under way in libssh2: no
 				 * other channel can open on this session */
-				ssh_lose(c, "the server did not answer a "
-					    "channel open within a minute");
+				struct strbuf why = STRBUF_INIT;
+
+				strbuf_addf(&why,
+				    "the server did not answer within %d s "
+				    "when getbot opened a channel (%s)",
+				    wait_ms / 1000, step);
+				ssh_lose(c, why.buf);
+				strbuf_release(&why);
+			}
 			if (rc != 0)
 				break;
 		}
@@ -354,13 +437,33 @@ ssh_channel_open(struct conn_ssh *c, const char *type, const char *message,
 			ssh_moved(c);
 		}
 		/* sshd frees a session's slot a little after its channel
-		 * closes: while others of ours are open (besides SFTP),
-		 * a refusal is that, or its MaxSessions is lower than
-		 * ours, and a slot comes free soon */
+		 * closes: while commands of ours are open (besides the
+		 * SFTP session and the rename channel, which stay), a
+		 * refusal is that, or its MaxSessions is lower than ours,
+		 * and a slot comes free soon */
+		others = c->sessions > 1u + (c->rename_channel != NULL);
+		if (type == NULL && !c->lost &&
+		    rc == LIBSSH2_ERROR_CHANNEL_FAILURE &&
+		    (!others || ssh_now_ms() >= deadline)) {
+			ssh_fail(c, rc, err, step);
+			strbuf_addf(err,
+			    " (%u session channels of getbot's were open: "
+			    "sshd's MaxSessions may be lower than the %d "
+			    "getbot uses)",
+			    c->sessions, SSH_MAX_SESSIONS);
+			return -1;
+		}
 		if (type != NULL || c->lost ||
-		    rc != LIBSSH2_ERROR_CHANNEL_FAILURE || c->sessions < 2 ||
-		    ssh_now_ms() >= deadline)
-			return ssh_fail(c, c->lost ? SSH_LOST : rc, err, step);
+		    rc != LIBSSH2_ERROR_CHANNEL_FAILURE) {
+			ssh_fail(c, c->lost ? SSH_LOST : rc, err, step);
+			if (type != NULL && ssh_prohibited(c, rc))
+				strbuf_addf(err,
+				    " (sshd_config's %s must allow it)",
+				    strcmp(type, "direct-tcpip") == 0
+					? "AllowTcpForwarding"
+					: "AllowStreamLocalForwarding");
+			return -1;
+		}
 		ssh_pause(c, 50);
 		rc = 0;
 	}
@@ -370,11 +473,12 @@ ssh_channel_open(struct conn_ssh *c, const char *type, const char *message,
 
 /* Leave channel for the relay thread to free once the server lets go. */
 static void
-ssh_orphan(struct conn_ssh *c, LIBSSH2_CHANNEL *channel)
+ssh_orphan(struct conn_ssh *c, LIBSSH2_CHANNEL *channel, bool session_channel)
 {
 	struct ssh_orphan *o = xcalloc(1, sizeof(*o));
 
 	o->channel = channel;
+	o->session_channel = session_channel;
 	o->next = c->orphans;
 	c->orphans = o;
 	ssh_kick(c);
@@ -393,13 +497,15 @@ ssh_channel_close(struct conn_ssh *c, LIBSSH2_CHANNEL *channel,
 		if (rc != LIBSSH2_ERROR_EAGAIN)
 			break;
 		if (ssh_wait(c, deadline, seen) != 0) {
-			ssh_orphan(c, channel);
-			break;
+			/* sshd counts the session until its command ends:
+			 * the slot is free once the orphan is */
+			if (!c->lost) {
+				ssh_orphan(c, channel, session_channel);
+				return;
+			}
+			break; /* freed with the session */
 		}
 	}
-	/* a session channel's slot is free once its close is sent: sshd
-	 * counts the session until its command ends, so an orphan may hold
-	 * one a while longer */
 	if (session_channel) {
 		c->sessions--;
 		ssh_moved(c);
@@ -421,32 +527,46 @@ ssh_relay_events(const struct ssh_relay *r)
 	return events;
 }
 
-/* Move what can move on relay r, without waiting for the server. */
-static void
+/* Move what can move on relay r, without waiting for the server; true when
+ * some bytes moved. What libssh2 has queued for the channel is not on the
+ * socket any more, so no poll would say it is there: it is all passed on
+ * now, a few chunks a pass (bounded, so that one busy stream does not keep
+ * the others waiting), for as long as the caller's socket takes it. */
+static bool
 ssh_relay_pump(struct conn_ssh *c, struct ssh_relay *r)
 {
+	bool moved = false;
 	ssize_t n;
-	int rc;
+	int rc, chunks;
 
 	/* from the server to the caller */
-	if (!r->down_eof && r->down_off == r->down_len) {
-		SSH_CALL(c, n,
-		    libssh2_channel_read(r->channel, r->down, SSH_RELAY_CHUNK));
-		if (n > 0) {
-			r->down_len = (size_t)n;
-			r->down_off = 0;
-		} else if (libssh2_channel_eof(r->channel) == 1)
-			r->down_eof = true;
-		else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
-			r->failed = true;
-	}
-	if (r->down_off < r->down_len) {
+	for (chunks = 0; chunks < SSH_RELAY_CHUNKS && !r->failed; chunks++) {
+		if (!r->down_eof && r->down_off == r->down_len) {
+			SSH_CALL(c, n,
+			    libssh2_channel_read(
+				r->channel, r->down, SSH_RELAY_CHUNK));
+			if (n > 0) {
+				r->down_len = (size_t)n;
+				r->down_off = 0;
+				moved = true;
+			} else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN &&
+				   libssh2_channel_eof(r->channel) != 1)
+				r->failed = true;
+			/* its end is seen once nothing is queued before it */
+			if (libssh2_channel_eof(r->channel) == 1)
+				r->down_eof = true;
+		}
+		if (r->down_off == r->down_len)
+			break; /* nothing more to pass on */
 		n = send(r->fd, r->down + r->down_off,
 		    r->down_len - r->down_off, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0)
+		if (n > 0) {
 			r->down_off += (size_t)n;
-		else if (n < 0 && errno != EAGAIN && errno != EINTR)
+			moved = true;
+		} else if (n < 0 && errno != EAGAIN && errno != EINTR)
 			r->failed = true;
+		if (r->down_off < r->down_len)
+			break; /* the caller's socket is full: POLLOUT */
 	}
 	if (r->down_eof && r->down_off == r->down_len && !r->down_shut) {
 		(void)shutdown(r->fd, SHUT_WR);
@@ -458,6 +578,7 @@ ssh_relay_pump(struct conn_ssh *c, struct ssh_relay *r)
 		if (n > 0) {
 			r->up_len = (size_t)n;
 			r->up_off = 0;
+			moved = true;
 		} else if (n == 0)
 			r->up_eof = true;
 		else if (errno != EAGAIN && errno != EINTR)
@@ -467,9 +588,10 @@ ssh_relay_pump(struct conn_ssh *c, struct ssh_relay *r)
 		SSH_CALL(c, n,
 		    libssh2_channel_write(
 			r->channel, r->up + r->up_off, r->up_len - r->up_off));
-		if (n > 0)
+		if (n > 0) {
 			r->up_off += (size_t)n;
-		else if (n == 0 || n == LIBSSH2_ERROR_EAGAIN)
+			moved = true;
+		} else if (n == 0 || n == LIBSSH2_ERROR_EAGAIN)
 			break; /* the channel's window is full */
 		else
 			r->failed = true;
@@ -481,19 +603,21 @@ ssh_relay_pump(struct conn_ssh *c, struct ssh_relay *r)
 		else if (rc != LIBSSH2_ERROR_EAGAIN)
 			r->failed = true;
 	}
+	return moved;
 }
 
-/* Pump every relay; close those that are done. */
-static void
+/* Pump every relay; close those that are done. True when bytes moved. */
+static bool
 ssh_relay_pump_all(struct conn_ssh *c)
 {
 	struct ssh_relay **link = &c->relays;
+	bool moved = false;
 
 	while (*link != NULL) {
 		struct ssh_relay *r = *link;
 
-		if (!c->lost)
-			ssh_relay_pump(c, r);
+		if (!c->lost && ssh_relay_pump(c, r))
+			moved = true;
 		if (!c->lost && !r->failed && !(r->down_shut && r->eof_sent)) {
 			link = &r->next;
 			continue;
@@ -501,13 +625,15 @@ ssh_relay_pump_all(struct conn_ssh *c)
 		*link = r->next;
 		close(r->fd);
 		if (c->lost)
-			ssh_orphan(c, r->channel); /* freed with the session */
+			ssh_orphan(c, r->channel, false); /* freed with the
+							     session */
 		else
 			ssh_channel_close(c, r->channel, false, ssh_now_ms());
 		free(r->up);
 		free(r->down);
 		free(r);
 	}
+	return moved;
 }
 
 /* Free the channels given up on, as the server lets go of them. */
@@ -526,6 +652,10 @@ ssh_reap_orphans(struct conn_ssh *c)
 			continue;
 		}
 		*link = o->next;
+		if (o->session_channel) {
+			c->sessions--;
+			ssh_moved(c);
+		}
 		free(o);
 	}
 }
@@ -566,14 +696,21 @@ ssh_relay_main(void *arg)
 	struct conn_ssh *c = arg;
 	struct pollfd *fds = NULL;
 	size_t alloc = 0;
+	bool busy = false;
 
 	pthread_mutex_lock(&c->lock);
 	while (!c->stopping) {
 		struct ssh_relay *r;
 		size_t n = 0, nrelays = 0;
 		int sock_at = -1, timeout = c->orphans != NULL ? 1000 : 5000;
+		unsigned long seen;
 		char drain[64];
 
+		/* the last pass moved bytes, or read some off the socket
+		 * into libssh2's queues: a stream may have more to pass on
+		 * that no poll would show */
+		if (busy)
+			timeout = 0;
 		for (r = c->relays; r != NULL; r = r->next)
 			nrelays++;
 		ALLOC_GROW(fds, nrelays + 2, alloc);
@@ -598,9 +735,11 @@ ssh_relay_main(void *arg)
 		pthread_mutex_lock(&c->lock);
 		while (read(c->wake[0], drain, sizeof(drain)) > 0)
 			;
+		seen = c->moves;
 		if (sock_at >= 0 && !c->lost && fds[sock_at].revents != 0)
 			ssh_drain(c);
-		ssh_relay_pump_all(c);
+		busy = ssh_relay_pump_all(c);
+		busy = (busy || c->moves != seen) && c->relays != NULL;
 		ssh_reap_orphans(c);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -619,7 +758,8 @@ ssh_relay_main(void *arg)
  * lives only until its one connection is accepted, and takes only ours.
  */
 static int
-ssh_loopback_pair(int *caller, int *relay, struct strbuf *err)
+ssh_loopback_pair(
+    struct conn_ssh *c, int *caller, int *relay, struct strbuf *err)
 {
 	struct sockaddr_in addr, mine, peer;
 	struct pollfd pfd;
@@ -670,7 +810,8 @@ ssh_loopback_pair(int *caller, int *relay, struct strbuf *err)
 	*relay = b;
 	return 0;
 fail:
-	strbuf_addf(err, "cannot make a loopback stream: %s", strerror(errno));
+	strbuf_addf(err, "%s: cannot make a loopback stream: %s", c->base.label,
+	    strerror(errno));
 	if (listener >= 0)
 		close(listener);
 	if (a >= 0)
@@ -728,7 +869,7 @@ ssh_dial(struct conn *conn, const char *endpoint, int *fd, struct strbuf *err)
 		strbuf_addf(
 		    &step, "cannot connect to %s on the server", endpoint);
 	}
-	if (ssh_loopback_pair(&caller, &relay, err) != 0)
+	if (ssh_loopback_pair(c, &caller, &relay, err) != 0)
 		goto out;
 	pthread_mutex_lock(&c->lock);
 	rc = ssh_channel_open(
@@ -769,8 +910,9 @@ ssh_parse(struct conn_ssh *c, const char *how, struct strbuf *err)
 
 	at = strchr(how + 6, '@');
 	if (at == NULL || at == how + 6 || at[1] == '\0') {
-		strbuf_addf(
-		    err, "connect: '%s' is not ssh://USER@HOST[:PORT]", how);
+		strbuf_addf(err,
+		    "%s: connect: '%s' is not ssh://USER@HOST[:PORT]",
+		    c->base.label, how);
 		return -1;
 	}
 	host = at + 1;
@@ -779,7 +921,8 @@ ssh_parse(struct conn_ssh *c, const char *how, struct strbuf *err)
 		port = strtol(colon + 1, &end, 10);
 		if (end == colon + 1 || *end != '\0' || port < 1 ||
 		    port > 65535) {
-			strbuf_addf(err, "connect: '%s': bad port", how);
+			strbuf_addf(err, "%s: connect: '%s': bad port",
+			    c->base.label, how);
 			return -1;
 		}
 	}
@@ -788,8 +931,9 @@ ssh_parse(struct conn_ssh *c, const char *how, struct strbuf *err)
 				: xstrdup(host);
 	c->port = (unsigned)port;
 	if (c->host[0] == '\0' || c->host[0] == '-' || c->user[0] == '-') {
-		strbuf_addf(
-		    err, "connect: '%s' is not ssh://USER@HOST[:PORT]", how);
+		strbuf_addf(err,
+		    "%s: connect: '%s' is not ssh://USER@HOST[:PORT]",
+		    c->base.label, how);
 		return -1;
 	}
 	return 0;
@@ -881,7 +1025,7 @@ ssh_free(struct conn_ssh *c)
 		ssh_kick(c);
 		pthread_mutex_unlock(&c->lock);
 		pthread_join(c->relay_thread, NULL);
-		c->relay_started = false;
+		c->relay_started = false; /* no other thread is left */
 	}
 	while ((r = c->relays) != NULL) {
 		c->relays = r->next;
@@ -909,6 +1053,10 @@ ssh_free(struct conn_ssh *c)
 		}
 		if (c->sock >= 0)
 			(void)shutdown(c->sock, SHUT_RDWR);
+		/* their close reads no answer from the shut socket, and
+		 * frees them */
+		for (size_t i = 0; i < c->nstale_handles; i++)
+			(void)libssh2_sftp_close_handle(c->stale_handles[i]);
 		if (c->sftp != NULL)
 			libssh2_sftp_shutdown(c->sftp);
 		libssh2_session_free(c->session);
@@ -924,6 +1072,7 @@ ssh_free(struct conn_ssh *c)
 	pthread_mutex_destroy(&c->sftp_lock);
 	pthread_cond_destroy(&c->moved);
 	strbuf_release(&c->lost_why);
+	free(c->stale_handles);
 	free(c->user);
 	free(c->host);
 	free(c->base.label);
@@ -982,10 +1131,10 @@ conn_ssh_open(const struct bots_target *target,
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->moved, &attr);
 	pthread_condattr_destroy(&attr);
-	if (ssh_parse(c, target->server.connect, err) != 0) {
-		c->base.label = xasprintf("%s (ssh)", target->name);
+	c->base.label = xasprintf("%s (ssh)", target->name); /* for now */
+	if (ssh_parse(c, target->server.connect, err) != 0)
 		goto out;
-	}
+	free(c->base.label);
 	c->base.label = xasprintf(
 	    "%s (ssh %s@%s:%u)", target->name, c->user, c->host, c->port);
 	pthread_once(&ssh_once, ssh_global_init);
@@ -1032,6 +1181,10 @@ conn_ssh_open(const struct bots_target *target,
 	if (ssh_hostkey_verify(c, target, options, err) != 0 ||
 	    ssh_authenticate(c, target, options, err) != 0)
 		goto out;
+	if (c->lost) { /* signed in, but the session broke meanwhile */
+		ssh_fail(c, SSH_LOST, err, "sign-in");
+		goto out;
+	}
 	c->sftp = libssh2_sftp_init(c->session);
 	if (c->sftp == NULL) {
 		ssh_fail(c, -1, err, "cannot start SFTP");
@@ -1039,14 +1192,22 @@ conn_ssh_open(const struct bots_target *target,
 	}
 	c->sessions = 1;
 	c->channels = 1;
-	libssh2_keepalive_config(c->session, 1, SSH_KEEPALIVE_S);
+	/* no reply asked for: libssh2 1.10 queues each reply on the session
+	 * and never takes it off (the TCP keepalives and TCP_USER_TIMEOUT
+	 * notice a server that is gone) */
+	libssh2_keepalive_config(c->session, 0, SSH_KEEPALIVE_S);
 	libssh2_session_set_blocking(c->session, 0);
-	if (pthread_create(&c->relay_thread, NULL, ssh_relay_main, c) != 0) {
+	/* the thread reads relay_thread and relay_started (under the lock,
+	 * which it takes first) */
+	pthread_mutex_lock(&c->lock);
+	c->relay_started =
+	    pthread_create(&c->relay_thread, NULL, ssh_relay_main, c) == 0;
+	pthread_mutex_unlock(&c->lock);
+	if (!c->relay_started) {
 		strbuf_addf(
 		    err, "%s: cannot start the relay thread", c->base.label);
 		goto out;
 	}
-	c->relay_started = true;
 	*out = &c->base;
 	rc = 0;
 out:

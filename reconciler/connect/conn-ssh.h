@@ -19,13 +19,18 @@
  *
  * Some libssh2 state belongs to the session, not the channel, so a whole
  * channel open holds c->open_lock and a whole SFTP operation c->sftp_lock,
- * across their waits. Lock order: sftp_lock, open_lock, lock.
+ * across their waits. Lock order: sftp_lock, open_lock, lock. Opens thus
+ * wait in line: while sshd connect()s a dialled stream to an address that
+ * never answers (up to SSH_FORWARD_OPEN_MS), no command, dial or rename
+ * channel opens: they wait behind it, and their own wait for the server's
+ * answer starts once their open is sent.
  *
  * Dialled streams: dial() hands the caller one end of a loopback TCP pair
  * (curl 7.88 connect()s the socket it is given again, which a connected TCP
  * socket survives and a unix socketpair does not) and the relay thread
  * moves bytes between the other end and the channel until either side is
- * done.
+ * done. What libssh2 has read into a channel's queue shows on no socket,
+ * so while a pass moved bytes the thread polls again without waiting.
  */
 #ifndef GETBOT_CONN_SSH_H
 #define GETBOT_CONN_SSH_H
@@ -41,12 +46,21 @@
 #define SSH_LOST     (-3) /* the session is gone */
 #define SSH_TIMEDOUT (-4)
 
-#define SSH_CONNECT_MS   10000 /* TCP connect, and each channel open */
-#define SSH_HANDSHAKE_MS 30000 /* key exchange and sign-in, each step */
-#define SSH_STEP_MS      60000 /* one SFTP operation */
-#define SSH_STALL_MS     60000 /* the socket takes no data: the server is gone */
-#define SSH_KEEPALIVE_S  15
-#define SSH_RELAY_CHUNK  32768
+/* TCP connect to the server; the loopback pair of a dialled stream */
+#define SSH_CONNECT_MS 10000
+/* Key exchange and sign-in: each blocking libssh2 call */
+#define SSH_HANDSHAKE_MS 30000
+/* The server's answer to one SFTP request (renewed while a file moves), or
+ * to a session channel's open (a command, the rename channel) */
+#define SSH_STEP_MS 60000
+/* A dialled stream's open: longer than the kernel's connect() timeout on
+ * the server (about 127 s on Linux), so that sshd answers "connect
+ * failed" before the session is given up on */
+#define SSH_FORWARD_OPEN_MS 180000
+#define SSH_STALL_MS        60000 /* the socket takes no data: the server is gone */
+#define SSH_KEEPALIVE_S     15
+#define SSH_RELAY_CHUNK     32768
+#define SSH_RELAY_CHUNKS    8 /* a stream's chunks each pass, at most */
 /* Session channels at once: OpenSSH's MaxSessions is 10 by default; the
  * SFTP session and the rename channel take two. */
 #define SSH_MAX_SESSIONS 10
@@ -72,6 +86,7 @@ struct ssh_relay {
 struct ssh_orphan {
 	struct ssh_orphan *next;
 	LIBSSH2_CHANNEL *channel;
+	bool session_channel; /* it holds one of sshd's MaxSessions slots */
 };
 
 struct conn_ssh {
@@ -93,7 +108,12 @@ struct conn_ssh {
 	bool stopping;
 	struct ssh_relay *relays;
 	struct ssh_orphan *orphans;
-	unsigned sessions;      /* session channels open (SFTP, exec) */
+	/* SFTP handles open when the session was lost, closed (and so freed)
+	 * by ssh_free: libssh2 frees a handle only in its close */
+	LIBSSH2_SFTP_HANDLE **stale_handles;
+	size_t nstale_handles, stale_handles_alloc;
+	/* session channels open (SFTP, exec) or not yet freed (orphans) */
+	unsigned sessions;
 	unsigned long channels; /* opened, ever */
 	pthread_mutex_t open_lock;
 	pthread_mutex_t sftp_lock;
@@ -118,22 +138,53 @@ int ssh_wait_out(struct conn_ssh *c);
 int ssh_wait(struct conn_ssh *c, double deadline, unsigned long seen);
 
 /* Call expr (a libssh2 call giving an int) into rc, again while libssh2 is
- * part way through sending its packet. */
+ * part way through sending its packet. Once the session is lost, rc is
+ * SSH_LOST and libssh2 is not called: a call would resume some other
+ * call's half-done state, or write to a dead socket. */
 #define SSH_CALL(c, rc, expr)                                                  \
-	do                                                                     \
+	do {                                                                   \
+		if ((c)->lost) {                                               \
+			(rc) = SSH_LOST;                                       \
+			break;                                                 \
+		}                                                              \
 		(rc) = (expr);                                                 \
-	while ((rc) == LIBSSH2_ERROR_EAGAIN && ssh_wait_out(c) == 0)
+	} while ((rc) == LIBSSH2_ERROR_EAGAIN && ssh_wait_out(c) == 0)
+
+/* ssh_wait; past the deadline, when lose_why is not NULL, the session is
+ * lost for it: a request whose answer never came leaves libssh2 state
+ * behind that no later call may resume (an SFTP operation's). */
+int ssh_wait_or_lose(struct conn_ssh *c, double deadline, unsigned long seen,
+    const char *lose_why);
+
+/* Call expr (a libssh2 call giving an int) until it has an answer, waiting
+ * for the session to move between calls: rc is its answer, or SSH_TIMEDOUT
+ * or SSH_LOST (ssh_wait_or_lose, with lose_why). */
+#define SSH_DO(c, rc, expr, deadline, lose_why)                                \
+	for (;;) {                                                             \
+		unsigned long seen_ = (c)->moves;                              \
+		SSH_CALL(c, rc, expr);                                         \
+		if ((rc) != LIBSSH2_ERROR_EAGAIN ||                            \
+		    ((rc) = ssh_wait_or_lose(                                  \
+			 (c), (deadline), seen_, (lose_why))) != 0)            \
+			break;                                                 \
+	}
 
 /*
  * Say why a step failed: "LABEL: STEP: libssh2's (or the server's) words"
- * into err. A failure of the session itself marks it lost. rc is the call's
- * answer (SSH_TIMEDOUT and SSH_LOST included). Returns -1.
+ * into err. rc is the call's answer (SSH_TIMEDOUT and SSH_LOST included);
+ * when it, or the session's last error, is a failure of the session itself
+ * (ssh_fatal: a socket, crypto or protocol error), the session is marked
+ * lost. A failure of one channel's own protocol (the rename channel's) is
+ * LIBSSH2_ERROR_SFTP_PROTOCOL, which leaves the session be. Returns -1.
  */
 int ssh_fail(struct conn_ssh *c, int rc, struct strbuf *err, const char *step);
 /* Mark the session lost, for why (the first reason stays). Lock held. */
 void ssh_lose(struct conn_ssh *c, const char *why);
 /* The relay thread has something new to poll. */
 void ssh_kick(struct conn_ssh *c);
+/* Append len bytes of text the server chose (a reason, a message), each
+ * control byte as '?': it is printed on the user's terminal. */
+void ssh_add_printable(struct strbuf *sb, const char *text, size_t len);
 /* SSH wire encoding: a big-endian uint32; a string, its length first. */
 void ssh_put_u32(struct strbuf *sb, uint32_t value);
 void ssh_put_string(struct strbuf *sb, const char *s, size_t len);
@@ -147,7 +198,8 @@ int ssh_channel_open(struct conn_ssh *c, const char *type, const char *message,
     size_t message_len, LIBSSH2_CHANNEL **out, struct strbuf *err,
     const char *step);
 /* Close and free a channel of ours (lock held); one the server does not let
- * go of in time is left to the relay thread. */
+ * go of in time is left to the relay thread, and a session channel's slot
+ * stays counted until then (sshd holds it until the command ends). */
 void ssh_channel_close(struct conn_ssh *c, LIBSSH2_CHANNEL *channel,
     bool session_channel, double deadline);
 
@@ -177,7 +229,8 @@ int ssh_run(struct conn *conn, const char *const *argv, const char *input,
     struct strbuf *err);
 int ssh_spawn(struct conn *conn, const char *const *argv, const char *log_path,
     pid_t *pid, struct strbuf *err);
-/* Close the rename channel (lock held), before the session goes. */
+/* Close the rename channel (lock held): after an error on it, so that the
+ * next rename opens a fresh one; or before the session goes. */
 void ssh_files_release(struct conn_ssh *c);
 
 #endif

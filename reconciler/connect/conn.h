@@ -103,7 +103,8 @@ struct conn_ops {
 	 * through a shell, input (or NULL) on its standard input; wait at
 	 * most timeout_ms. Returns 0 whenever it ran, whatever its exit
 	 * status (in result); -1 when it could not be started or timed
-	 * out (then it is killed).
+	 * out (then it is killed: over ssh, with its process group, by a
+	 * kill run on the server).
 	 */
 	int (*run)(struct conn *conn, const char *const *argv,
 	    const char *input, long timeout_ms, size_t max_output,
@@ -151,6 +152,13 @@ struct conn *conn_local_open(const char *target_name);
 /* The ssh implementation (conn-ssh.c): one session for the whole run. */
 int conn_ssh_open(const struct bots_target *target,
     const struct conn_options *options, struct conn **out, struct strbuf *err);
+/* Move GETBOT_SSH_PASSPHRASE out of the environment into guarded memory
+ * (after sodium_init, before any thread starts: unsetenv is not
+ * thread-safe); conn_ssh_open does it too, when it has not been done.
+ * conn_ssh_forget_passphrase wipes and frees it, once no connection will
+ * sign in any more. */
+void conn_ssh_take_passphrase(void);
+void conn_ssh_forget_passphrase(void);
 /* How many channels conn has opened on its session (streams, commands and
  * its SFTP sessions); 0 for a connection that is not ssh. */
 unsigned long conn_ssh_channels(struct conn *conn);

@@ -178,6 +178,25 @@ barrier_stop(struct barrier_server *s, pthread_t threads[2])
 
 /* ---- the tests ---- */
 
+/* First of all: it is taken once per process. */
+static void
+test_conn_ssh__the_passphrase_leaves_the_environment(void)
+{
+	static const char secret[] = "correct horse battery staple";
+	const char *value;
+	size_t i, wiped = 0;
+
+	setenv("GETBOT_SSH_PASSPHRASE", secret, 1);
+	value = getenv("GETBOT_SSH_PASSPHRASE");
+	conn_ssh_take_passphrase();
+	ok(getenv("GETBOT_SSH_PASSPHRASE") == NULL,
+	    "GETBOT_SSH_PASSPHRASE is taken out of the environment");
+	for (i = 0; i < sizeof(secret) - 1; i++)
+		wiped += value[i] == '\0';
+	is_int((int)wiped, (int)sizeof(secret) - 1,
+	    "and the environment's copy is wiped");
+}
+
 static struct conn *
 open_ssh(void)
 {
@@ -286,6 +305,164 @@ test_conn_ssh__fifty_requests_share_one_session_at_once(struct conn *conn)
 	free(jobs);
 }
 
+/* ---- a server that sends a large answer at once ---- */
+
+struct bulk_server {
+	int listener;
+	int port;
+	size_t size;
+};
+
+static unsigned char
+bulk_byte(size_t i)
+{
+	return (unsigned char)(i * 7 + i / 65536);
+}
+
+/* Send size bytes to the one connection, then close it. */
+static void *
+bulk_send(void *arg)
+{
+	struct bulk_server *s = arg;
+	unsigned char chunk[65536];
+	size_t off = 0;
+	int fd = accept(s->listener, NULL, NULL);
+
+	while (fd >= 0 && off < s->size) {
+		size_t n = s->size - off < sizeof(chunk) ? s->size - off
+							 : sizeof(chunk);
+		ssize_t put;
+
+		for (size_t i = 0; i < n; i++)
+			chunk[i] = bulk_byte(off + i);
+		put = send(fd, chunk, n, MSG_NOSIGNAL);
+		if (put <= 0)
+			break;
+		off += (size_t)put;
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+static void
+test_conn_ssh__a_large_answer_arrives_whole_and_promptly(struct conn *conn)
+{
+	struct bulk_server server = { -1, 0, 1 << 20 };
+	struct sockaddr_in in;
+	socklen_t len = sizeof(in);
+	struct strbuf err = STRBUF_INIT;
+	unsigned char buf[16384];
+	size_t got = 0, wrong = 0;
+	char endpoint[64];
+	pthread_t thread;
+	double started, took = 0;
+	bool eof = false;
+	int fd = -1;
+
+	memset(&in, 0, sizeof(in));
+	in.sin_family = AF_INET;
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	server.listener = socket(AF_INET, SOCK_STREAM, 0);
+	if (bind(server.listener, (struct sockaddr *)&in, sizeof(in)) != 0 ||
+	    listen(server.listener, 1) != 0 ||
+	    getsockname(server.listener, (struct sockaddr *)&in, &len) != 0) {
+		ok(0, "a loopback server: %s", strerror(errno));
+		return;
+	}
+	server.port = ntohs(in.sin_port);
+	pthread_create(&thread, NULL, bulk_send, &server);
+	snprintf(endpoint, sizeof(endpoint), "127.0.0.1:%d", server.port);
+	started = now_ms();
+	ok(conn->ops->dial(conn, endpoint, &fd, &err) == 0,
+	    "a stream to a server that answers 1 MB at once %s", err.buf);
+	/* a bound only to end a stalled relay: libssh2's queue used to
+	 * wait for the next poll timeout, 32 KB each 5 s */
+	while (fd >= 0 && !eof && now_ms() - started < 60000) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&pfd, 1, 1000) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0) {
+			eof = n == 0;
+			break;
+		}
+		for (ssize_t i = 0; i < n; i++)
+			wrong += buf[i] != bulk_byte(got + (size_t)i);
+		got += (size_t)n;
+	}
+	took = now_ms() - started;
+	ok(eof && got == server.size && wrong == 0,
+	    "all of it arrives, unchanged, then its end (%zu bytes, %zu "
+	    "wrong, %.0f ms)",
+	    got, wrong, took);
+	ok(took < 20000,
+	    "without waiting on the relay's poll timeout (%.0f ms)", took);
+	if (fd >= 0)
+		close(fd);
+	shutdown(server.listener, SHUT_RDWR);
+	pthread_join(thread, NULL);
+	close(server.listener);
+	strbuf_release(&err);
+}
+
+/* An "ssh-agent" that hangs up on whoever connects. */
+static void *
+rude_agent_main(void *arg)
+{
+	int listener = *(int *)arg, fd;
+
+	while ((fd = accept(listener, NULL, NULL)) >= 0)
+		close(fd);
+	return NULL;
+}
+
+static void
+test_conn_ssh__an_agent_that_hangs_up_does_not_lose_the_session(void)
+{
+	struct sockaddr_un un;
+	struct conn *conn = NULL;
+	struct conn_result res;
+	struct strbuf err = STRBUF_INIT;
+	const char *const quick[] = { "true", NULL };
+	char *path = xasprintf("%s/agent.sock", scratch);
+	pthread_t thread;
+	int listener = socket(AF_UNIX, SOCK_STREAM, 0), rc;
+
+	memset(&un, 0, sizeof(un));
+	un.sun_family = AF_UNIX;
+	snprintf(un.sun_path, sizeof(un.sun_path), "%s", path);
+	if (listener < 0 ||
+	    bind(listener, (struct sockaddr *)&un, sizeof(un)) != 0 ||
+	    listen(listener, 8) != 0) {
+		ok(0, "a unix socket for the agent: %s", strerror(errno));
+		free(path);
+		return;
+	}
+	pthread_create(&thread, NULL, rude_agent_main, &listener);
+	setenv("SSH_AUTH_SOCK", path, 1);
+	conn = open_ssh();
+	unsetenv("SSH_AUTH_SOCK");
+	ok(conn != NULL, "with an agent that hangs up, the key file signs in");
+	conn_result_init(&res);
+	rc = conn != NULL
+		 ? conn->ops->run(conn, quick, NULL, 10000, 64, &res, &err)
+		 : -1;
+	ok(rc == 0 && res.status == 0,
+	    "and the session works: the agent's end is not the server's %s",
+	    err.buf);
+	conn_result_release(&res);
+	conn_close(conn);
+	shutdown(listener, SHUT_RDWR);
+	pthread_join(thread, NULL);
+	close(listener);
+	unlink(path);
+	free(path);
+	strbuf_release(&err);
+}
+
 struct command_job {
 	struct conn *conn;
 	int n;
@@ -312,32 +489,79 @@ command_one(void *arg)
 	return NULL;
 }
 
-static void
-test_conn_ssh__more_commands_than_sshd_sessions_take_turns(struct conn *conn)
+/* Run n commands at once, each echoing its number; how many gave it back
+ * with nothing on standard error. */
+static int
+run_commands_at_once(struct conn *conn, int n)
 {
-	enum { N = 24 };
-	struct command_job jobs[N];
-	pthread_t threads[N];
+	struct command_job *jobs = xcalloc((size_t)n, sizeof(*jobs));
+	pthread_t *threads = xcalloc((size_t)n, sizeof(*threads));
 	int i, right = 0;
 
-	for (i = 0; i < N; i++) {
+	for (i = 0; i < n; i++) {
 		jobs[i].conn = conn;
 		jobs[i].n = i;
 		pthread_create(&threads[i], NULL, command_one, &jobs[i]);
 	}
-	for (i = 0; i < N; i++) {
+	for (i = 0; i < n; i++) {
 		char want[16];
 
 		pthread_join(threads[i], NULL);
 		snprintf(want, sizeof(want), "%d\n", i);
 		if (jobs[i].rc == 0 && jobs[i].result.status == 0 &&
-		    strcmp(jobs[i].result.out.buf, want) == 0)
+		    strcmp(jobs[i].result.out.buf, want) == 0 &&
+		    jobs[i].result.errout.len == 0)
 			right++;
 		conn_result_release(&jobs[i].result);
 	}
+	free(jobs);
+	free(threads);
+	return right;
+}
+
+static void
+test_conn_ssh__more_commands_than_sshd_sessions_take_turns(struct conn *conn)
+{
+	enum { N = 24 };
+	int right = run_commands_at_once(conn, N);
+
 	is_int(right, N,
 	    "%d commands at once (sshd allows 10 sessions) all run, in turn",
 	    N);
+}
+
+static void
+test_conn_ssh__a_command_past_its_timeout_is_killed(struct conn *conn)
+{
+	enum { N = 10 };
+	char *canary = xasprintf("%s/late", scratch);
+	char *script = xasprintf("sleep 2; touch %s", canary);
+	const char *const slow[] = { "sh", "-c", script, NULL };
+	struct conn_result res;
+	struct conn_file_info info;
+	struct strbuf err = STRBUF_INIT;
+	int rc, right;
+
+	conn_result_init(&res);
+	rc = conn->ops->run(conn, slow, NULL, 500, 1024, &res, &err);
+	ok(rc == -1 && strstr(err.buf, "did not finish within 0.5 s") != NULL &&
+		strstr(err.buf, "was killed") != NULL,
+	    "a command past its timeout fails, and is killed: %s", err.buf);
+	conn_result_release(&res);
+	sleep(3);
+	strbuf_reset(&err);
+	ok(conn->ops->stat(conn, canary, &info, &err) == CONN_MISSING,
+	    "what it would have done later never happens");
+	/* sshd let go of its slot: as many commands as before run at once */
+	right = run_commands_at_once(conn, N);
+	is_int(right, N,
+	    "then %d commands at once all run, with nothing of getbot's on "
+	    "their standard error",
+	    N);
+	(void)unlink(canary);
+	free(script);
+	free(canary);
+	strbuf_release(&err);
 }
 
 static void
@@ -513,14 +737,39 @@ sleeper_main(void *arg)
 	return NULL;
 }
 
+/* Replace a large file until that fails: an SFTP operation under way
+ * when the server dies. */
+struct writer {
+	struct conn *conn;
+	char *path;
+	int writes;
+	struct strbuf err;
+};
+
+static void *
+writer_main(void *arg)
+{
+	enum { SIZE = 4 << 20 };
+	struct writer *w = arg;
+	char *data = xcalloc(1, SIZE);
+
+	while (w->writes < 1000 && w->conn->ops->write_file(w->conn, w->path,
+				       data, SIZE, 0600, &w->err) == 0)
+		w->writes++;
+	free(data);
+	return NULL;
+}
+
 static void
 test_conn_ssh__a_server_that_dies_is_a_clean_error(struct conn *conn)
 {
 	const char *kill_sshd = getenv("GETBOT_TEST_SSHD_KILL");
 	struct sleeper s = { conn, 0, STRBUF_INIT };
+	struct writer w = { conn, NULL, 0, STRBUF_INIT };
 	struct strbuf err = STRBUF_INIT, content = STRBUF_INIT;
 	struct barrier_server server;
-	pthread_t thread, accepters[2];
+	struct conn_file_info info;
+	pthread_t thread, writer, accepters[2];
 	struct pollfd pfd;
 	double started, took;
 	char endpoint[160], byte;
@@ -534,6 +783,8 @@ test_conn_ssh__a_server_that_dies_is_a_clean_error(struct conn *conn)
 	snprintf(endpoint, sizeof(endpoint), "127.0.0.1:%d", server.port);
 	ok(conn->ops->dial(conn, endpoint, &fd, &err) == 0, "a stream is open");
 	pthread_create(&thread, NULL, sleeper_main, &s);
+	w.path = xasprintf("%s/written.bin", scratch);
+	pthread_create(&writer, NULL, writer_main, &w);
 	usleep(500000);
 	started = now_ms();
 	rc = system(kill_sshd);
@@ -556,6 +807,33 @@ test_conn_ssh__a_server_that_dies_is_a_clean_error(struct conn *conn)
 	ok(rc == -1 && strstr(err.buf, "the connection is lost") != NULL &&
 		took < 1000,
 	    "what comes after fails at once: %s", err.buf);
+	pthread_join(writer, NULL);
+	ok(strstr(w.err.buf, "the connection is lost") != NULL,
+	    "a file write under way fails cleanly (after %d writes): %s",
+	    w.writes, w.err.buf);
+	/* each of these would resume the write's half-done SFTP request */
+	started = now_ms();
+	strbuf_reset(&err);
+	rc = conn->ops->write_file(conn, w.path, "x", 1, 0600, &err);
+	ok(rc == -1 && strstr(err.buf, "the connection is lost") != NULL,
+	    "a write after it fails cleanly: %s", err.buf);
+	strbuf_reset(&err);
+	rc = conn->ops->stat(conn, w.path, &info, &err);
+	ok(rc == -1 && strstr(err.buf, "the connection is lost") != NULL,
+	    "so does a stat: %s", err.buf);
+	strbuf_reset(&err);
+	rc = conn->ops->make_dir(conn, w.path, 0700, &err);
+	ok(rc == -1 && strstr(err.buf, "the connection is lost") != NULL,
+	    "and making a directory: %s", err.buf);
+	strbuf_reset(&err);
+	rc = conn->ops->remove_file(conn, w.path, &err);
+	took = now_ms() - started;
+	ok(rc == -1 && strstr(err.buf, "the connection is lost") != NULL &&
+		took < 1000,
+	    "and a removal, all at once (%.0f ms): %s", took, err.buf);
+	(void)unlink(w.path);
+	free(w.path);
+	strbuf_release(&w.err);
 	if (fd >= 0)
 		close(fd);
 	barrier_stop(&server, accepters);
@@ -578,15 +856,21 @@ main(void)
 		printf("Bail out! cannot start: %s\n", strerror(errno));
 		return 1;
 	}
+	test_conn_ssh__the_passphrase_leaves_the_environment();
 	conn = open_ssh();
-	ok(conn != NULL, "the ssh connection opens");
+	ok(conn != NULL,
+	    "the ssh connection opens (a passphrase given for a key without "
+	    "one does no harm)");
 	if (conn != NULL) {
 		test_conn_ssh__channels_are_counted(conn);
+		test_conn_ssh__an_agent_that_hangs_up_does_not_lose_the_session();
 		test_conn_ssh__fifty_requests_share_one_session_at_once(conn);
+		test_conn_ssh__a_large_answer_arrives_whole_and_promptly(conn);
 		test_conn_ssh__more_commands_than_sshd_sessions_take_turns(
 		    conn);
 		test_conn_ssh__shell_metacharacters_arrive_as_one_argument(
 		    conn);
+		test_conn_ssh__a_command_past_its_timeout_is_killed(conn);
 		test_conn_ssh__a_large_file_is_replaced_whole(conn);
 		/* last: it kills sshd */
 		test_conn_ssh__a_server_that_dies_is_a_clean_error(conn);

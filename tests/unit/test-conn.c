@@ -78,6 +78,11 @@ test_conn__an_ssh_server_nobody_runs_is_a_clean_error(void)
 	ok(strstr(err.buf, "fsn1 (ssh root@127.0.0.1:1): cannot connect") ==
 		err.buf,
 	    "naming the server and the step: %s", err.buf);
+	strbuf_reset(&err);
+	target = target_named("fsn1", "ssh://root@127.0.0.1:99999");
+	ok(conn_open(&target, NULL, &conn, &err) == -1 &&
+		strstr(err.buf, "fsn1 (ssh): connect: ") == err.buf,
+	    "a bad connect: is refused, naming the target: %s", err.buf);
 	strbuf_release(&err);
 }
 
@@ -221,6 +226,30 @@ test_conn__a_daemon_is_spawned_detached_with_its_log(struct conn *conn)
 }
 
 static void
+test_conn__a_daemon_log_that_is_a_symlink_is_refused(struct conn *conn)
+{
+	const char *const daemon[] = { "sleep", "30", NULL };
+	struct strbuf err = STRBUF_INIT;
+	char *target_path = xasprintf("%s/elsewhere", scratch);
+	char *log_path = xasprintf("%s/linked.log", scratch);
+	pid_t pid = 0;
+	int rc;
+
+	(void)symlink(target_path, log_path);
+	rc = conn->ops->spawn(conn, daemon, log_path, &pid, &err);
+	ok(rc == -1 && strstr(err.buf, "symbolic link") != NULL,
+	    "a log path that is a symbolic link is refused: %s", err.buf);
+	ok(access(target_path, F_OK) != 0, "and what it points at is not made");
+	if (rc == 0 && pid > 0)
+		kill(pid, SIGTERM);
+	unlink(log_path);
+	unlink(target_path);
+	free(target_path);
+	free(log_path);
+	strbuf_release(&err);
+}
+
+static void
 test_conn__streams_reach_unix_sockets_and_ports(struct conn *conn)
 {
 	struct sockaddr_un sa;
@@ -280,6 +309,7 @@ main(void)
 		test_conn__files_are_written_atomically_with_their_mode(conn);
 		test_conn__commands_run_from_an_argv_without_a_shell(conn);
 		test_conn__a_daemon_is_spawned_detached_with_its_log(conn);
+		test_conn__a_daemon_log_that_is_a_symlink_is_refused(conn);
 		test_conn__streams_reach_unix_sockets_and_ports(conn);
 	}
 	conn_close(conn);
