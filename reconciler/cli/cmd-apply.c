@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apply-print.h"
 #include "apply.h"
 #include "cmd.h"
 #include "gitinfo.h"
@@ -102,7 +103,7 @@ cmd_apply_exec(const struct cmd_args *args)
 	    args->npositional > 0 ? args->positional[0] : NULL;
 	const char *wait_text = cmd_args_get(args, "lock-wait");
 	const char *parallel_text = cmd_args_get(args, "parallelism");
-	struct apply_options options = { 10, false, stdout, false };
+	struct apply_options options = { 10, false, stdout, false, false };
 	struct apply_summary summary;
 	struct cmd_apply_renewer renewer;
 	struct state_lock *lock = NULL;
@@ -143,6 +144,7 @@ cmd_apply_exec(const struct cmd_args *args)
 	}
 	options.purge_data = cmd_args_has(args, "purge-data");
 	options.live = isatty(fileno(stdout));
+	options.redraw = apply_print_can_redraw(stdout);
 
 	if (plan_path != NULL) {
 		const char *config = cmd_args_get(args, "file");
