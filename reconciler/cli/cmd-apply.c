@@ -266,7 +266,17 @@ const struct cmd_entry cmd_apply_entry = {
 	    "if anything failed. Each action is journaled in the state before "
 	    "its first remote call, so an interrupted apply is resumed by the "
 	    "next one, never duplicated. Only one apply runs at a time: a "
-	    "second exits 4 naming the holder of the lock.",
+	    "second exits 4 naming the holder of the lock.\n"
+	    "It prints a line when each action starts and when it ends, with "
+	    "its time. The slow steps inside one (an org container made from "
+	    "its image, downloaded the first time; Docker installed in it; an "
+	    "image built; a new bot's wait to turn healthy) have a line when "
+	    "they start and one when they end, 'took 42.0s' or 'failed after "
+	    "60.1s'. On a terminal each "
+	    "line starts with [FINISHED/TOTAL], and a status line below the "
+	    "others counts the time of the slow steps running, rewritten in "
+	    "place about once a second (not with TERM=dumb); anywhere else "
+	    "only the lines are written.",
 	.options = cmd_apply_options,
 	.min_args = 0,
 	.max_args = 1,
