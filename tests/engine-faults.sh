@@ -1,7 +1,8 @@
 #!/bin/sh
 # The engine when things go wrong: partial failure, retries honouring
 # Retry-After, a lost answer, a kill -9 at each step of an action, two
-# applies at once, and the deletion threshold. Driven through getbot-mem
+# applies at once, slow steps (their lines, and on a terminal their
+# counter), and the deletion threshold. Driven through getbot-mem
 # and its world file (see tests/engine/provider-mem.c).
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 tap_tmpdir
@@ -151,6 +152,89 @@ run "$GETBOT_MEM" apply --auto-approve --lock-wait 30s
 [ "$rc" -eq 0 ]; tap_ok $? "--lock-wait waits for the lock and then applies"
 wait "$first"; tap_ok $? "the first apply finished normally"
 [ -n "$lock_id" ]; tap_ok $? "the refusal gave the lock id ($lock_id)"
+
+# ---- slow steps: their lines, and on a terminal a live counter ----
+# on_terminal OUT TERM CMD...: CMD with stdout on a pseudo-terminal of 200
+# columns that passes bytes as they are (no \n to \r\n), written to OUT
+on_terminal() {
+	python3 - "$@" <<'PY'
+import fcntl, os, struct, subprocess, sys, termios
+out, term, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
+master, slave = os.openpty()
+attrs = termios.tcgetattr(slave)
+attrs[1] &= ~termios.OPOST
+termios.tcsetattr(slave, termios.TCSANOW, attrs)
+fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 200, 0, 0))
+child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=slave,
+    stderr=open(out + ".err", "w"), env=dict(os.environ, TERM=term))
+os.close(slave)
+raw = b""
+while True:
+    try:
+        chunk = os.read(master, 65536)
+    except OSError:  # EIO: the child has closed the terminal
+        break
+    if not chunk:
+        break
+    raw += chunk
+open(out, "wb").write(raw)
+sys.exit(child.wait())
+PY
+}
+# what a person reads of an apply's output, comparable between runs: the
+# status line ("\r\033[K  ..." up to the next erase) and live lines'
+# "[N/TOTAL] " dropped, times made T
+readable() {
+	python3 - "$1" <<'PY'
+import re, sys
+raw = open(sys.argv[1], "rb").read()
+parts = raw.split(b"\r\x1b[K")
+text = parts[0] + b"".join(p for p in parts[1:] if b"\n" in p)
+text = re.sub(rb"(?m)^\[\d+/\d+\] ", b"", text)
+text = re.sub(rb"[0-9]+\.[0-9]s\b", b"Ts", text)
+sys.stdout.buffer.write(text)
+PY
+}
+slow_step='{"op": "create", "address": "mem.bot.acme/t1", "fault": "slow", "seconds": 1.5, "step": "building image getbot/openclaw:v1 in acme"}'
+export NO_COLOR=1 # the plan above the apply: the same bytes on a terminal
+write_config 1
+fresh
+run "$GETBOT_MEM" apply --auto-approve --parallelism 1
+readable out >plain.readable
+fresh
+fault "$slow_step"
+run "$GETBOT_MEM" apply --auto-approve --parallelism 1
+[ "$rc" -eq 0 ] && grep -q '^mem.bot.acme/t1: building image getbot/openclaw:v1 in acme\.\.\.$' out
+tap_ok $? "a slow step has a line when it starts"
+grep -q '^mem.bot.acme/t1: building image getbot/openclaw:v1 in acme took [0-9]*\.[0-9]s$' out
+tap_ok $? "and one with its time when it ends"
+! grep -q "$(printf '[\r\033]')" out
+tap_ok $? "off a terminal: no carriage return, no escape code"
+readable out >steps.readable
+grep -v 'building image getbot/openclaw:v1 in acme' steps.readable |
+	cmp -s - plain.readable
+tap_ok $? "off a terminal, the output is that of an apply without the step but for its two lines"
+fresh
+fault "$slow_step"
+on_terminal tty.out xterm "$GETBOT_MEM" apply --auto-approve --parallelism 1
+tap_ok $? "apply on a terminal"
+grep -q "$(printf '\r\033\\[K')  building image getbot/openclaw:v1 in acme (0:0[0-9])" tty.out
+tap_ok $? "on a terminal, a status line counts the running step's time"
+python3 -c "
+import sys; raw = open('tty.out', 'rb').read()
+sys.exit(0 if b'\n' in raw.split(b'\r\x1b[K')[-1] else 1)"
+tap_ok $? "and none is left at the end"
+readable tty.out | cmp -s - steps.readable
+tap_ok $? "what remains is the lines of the apply off a terminal"
+grep -q '^\[[0-9]*/7\] mem.bot.acme/t1: building image' tty.out
+tap_ok $? "with the count of actions before each line"
+fresh
+fault "$slow_step"
+on_terminal dumb.out dumb "$GETBOT_MEM" apply --auto-approve --parallelism 1
+[ $? -eq 0 ] && ! grep -q "$(printf '[\r\033]')" dumb.out &&
+	readable dumb.out | cmp -s - steps.readable
+tap_ok $? "TERM=dumb: the same lines, no status line"
+unset NO_COLOR
 
 # ---- the deletion threshold ----
 write_config 14

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apply-print.h"
 #include "apply.h"
 #include "cmd.h"
 #include "gitinfo.h"
@@ -102,7 +103,7 @@ cmd_apply_exec(const struct cmd_args *args)
 	    args->npositional > 0 ? args->positional[0] : NULL;
 	const char *wait_text = cmd_args_get(args, "lock-wait");
 	const char *parallel_text = cmd_args_get(args, "parallelism");
-	struct apply_options options = { 10, false, stdout, false };
+	struct apply_options options = { 10, false, stdout, false, false };
 	struct apply_summary summary;
 	struct cmd_apply_renewer renewer;
 	struct state_lock *lock = NULL;
@@ -143,6 +144,7 @@ cmd_apply_exec(const struct cmd_args *args)
 	}
 	options.purge_data = cmd_args_has(args, "purge-data");
 	options.live = isatty(fileno(stdout));
+	options.redraw = apply_print_can_redraw(stdout);
 
 	if (plan_path != NULL) {
 		const char *config = cmd_args_get(args, "file");
@@ -264,7 +266,17 @@ const struct cmd_entry cmd_apply_entry = {
 	    "if anything failed. Each action is journaled in the state before "
 	    "its first remote call, so an interrupted apply is resumed by the "
 	    "next one, never duplicated. Only one apply runs at a time: a "
-	    "second exits 4 naming the holder of the lock.",
+	    "second exits 4 naming the holder of the lock.\n"
+	    "It prints a line when each action starts and when it ends, with "
+	    "its time. The slow steps inside one (an org container made from "
+	    "its image, downloaded the first time; Docker installed in it; an "
+	    "image built; a new bot's wait to turn healthy) have a line when "
+	    "they start and one when they end, 'took 42.0s' or 'failed after "
+	    "60.1s'. On a terminal each "
+	    "line starts with [FINISHED/TOTAL], and a status line below the "
+	    "others counts the time of the slow steps running, rewritten in "
+	    "place about once a second (not with TERM=dumb); anywhere else "
+	    "only the lines are written.",
 	.options = cmd_apply_options,
 	.min_args = 0,
 	.max_args = 1,

@@ -77,6 +77,10 @@ static const struct {
 	    "run cost its servers: per connection, how it was reached and "
 	    "the ssh channels it opened. For benchmarks." },
 	{ "NO_COLOR", "When set, output has no colours." },
+	{ "TERM",
+	    "When dumb or unset, getbot apply on a terminal keeps its "
+	    "lines but draws no live counter of the slow steps (it rewrites "
+	    "a line with a carriage return and an erase-line code)." },
 	{ NULL, NULL },
 };
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "apply-print.h"
 #include "apply.h"
 #include "xmalloc.h"
 
@@ -39,7 +40,8 @@ struct apply_ctx {
 	enum apply_status *status;
 	struct apply_lane *lanes;
 	size_t nlanes;
-	size_t finished;
+	struct apply_printer printer;
+	bool ended; /* every worker has returned: the ticker stops */
 };
 
 static double
@@ -174,6 +176,7 @@ apply_with_retries(struct apply_ctx *ctx, const struct plan_action *a,
 		rc = apply_op(&call, a, op,
 		    op == ACTION_DELETE && (ctx->options->purge_data ||
 					       a->kind == ACTION_REPLACE));
+		provider_step_end(&call, rc == PROVIDER_OK);
 		apply_lane_leave(ctx, lane);
 		budget_block(
 		    &ctx->engine->budgets, call.budget, call.retry_after);
@@ -235,16 +238,9 @@ apply_progress(struct apply_ctx *ctx, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (ctx->options->progress == NULL)
-		return;
-	if (ctx->options->live)
-		fprintf(ctx->options->progress, "[%zu/%zu] ", ctx->finished,
-		    ctx->plan->count);
 	va_start(ap, fmt);
-	vfprintf(ctx->options->progress, fmt, ap);
+	apply_printer_vline(&ctx->printer, fmt, ap);
 	va_end(ap);
-	fputc('\n', ctx->options->progress);
-	fflush(ctx->options->progress);
 }
 
 /* engine->progress during apply: a provider's line among apply's. */
@@ -256,6 +252,53 @@ apply_provider_progress(void *arg, const char *line)
 	pthread_mutex_lock(&ctx->mutex);
 	apply_progress(ctx, "%s", line);
 	pthread_mutex_unlock(&ctx->mutex);
+}
+
+/* engine->step_begin and step_end during apply: a provider's slow step. */
+static unsigned
+apply_step_begin(void *arg, const char *address, const char *what)
+{
+	struct apply_ctx *ctx = arg;
+	unsigned id;
+
+	pthread_mutex_lock(&ctx->mutex);
+	id = apply_printer_step_begin(&ctx->printer, address, what);
+	pthread_mutex_unlock(&ctx->mutex);
+	return id;
+}
+
+static void
+apply_step_end(void *arg, unsigned step, bool ok)
+{
+	struct apply_ctx *ctx = arg;
+
+	pthread_mutex_lock(&ctx->mutex);
+	apply_printer_step_end(&ctx->printer, step, ok);
+	pthread_mutex_unlock(&ctx->mutex);
+}
+
+/* On a terminal: the slow steps' counter, redrawn while apply runs. */
+static void *
+apply_ticker(void *arg)
+{
+	struct apply_ctx *ctx = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&ctx->mutex);
+	while (!ctx->ended) {
+		apply_printer_tick(&ctx->printer);
+		/* often enough that a redraw is never much more than a
+		 * second late */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 250 * 1000 * 1000L;
+		if (until.tv_nsec >= 1000 * 1000 * 1000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000 * 1000 * 1000L;
+		}
+		pthread_cond_timedwait(&ctx->changed, &ctx->mutex, &until);
+	}
+	pthread_mutex_unlock(&ctx->mutex);
+	return NULL;
 }
 
 static const char *
@@ -321,7 +364,7 @@ apply_action(struct apply_ctx *ctx, size_t i)
 	pthread_mutex_unlock(&ctx->mutex);
 done:
 	pthread_mutex_lock(&ctx->mutex);
-	ctx->finished++;
+	ctx->printer.finished++;
 	if (rc == PROVIDER_OK)
 		apply_progress(ctx, "%s: %s (%.1fs)", a->address,
 		    apply_past(a->kind), apply_now() - started);
@@ -367,7 +410,7 @@ apply_next(struct apply_ctx *ctx, bool *all_done)
 			}
 			if (doomed) {
 				ctx->status[i] = APPLY_SKIPPED;
-				ctx->finished++;
+				ctx->printer.finished++;
 				apply_progress(ctx,
 				    "%s: skipped: an action it needs failed",
 				    a->address);
@@ -468,7 +511,8 @@ apply_run(struct engine *engine, struct plan *plan, struct state *state,
     const struct apply_options *options, struct apply_summary *summary)
 {
 	struct apply_ctx ctx;
-	pthread_t *threads;
+	pthread_t *threads, ticker;
+	bool ticking = false;
 	unsigned n = options->parallelism > 0 ? options->parallelism : 10, t;
 	size_t i;
 
@@ -480,6 +524,10 @@ apply_run(struct engine *engine, struct plan *plan, struct state *state,
 	ctx.state = state;
 	ctx.options = options;
 	ctx.summary = summary;
+	ctx.printer.out = options->progress;
+	ctx.printer.live = options->live;
+	ctx.printer.redraw = options->redraw;
+	ctx.printer.total = plan->count;
 	pthread_mutex_init(&ctx.mutex, NULL);
 	pthread_cond_init(&ctx.changed, NULL);
 	ctx.status = xcalloc(plan->count + 1, sizeof(*ctx.status));
@@ -494,7 +542,12 @@ apply_run(struct engine *engine, struct plan *plan, struct state *state,
 	}
 	engine->applying = true;
 	engine->progress = apply_provider_progress;
+	engine->step_begin = apply_step_begin;
+	engine->step_end = apply_step_end;
 	engine->progress_ctx = &ctx;
+	if (options->redraw && options->progress != NULL)
+		ticking =
+		    pthread_create(&ticker, NULL, apply_ticker, &ctx) == 0;
 	if (n > plan->count && plan->count > 0)
 		n = (unsigned)plan->count;
 	threads = xcalloc(n, sizeof(*threads));
@@ -505,6 +558,13 @@ apply_run(struct engine *engine, struct plan *plan, struct state *state,
 		apply_worker(&ctx); /* no thread could start: run here */
 	while (t > 0)
 		pthread_join(threads[--t], NULL);
+	pthread_mutex_lock(&ctx.mutex);
+	ctx.ended = true;
+	pthread_cond_broadcast(&ctx.changed);
+	pthread_mutex_unlock(&ctx.mutex);
+	if (ticking)
+		pthread_join(ticker, NULL);
+	apply_printer_finish(&ctx.printer);
 	for (i = 0; i < plan->count; i++) {
 		summary->succeeded += ctx.status[i] == APPLY_DONE;
 		summary->failed += ctx.status[i] == APPLY_FAILED;
@@ -512,6 +572,8 @@ apply_run(struct engine *engine, struct plan *plan, struct state *state,
 	}
 	engine->applying = false;
 	engine->progress = NULL;
+	engine->step_begin = NULL;
+	engine->step_end = NULL;
 	engine->progress_ctx = NULL;
 	free(threads);
 	free(ctx.status);

@@ -18,6 +18,9 @@ struct apply_options {
 	bool purge_data;      /* deletes also remove kept data */
 	FILE *progress;       /* one line per action start and end */
 	bool live;            /* a terminal: a running count on each line */
+	/* A terminal that rewrites a line (apply_print_can_redraw): the
+	 * slow steps running have a counter there. */
+	bool redraw;
 };
 
 struct apply_summary {

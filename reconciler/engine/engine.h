@@ -60,9 +60,13 @@ struct engine {
 	/* How server connections open (--accept-new-host-key, bots.yaml's
 	 * directory, where notes go); the CLI fills it in. */
 	struct conn_options conn_options;
-	/* Where provider_progress lines go while apply runs (apply sets
-	 * it); NULL: nowhere. */
+	/* Where provider_progress lines and slow steps go while apply runs
+	 * (apply sets them); NULL: nowhere. step_begin returns the step's
+	 * id for step_end. */
 	void (*progress)(void *ctx, const char *line);
+	unsigned (*step_begin)(
+	    void *ctx, const char *address, const char *what);
+	void (*step_end)(void *ctx, unsigned step, bool ok);
 	void *progress_ctx;
 };
 

@@ -1,4 +1,5 @@
-/* What the engine offers providers: their kinds by name, the rate budget. */
+/* What the engine offers providers: their kinds by name, the rate budget,
+ * progress lines and slow steps. */
 #include "config.h"
 
 #include <stdarg.h>
@@ -40,6 +41,34 @@ provider_progress(
 	va_end(ap);
 	call->engine->progress(call->engine->progress_ctx, line.buf);
 	strbuf_release(&line);
+}
+
+void
+provider_step_begin(
+    struct provider_call *call, const char *address, const char *fmt, ...)
+{
+	struct strbuf what = STRBUF_INIT;
+	va_list ap;
+
+	if (call->engine == NULL || call->engine->step_begin == NULL)
+		return;
+	provider_step_end(call, true); /* one at a time */
+	va_start(ap, fmt);
+	strbuf_vaddf(&what, fmt, ap);
+	va_end(ap);
+	call->step = call->engine->step_begin(
+	    call->engine->progress_ctx, address, what.buf);
+	strbuf_release(&what);
+}
+
+void
+provider_step_end(struct provider_call *call, bool ok)
+{
+	if (call->step == 0 || call->engine == NULL ||
+	    call->engine->step_end == NULL)
+		return;
+	call->engine->step_end(call->engine->progress_ctx, call->step, ok);
+	call->step = 0;
 }
 
 void

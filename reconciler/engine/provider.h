@@ -42,6 +42,7 @@ struct provider_call {
 	struct engine *engine;
 	const struct provider *provider;
 	struct budget *budget; /* the engine's: what requests count against */
+	unsigned step; /* the slow step running (provider_step_begin), or 0 */
 };
 
 /* Wait for the rate budget this call counts against (if any) before
@@ -55,6 +56,15 @@ void provider_block(struct provider_call *call, double seconds);
  * lines; nothing outside an apply. */
 void provider_progress(struct provider_call *call, const char *address,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A slow step of address's action that a user waits on ("building image
+ * getbot/openclaw:v1 in acme"): apply prints a line when it starts and
+ * one with its time when provider_step_end ends it, and on a terminal
+ * counts the time while it runs. One step at a time per call; one still
+ * running when the operation returns ends with it. Nothing outside an
+ * apply. */
+void provider_step_begin(struct provider_call *call, const char *address,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void provider_step_end(struct provider_call *call, bool ok);
 
 /*
  * Outputs of dependencies: what one resource's observation or apply

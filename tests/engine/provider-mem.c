@@ -9,8 +9,9 @@
  *                         "secrets": {...}}},
  *    "faults": [{"op": "create", "address": "ADDR", "times": 1,
  *                "fault": "transient" | "permanent" | "lost-answer" |
- *                         "crash-before" | "crash-after",
- *                "retry_after": 1, "message": "..."}],
+ *                         "crash-before" | "crash-after" | "slow",
+ *                "retry_after": 1, "message": "...",
+ *                "seconds": 2, "step": "building image x"}],
  *    "log": [{"op": "observe", "kind": "bot"}, {"op": "create", ...}]}
  *
  * provider_mem serves targets of kind incus, standing in for the real
@@ -19,6 +20,9 @@
  * update-secret; runtime: in place). provider_mem_edge serves kind
  * cloudflare: per team a worker and a card (registration fields), with a
  * request rate limit.
+ *
+ * A "slow" fault holds the call for its seconds; with "step", as a slow
+ * step that apply shows (provider_step_begin), as an image build is.
  */
 #include "config.h"
 
@@ -220,18 +224,24 @@ mem_fault_kind(const char *kind)
 	return "transient";
 }
 
+/* What a fault does besides its return: the caller acts on it. */
+struct mem_effect {
+	bool lost_answer;
+	bool crash_after;
+	double slow; /* seconds the call is held */
+	char *step;  /* owned: what apply shows while it is held, or NULL */
+};
+
 /* Apply the first fault for (op, address), counting it down. */
 static int
 mem_fault(struct mem_world *w, const char *op, const char *address,
-    struct provider_call *call, bool *lost_answer, bool *crash_after,
-    double *slow)
+    struct provider_call *call, struct mem_effect *effect)
 {
 	cJSON *faults = cJSON_GetObjectItem(w->root, "faults");
 	cJSON *f;
 	int index = 0;
 
-	*lost_answer = *crash_after = false;
-	*slow = 0;
+	memset(effect, 0, sizeof(*effect));
 	cJSON_ArrayForEach (f, faults) {
 		const cJSON *fop = cJSON_GetObjectItem(f, "op");
 		const cJSON *faddr = cJSON_GetObjectItem(f, "address");
@@ -242,6 +252,8 @@ mem_fault(struct mem_world *w, const char *op, const char *address,
 		    cJSON_GetStringValue(cJSON_GetObjectItem(f, "message"));
 		const cJSON *retry = cJSON_GetObjectItem(f, "retry_after");
 		const cJSON *seconds = cJSON_GetObjectItem(f, "seconds");
+		const char *step =
+		    cJSON_GetStringValue(cJSON_GetObjectItem(f, "step"));
 
 		if (!cJSON_IsString(fop) || strcmp(fop->valuestring, op) != 0 ||
 		    (cJSON_IsString(faddr) &&
@@ -254,7 +266,9 @@ mem_fault(struct mem_world *w, const char *op, const char *address,
 		if (cJSON_IsNumber(retry))
 			call->retry_after = retry->valuedouble;
 		if (cJSON_IsNumber(seconds))
-			*slow = seconds->valuedouble;
+			effect->slow = seconds->valuedouble;
+		if (step != NULL)
+			effect->step = xstrdup(step);
 		kind = mem_fault_kind(kind);
 		/* count it down; the last use removes it (and its strings) */
 		if (!cJSON_IsNumber(times) || times->valueint <= 1)
@@ -268,18 +282,18 @@ mem_fault(struct mem_world *w, const char *op, const char *address,
 			raise(SIGKILL);
 		}
 		if (kind != NULL && strcmp(kind, "crash-after") == 0) {
-			*crash_after = true;
+			effect->crash_after = true;
 			return PROVIDER_OK;
 		}
 		if (kind != NULL && strcmp(kind, "slow") == 0) {
 			/* hold the call (not the world) for a while */
 			strbuf_reset(&call->err);
-			if (*slow == 0)
-				*slow = 2;
+			if (effect->slow == 0)
+				effect->slow = 2;
 			return PROVIDER_OK;
 		}
 		if (kind != NULL && strcmp(kind, "lost-answer") == 0) {
-			*lost_answer = true;
+			effect->lost_answer = true;
 			return PROVIDER_OK;
 		}
 		return PROVIDER_TRANSIENT;
@@ -488,15 +502,15 @@ mem_observe_as(const struct provider *self, struct provider_call *call,
 {
 	struct mem_world w;
 	const cJSON *obj;
-	bool lost, crash;
-	double slow;
+	struct mem_effect effect;
 	int rc;
 	size_t k;
 
 	(void)target;
 	if (mem_world_open(&w, &call->err) != 0)
 		return PROVIDER_ERROR;
-	rc = mem_fault(&w, "observe", "", call, &lost, &crash, &slow);
+	rc = mem_fault(&w, "observe", "", call, &effect);
+	free(effect.step);
 	/* one bulk call per kind, as a real provider makes */
 	for (k = 0; self->kinds[k] != NULL && rc == PROVIDER_OK; k++) {
 		provider_throttle(call);
@@ -546,8 +560,7 @@ mem_put(struct provider_call *call, const struct resource *r, const char *op,
 {
 	struct mem_world w;
 	cJSON *objects, *obj, *fprs, *secrets;
-	bool lost, crash;
-	double slow;
+	struct mem_effect effect;
 	int rc;
 	size_t i;
 
@@ -555,17 +568,24 @@ mem_put(struct provider_call *call, const struct resource *r, const char *op,
 		return PROVIDER_ERROR;
 	provider_throttle(call);
 	mem_log(&w, op, "address", r->address);
-	rc = mem_fault(&w, op, r->address, call, &lost, &crash, &slow);
+	rc = mem_fault(&w, op, r->address, call, &effect);
 	if (rc != PROVIDER_OK) {
 		mem_world_close(&w, true);
+		free(effect.step);
 		return rc;
 	}
-	if (slow > 0) {
+	if (effect.slow > 0) {
 		mem_world_close(&w, true);
-		engine_sleep(slow);
-		if (mem_world_open(&w, &call->err) != 0)
-			return PROVIDER_ERROR;
+		if (effect.step != NULL)
+			provider_step_begin(
+			    call, r->address, "%s", effect.step);
+		engine_sleep(effect.slow);
+		provider_step_end(call, true);
+		rc = mem_world_open(&w, &call->err);
 	}
+	free(effect.step);
+	if (rc != 0)
+		return PROVIDER_ERROR;
 	objects = cJSON_GetObjectItem(w.root, "objects");
 	if (must_be_new && cJSON_GetObjectItem(objects, r->address) != NULL) {
 		/* what Incus says to a second create of one name */
@@ -594,9 +614,9 @@ mem_put(struct provider_call *call, const struct resource *r, const char *op,
 		    (const char *)r->secrets[i].value->value);
 	}
 	mem_world_close(&w, true);
-	if (crash)
+	if (effect.crash_after)
 		raise(SIGKILL);
-	return lost ? PROVIDER_TRANSIENT : PROVIDER_OK;
+	return effect.lost_answer ? PROVIDER_TRANSIENT : PROVIDER_OK;
 }
 
 static int
@@ -634,8 +654,7 @@ mem_delete(
     struct provider_call *call, const struct observed *current, bool purge)
 {
 	struct mem_world w;
-	bool lost, crash;
-	double slow;
+	struct mem_effect effect;
 	int rc;
 
 	if (mem_world_open(&w, &call->err) != 0)
@@ -643,15 +662,15 @@ mem_delete(
 	provider_throttle(call);
 	mem_log(
 	    &w, purge ? "delete-purge" : "delete", "address", current->address);
-	rc = mem_fault(
-	    &w, "delete", current->address, call, &lost, &crash, &slow);
+	rc = mem_fault(&w, "delete", current->address, call, &effect);
+	free(effect.step);
 	if (rc == PROVIDER_OK)
 		cJSON_DeleteItemFromObject(
 		    cJSON_GetObjectItem(w.root, "objects"), current->address);
 	mem_world_close(&w, true);
-	if (crash)
+	if (effect.crash_after)
 		raise(SIGKILL);
-	return lost ? PROVIDER_TRANSIENT : rc;
+	return effect.lost_answer ? PROVIDER_TRANSIENT : rc;
 }
 
 static int

@@ -564,6 +564,8 @@ docker_image_build(struct provider_call *call, const struct resource *r)
 	req.content_type = "application/x-tar";
 	req.timeout_ms = 30 * 60 * 1000L;
 	req.max_body = DOCKER_BUILD_MAX;
+	provider_step_begin(
+	    call, r->address, "building image %s in %s", tag, r->org);
 	rc = docker_request(&s->docker, call, r->org, &req, path.buf, &resp);
 	for (line = resp.body.buf;
 	     rc == PROVIDER_OK && line != NULL && *line != '\0';
@@ -589,6 +591,7 @@ docker_image_build(struct provider_call *call, const struct resource *r)
 		}
 		cJSON_Delete(msg);
 	}
+	provider_step_end(call, rc == PROVIDER_OK);
 	http_response_release(&resp);
 out:
 	cJSON_Delete(labels);
@@ -947,22 +950,22 @@ docker_wait_healthy(
 	const char *status = NULL, *state = NULL;
 	int rc;
 
+	provider_step_begin(call, r->address,
+	    "waiting for bot %s/%s to turn healthy", r->org, r->team);
 	for (;;) {
 		docker_wipe_env(inspect);
 		inspect = NULL;
 		rc = docker_inspect(call, r->org, id, &inspect);
 		if (rc != PROVIDER_OK)
-			return rc;
+			goto out;
 		state = cJSON_GetStringValue(cJSON_GetObjectItem(
 		    cJSON_GetObjectItem(inspect, "State"), "Status"));
 		status = cJSON_GetStringValue(cJSON_GetObjectItem(
 		    cJSON_GetObjectItem(
 			cJSON_GetObjectItem(inspect, "State"), "Health"),
 		    "Status"));
-		if (status != NULL && strcmp(status, "healthy") == 0) {
-			docker_wipe_env(inspect);
-			return PROVIDER_OK;
-		}
+		if (status != NULL && strcmp(status, "healthy") == 0)
+			goto out;
 		if (time(NULL) >= deadline || inspect == NULL)
 			break;
 		sleep(1);
@@ -973,8 +976,11 @@ docker_wait_healthy(
 	    r->org, r->team, DOCKER_HEALTH_WAIT, state ? state : "gone",
 	    status ? status : "none");
 	docker_add_health_log(&call->err, inspect);
+	rc = PROVIDER_ERROR;
+out:
+	provider_step_end(call, rc == PROVIDER_OK);
 	docker_wipe_env(inspect);
-	return PROVIDER_ERROR;
+	return rc;
 }
 
 /* The compose file a human can read (and `docker compose ps` finds): the

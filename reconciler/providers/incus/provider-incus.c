@@ -541,6 +541,9 @@ incus_provision(
 	progress.every = 10;
 	progress.poll = incus_provision_poll;
 	progress.ctx = name;
+	/* the script decides whether there is anything to install */
+	provider_step_begin(
+	    call, address, "installing Docker in %s if missing", name);
 	rc = incus_call_progress(
 	    call->session, call, "POST", path.buf, body, &progress, &md);
 	ret =
@@ -558,6 +561,7 @@ incus_provision(
 		    last != NULL ? ": " : "", last != NULL ? last : "");
 		rc = PROVIDER_ERROR;
 	}
+	provider_step_end(call, rc == PROVIDER_OK);
 	cJSON_Delete(md);
 	cJSON_Delete(body);
 	if (rc == PROVIDER_OK) {
@@ -663,8 +667,12 @@ incus_container_create(struct provider_call *call, const struct resource *r)
 	progress.address = r->address;
 	progress.doing = "creating the container";
 	progress.every = 10;
+	provider_step_begin(call, r->address,
+	    "creating container %s from image %s", r->name,
+	    r->target->server.image_alias);
 	rc = incus_call_progress(call->session, call, "POST", "/1.0/instances",
 	    body, &progress, NULL);
+	provider_step_end(call, rc == PROVIDER_OK);
 	/* started apart: LXD 5.0 lacks "start" in the create request */
 	if (rc == PROVIDER_OK)
 		rc = incus_set_state(call, r->name, "start");
