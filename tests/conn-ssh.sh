@@ -30,6 +30,7 @@ cat >"$T/kill-sshd" <<EOF
 top_srcdir='$top_srcdir'
 . "\$top_srcdir/tests/sshd.sh"
 SSHD_PID=$SSHD_PID
+sshd_signal STOP
 sshd_signal KILL
 EOF
 export GETBOT_TEST_CONNECT="$SSHD_CONNECT" GETBOT_TEST_KNOWN_HOSTS="$SSHD_KNOWN_HOSTS"

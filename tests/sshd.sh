@@ -8,7 +8,7 @@
 #   sshd_start_isolated T # sshd_start T/sshd, or bail out; then HOME is T/home
 #                         # and no agent or passphrase of the user's is seen
 #   trap 'sshd_stop; rm -rf DIR' EXIT
-#   sshd_kill             # SIGKILL to sshd and every connection's process
+#   sshd_kill             # sshd and every connection's process die
 #                         # at once: a server that dies mid-operation
 #   sshd_restart_with_new_host_key   # the same port, another host key
 #   sshd_restart_with_host_key FILE  # the same port, only that host key
@@ -185,7 +185,12 @@ sshd_signal() {
 	kill -"$1" $(sshd_tree "$SSHD_PID") 2>/dev/null
 }
 
+# sshd_kill: the server dies at once, as in a crash. Every process is
+# stopped before any is killed, so none of them sees another go first (a
+# session that saw its command killed would send the exit signal: a
+# clean end, not a lost server).
 sshd_kill() {
+	sshd_signal STOP
 	sshd_signal KILL
 	wait "$SSHD_PID" 2>/dev/null
 	SSHD_PID=""
