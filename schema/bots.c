@@ -299,8 +299,17 @@ bots_read(struct bots *bots)
 	const struct node *targets = node_get(root, "targets");
 	const struct node *orgs = node_get(root, "orgs");
 	const struct node *defaults = node_get(root, "defaults");
+	const struct node *state = node_get(root, "state");
+	const char *backend = node_str(node_get(state, "backend"));
+	const struct node *lease = node_get(state, "lease");
 	size_t i;
 
+	if (backend != NULL && strcmp(backend, "git") == 0)
+		bots->state_backend = BOTS_STATE_GIT;
+	bots->state_remote = node_str(node_get(state, "remote"));
+	if (lease != NULL && lease->kind == NODE_SCALAR &&
+	    lease->scalar_type == SCALAR_INT)
+		bots->state_lease = (long)lease->number;
 	bots->default_model = node_str(node_get(defaults, "model"));
 	bots->default_runtime = node_str(node_get(defaults, "runtime"));
 	if (targets != NULL && targets->kind == NODE_MAPPING &&

@@ -145,9 +145,18 @@ struct bots_org {
 	size_t nteams;
 };
 
+/* Where the state and its lock live (the config's state: block). */
+enum bots_state_backend {
+	BOTS_STATE_LOCAL, /* a file beside bots.yaml */
+	BOTS_STATE_GIT,   /* refs of the config's git remote */
+};
+
 struct bots {
 	struct node_doc *doc;
 	const char *file;
+	enum bots_state_backend state_backend;
+	const char *state_remote; /* git: a remote's name, or NULL (origin) */
+	long state_lease;         /* seconds; 0: the default */
 	const char *default_model;
 	const char *default_runtime;
 	struct bots_target *targets;

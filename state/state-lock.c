@@ -57,33 +57,17 @@
 /* How often a waiting state_lock looks again. */
 #define STATE_LOCK_POLL_SECONDS 0.2
 
-struct state_lease {
-	char *id;
-	char *owner;
-	char *host;
-	long long pid;
-	long long started; /* UNIX seconds */
-	long long expires; /* UNIX seconds; expired once it is in the past */
-	char *operation;
-};
-
-struct state_lock {
-	char *lock_path;
-	char *guard_path;
-	struct state_lease lease; /* ours */
-	char *taken_over;         /* the expired lease replaced, or NULL */
-};
-
 static const char *const state_lease_fields[] = { "id", "owner", "host", "pid",
 	"started", "expires", "operation", NULL };
 
-static void
+void
 state_lease_release(struct state_lease *lease)
 {
 	free(lease->id);
 	free(lease->owner);
 	free(lease->host);
 	free(lease->operation);
+	free(lease->job);
 	memset(lease, 0, sizeof(*lease));
 }
 
@@ -129,6 +113,9 @@ state_lease_from_json(
 	    !state_lease_string(
 		root, *key = "operation", true, &lease->operation))
 		return "expected a string";
+	if (cJSON_GetObjectItemCaseSensitive(root, "job") != NULL &&
+	    !state_lease_string(root, *key = "job", false, &lease->job))
+		return "expected a string";
 	if (!state_lease_integer(root, *key = "pid", &lease->pid) ||
 	    !state_lease_integer(root, *key = "started", &lease->started) ||
 	    !state_lease_integer(root, *key = "expires", &lease->expires))
@@ -142,21 +129,19 @@ state_lease_from_json(
  * are ignored, so that it is still described as a lock rather than as
  * garbage.
  */
-static int
-state_lease_parse(const char *lock_path, const char *text, size_t len,
+int
+state_lease_parse(const char *what, const char *text, size_t len,
     struct state_lease *lease, struct strbuf *err)
 {
-	struct strbuf what = STRBUF_INIT;
 	const char *key, *problem;
 	cJSON *root = NULL;
 	int rc = -1;
 
-	strbuf_addf(&what, "lock file '%s'", lock_path);
-	if (state_json_parse(what.buf, text, len, &root, err) < 0)
+	if (state_json_parse(what, text, len, &root, err) < 0)
 		goto out;
 	problem = state_lease_from_json(root, lease, &key);
 	if (problem != NULL) {
-		strbuf_addf(err, "%s is not a valid lock: %s%s%s", what.buf,
+		strbuf_addf(err, "%s is not a valid lock: %s%s%s", what,
 		    key != NULL ? key : "", key != NULL ? ": " : "", problem);
 		goto out;
 	}
@@ -165,7 +150,6 @@ out:
 	if (rc < 0)
 		state_lease_release(lease);
 	cJSON_Delete(root);
-	strbuf_release(&what);
 	return rc;
 }
 
@@ -174,18 +158,41 @@ static int
 state_lease_read(
     const char *lock_path, struct state_lease *lease, struct strbuf *err)
 {
-	struct strbuf content = STRBUF_INIT;
+	struct strbuf content = STRBUF_INIT, what = STRBUF_INIT;
 	struct stat st;
 	int rc;
 
+	strbuf_addf(&what, "lock file '%s'", lock_path);
 	rc = file_read(lock_path, STATE_LOCK_MAX_SIZE, &content, &st, err);
-	if (rc == 0 && state_lease_parse(lock_path, content.buf, content.len,
+	if (rc == 0 && state_lease_parse(what.buf, content.buf, content.len,
 			   lease, err) < 0) {
 		strbuf_addstr(err, "; it is left in place: if no getbot is "
 				   "running, remove it by hand");
 		rc = -1;
 	}
 	strbuf_release(&content);
+	strbuf_release(&what);
+	return rc;
+}
+
+int
+state_lease_text(
+    const struct state_lease *lease, struct strbuf *out, struct strbuf *err)
+{
+	cJSON *root = cJSON_CreateObject();
+	int rc;
+
+	cJSON_AddStringToObject(root, "id", lease->id);
+	cJSON_AddStringToObject(root, "owner", lease->owner);
+	cJSON_AddStringToObject(root, "host", lease->host);
+	cJSON_AddNumberToObject(root, "pid", (double)lease->pid);
+	cJSON_AddNumberToObject(root, "started", (double)lease->started);
+	cJSON_AddNumberToObject(root, "expires", (double)lease->expires);
+	cJSON_AddStringToObject(root, "operation", lease->operation);
+	if (lease->job != NULL)
+		cJSON_AddStringToObject(root, "job", lease->job);
+	rc = state_json_print(root, out, err);
+	cJSON_Delete(root);
 	return rc;
 }
 
@@ -195,26 +202,17 @@ state_lease_write(
     const char *lock_path, const struct state_lease *lease, struct strbuf *err)
 {
 	struct strbuf text = STRBUF_INIT;
-	cJSON *root = cJSON_CreateObject();
 	char *tmp = file_tmp_name(lock_path);
 	int rc = -1;
 
-	cJSON_AddStringToObject(root, "id", lease->id);
-	cJSON_AddStringToObject(root, "owner", lease->owner);
-	cJSON_AddStringToObject(root, "host", lease->host);
-	cJSON_AddNumberToObject(root, "pid", (double)lease->pid);
-	cJSON_AddNumberToObject(root, "started", (double)lease->started);
-	cJSON_AddNumberToObject(root, "expires", (double)lease->expires);
-	cJSON_AddStringToObject(root, "operation", lease->operation);
 	/* Under the guard no live process is writing a temporary file with
 	 * our pid, so one that exists was left by a dead one. */
 	(void)unlink(tmp);
-	if (state_json_print(root, &text, err) < 0 ||
+	if (state_lease_text(lease, &text, err) < 0 ||
 	    file_replace(lock_path, text.buf, text.len, 0600, err) < 0)
 		goto out;
 	rc = 0;
 out:
-	cJSON_Delete(root);
 	strbuf_release(&text);
 	free(tmp);
 	return rc;
@@ -232,15 +230,40 @@ state_lease_format_time(long long seconds, char out[32])
 		snprintf(out, 32, "@%lld", seconds);
 }
 
-/* "alice@host pid 4242 (apply) since 2026-11-22T01:02:03Z" */
-static void
+void
 state_lease_describe(struct strbuf *out, const struct state_lease *lease)
 {
 	char since[32];
 
 	state_lease_format_time(lease->started, since);
-	strbuf_addf(out, "%s@%s pid %lld (%s) since %s", lease->owner,
-	    lease->host, lease->pid, lease->operation, since);
+	strbuf_addf(out, "%s@%s pid %lld (%s%s%s) since %s", lease->owner,
+	    lease->host, lease->pid, lease->operation,
+	    lease->job != NULL ? ", " : "", lease->job != NULL ? lease->job : "",
+	    since);
+}
+
+void
+state_lease_refusal(
+    struct strbuf *out, const struct state_lease *lease, long long now)
+{
+	strbuf_addstr(out, "state is locked by ");
+	state_lease_describe(out, lease);
+	strbuf_addf(out,
+	    "; lease expires in %lld s; lock id %s; run 'getbot state "
+	    "unlock %s' if that process is gone",
+	    lease->expires - now, lease->id, lease->id);
+}
+
+void
+state_lease_stale(
+    struct strbuf *out, const struct state_lease *lease, long long now)
+{
+	state_lease_describe(out, lease);
+	if (lease->expires >= now)
+		strbuf_addf(out, ", whose process is gone, lock id %s", lease->id);
+	else
+		strbuf_addf(out, ", expired %lld s ago, lock id %s",
+		    now - lease->expires, lease->id);
 }
 
 /* Open the guard file and flock it; *fd is -1 on failure. */
@@ -299,11 +322,28 @@ state_lock_host(void)
 	return xstrdup(name);
 }
 
-static void
+/* The CI job this run belongs to, where the CI says: NULL elsewhere. */
+static char *
+state_lock_job(void)
+{
+	const char *run = getenv("GITHUB_RUN_ID");
+	const char *job = getenv("CI_JOB_ID");
+
+	if (getenv("GITHUB_ACTIONS") != NULL && run != NULL && run[0] != '\0')
+		return xasprintf("GitHub Actions run %.64s", run);
+	if (getenv("GITLAB_CI") != NULL && job != NULL && job[0] != '\0')
+		return xasprintf("GitLab CI job %.64s", job);
+	if (job != NULL && job[0] != '\0')
+		return xasprintf("CI job %.64s", job);
+	return NULL;
+}
+
+void
 state_lock_free(struct state_lock *lock)
 {
 	if (lock == NULL)
 		return;
+	state_git_free(lock->git);
 	free(lock->lock_path);
 	free(lock->guard_path);
 	state_lease_release(&lock->lease);
@@ -311,21 +351,21 @@ state_lock_free(struct state_lock *lock)
 	free(lock);
 }
 
-/* A lock for state_path with a new id, not yet taken. */
-static struct state_lock *
-state_lock_new(const char *state_path, const char *operation)
+struct state_lock *
+state_lock_new(const char *operation, long lease_seconds)
 {
 	struct state_lock *lock = xcalloc(1, sizeof(*lock));
 	char id[STATE_UUID_SIZE];
 
 	state_uuid(id);
-	lock->lock_path = xasprintf("%s.lock", state_path);
-	lock->guard_path = xasprintf("%s.lock.guard", state_path);
 	lock->lease.id = xstrdup(id);
 	lock->lease.owner = state_lock_owner();
 	lock->lease.host = state_lock_host();
 	lock->lease.pid = (long long)getpid();
 	lock->lease.operation = xstrdup(operation);
+	lock->lease.job = state_lock_job();
+	lock->lease_seconds =
+	    lease_seconds > 0 ? lease_seconds : STATE_LEASE_SECONDS;
 	return lock;
 }
 
@@ -334,7 +374,7 @@ state_lock_new(const char *state_path, const char *operation)
  * same host name) that no longer exists? A kill -9 leaves its lease behind;
  * waiting out the lease would only delay the apply that resumes its work.
  */
-static bool
+bool
 state_lease_holder_gone(
     const struct state_lease *lease, const struct state_lock *lock)
 {
@@ -366,26 +406,14 @@ state_lock_try(struct state_lock *lock, struct strbuf *held, struct strbuf *err)
 	now = (long long)time(NULL);
 	if (got == 0 && current.expires >= now &&
 	    !state_lease_holder_gone(&current, lock)) {
-		strbuf_addstr(held, "state is locked by ");
-		state_lease_describe(held, &current);
-		strbuf_addf(held,
-		    "; lease expires in %lld s; lock id %s; run 'getbot state "
-		    "unlock %s' if that process is gone",
-		    current.expires - now, current.id, current.id);
+		state_lease_refusal(held, &current, now);
 		rc = STATE_LOCKED;
 		goto out;
 	}
-	if (got == 0) {
-		state_lease_describe(&stale, &current);
-		if (current.expires >= now)
-			strbuf_addf(&stale,
-			    ", whose process is gone, lock id %s", current.id);
-		else
-			strbuf_addf(&stale, ", expired %lld s ago, lock id %s",
-			    now - current.expires, current.id);
-	}
+	if (got == 0)
+		state_lease_stale(&stale, &current, now);
 	lock->lease.started = now;
-	lock->lease.expires = now + STATE_LEASE_SECONDS;
+	lock->lease.expires = now + lock->lease_seconds;
 	if (state_lease_write(lock->lock_path, &lock->lease, err) < 0)
 		goto out;
 	if (got == 0) {
@@ -411,7 +439,7 @@ state_lock_elapsed(const struct timespec *start)
 	       (double)(now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
-static void
+void
 state_lock_sleep(double seconds)
 {
 	struct timespec left;
@@ -422,22 +450,20 @@ state_lock_sleep(double seconds)
 		;
 }
 
-int
-state_lock(const char *state_path, const char *operation, double wait_seconds,
-    struct state_lock **out, struct strbuf *err)
+/* The local file's lock, polled until wait_seconds have passed. */
+static int
+state_lock_file(struct state_lock *lock, const char *state_path,
+    double wait_seconds, struct strbuf *err)
 {
 	struct strbuf held = STRBUF_INIT;
-	struct state_lock *lock = NULL;
 	struct timespec start;
 	double waited;
-	int rc = -1;
+	int rc;
 
-	*out = NULL;
-	if (!(wait_seconds > 0)) /* negative or NaN: one try */
-		wait_seconds = 0;
 	if (state_file_make_dir(state_path, err) < 0)
-		goto out;
-	lock = state_lock_new(state_path, operation);
+		return -1;
+	lock->lock_path = xasprintf("%s.lock", state_path);
+	lock->guard_path = xasprintf("%s.lock.guard", state_path);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		strbuf_reset(&held);
@@ -453,13 +479,31 @@ state_lock(const char *state_path, const char *operation, double wait_seconds,
 	}
 	if (rc == STATE_LOCKED)
 		strbuf_add(err, held.buf, held.len);
+	strbuf_release(&held);
+	return rc;
+}
+
+int
+state_lock(const struct state_where *where, const char *operation,
+    double wait_seconds, struct state_lock **out, struct strbuf *err)
+{
+	struct state_lock *lock = state_lock_new(operation, where->lease);
+	int rc;
+
+	*out = NULL;
+	if (!(wait_seconds > 0)) /* negative or NaN: one try */
+		wait_seconds = 0;
+	if (where->git)
+		rc = state_git_open(where, &lock->git, err) < 0
+			 ? -1
+			 : state_git_lock(lock->git, lock, wait_seconds, err);
+	else
+		rc = state_lock_file(lock, where->path, wait_seconds, err);
 	if (rc == 0) {
 		*out = lock;
 		lock = NULL;
 	}
-out:
 	state_lock_free(lock);
-	strbuf_release(&held);
 	return rc;
 }
 
@@ -469,6 +513,8 @@ state_lock_renew(struct state_lock *lock, struct strbuf *err)
 	struct state_lease current = { 0 }, renewed;
 	int guard = -1, rc = -1, got;
 
+	if (lock->git != NULL)
+		return state_git_renew(lock, err);
 	if (state_lock_guard(lock->guard_path, &guard, err) < 0)
 		goto out;
 	got = state_lease_read(lock->lock_path, &current, err);
@@ -488,7 +534,7 @@ state_lock_renew(struct state_lock *lock, struct strbuf *err)
 	}
 	/* A shallow copy: only the expiry differs until it is written. */
 	renewed = lock->lease;
-	renewed.expires = (long long)time(NULL) + STATE_LEASE_SECONDS;
+	renewed.expires = (long long)time(NULL) + lock->lease_seconds;
 	if (state_lease_write(lock->lock_path, &renewed, err) < 0)
 		goto out;
 	lock->lease.expires = renewed.expires;
@@ -509,9 +555,11 @@ state_unlock(struct state_lock *lock)
 	if (lock == NULL)
 		return;
 	/* If any of this fails the lease simply expires. */
-	if (state_lock_guard(lock->guard_path, &guard, &ignored) == 0 &&
-	    state_lease_read(lock->lock_path, &current, &ignored) == 0 &&
-	    strcmp(current.id, lock->lease.id) == 0)
+	if (lock->git != NULL)
+		state_git_unlock(lock);
+	else if (state_lock_guard(lock->guard_path, &guard, &ignored) == 0 &&
+		 state_lease_read(lock->lock_path, &current, &ignored) == 0 &&
+		 strcmp(current.id, lock->lease.id) == 0)
 		(void)unlink(lock->lock_path);
 	state_lock_unguard(guard);
 	state_lease_release(&current);
@@ -525,14 +573,21 @@ state_lock_id(const struct state_lock *lock)
 	return lock->lease.id;
 }
 
+long
+state_lock_lease(const struct state_lock *lock)
+{
+	return lock->lease_seconds;
+}
+
 const char *
 state_lock_taken_over(const struct state_lock *lock)
 {
 	return lock->taken_over;
 }
 
-int
-state_force_unlock(
+/* state_force_unlock of the local file. */
+static int
+state_force_unlock_file(
     const char *state_path, const char *lock_id, struct strbuf *err)
 {
 	char *lock_path = xasprintf("%s.lock", state_path);
@@ -575,5 +630,21 @@ out:
 	state_lease_release(&current);
 	free(lock_path);
 	free(guard_path);
+	return rc;
+}
+
+int
+state_force_unlock(const struct state_where *where, const char *lock_id,
+    struct strbuf *err)
+{
+	struct state_git *git = NULL;
+	int rc;
+
+	if (!where->git)
+		return state_force_unlock_file(where->path, lock_id, err);
+	rc = state_git_open(where, &git, err);
+	if (rc == 0)
+		rc = state_git_force_unlock(git, lock_id, err);
+	state_git_free(git);
 	return rc;
 }

@@ -31,6 +31,10 @@ struct state {
 	cJSON *journal;         /* array, oldest first */
 	cJSON *unfinished;      /* the last answer of state_unfinished */
 	const char **addresses; /* the last answer of state_addresses */
+	/* the git backend: where it came from, and what it was then */
+	struct state_git *git;  /* NULL: the local file */
+	char git_commit[41];    /* the state ref's commit loaded ("": none) */
+	cJSON *git_base;        /* the resources as loaded or last published */
 };
 
 static const char *const state_fields[] = { "version", "lineage", "serial",
@@ -79,6 +83,8 @@ state_free(struct state *state)
 	cJSON_Delete(state->journal);
 	cJSON_Delete(state->unfinished);
 	free(state->addresses);
+	state_git_free(state->git);
+	cJSON_Delete(state->git_base);
 	free(state);
 }
 
@@ -366,16 +372,17 @@ out:
 	return rc;
 }
 
-int
-state_save(struct state *state, struct strbuf *err)
+/* The state file's text, as serial. */
+static int
+state_print(const struct state *state, long serial, struct strbuf *text,
+    struct strbuf *err)
 {
-	struct strbuf text = STRBUF_INIT;
 	cJSON *root = cJSON_CreateObject();
-	int rc = -1;
+	int rc;
 
 	cJSON_AddNumberToObject(root, "version", STATE_VERSION);
 	cJSON_AddStringToObject(root, "lineage", state->lineage);
-	cJSON_AddNumberToObject(root, "serial", (double)(state->serial + 1));
+	cJSON_AddNumberToObject(root, "serial", (double)serial);
 	if (state->commit != NULL)
 		cJSON_AddStringToObject(root, "commit", state->commit);
 	else
@@ -383,7 +390,18 @@ state_save(struct state *state, struct strbuf *err)
 	/* References: printed in place, not copied, and not freed with root. */
 	cJSON_AddItemReferenceToObject(root, "resources", state->resources);
 	cJSON_AddItemReferenceToObject(root, "journal", state->journal);
-	if (state_json_print(root, &text, err) < 0 ||
+	rc = state_json_print(root, text, err);
+	cJSON_Delete(root);
+	return rc;
+}
+
+int
+state_save(struct state *state, struct strbuf *err)
+{
+	struct strbuf text = STRBUF_INIT;
+	int rc = -1;
+
+	if (state_print(state, state->serial + 1, &text, err) < 0 ||
 	    state_file_make_dir(state->path, err) < 0 ||
 	    file_replace(state->path, text.buf, text.len, 0600, err) < 0)
 		goto out;
@@ -393,7 +411,6 @@ state_save(struct state *state, struct strbuf *err)
 		goto out;
 	rc = 0;
 out:
-	cJSON_Delete(root);
 	strbuf_release(&text);
 	return rc;
 }
@@ -638,4 +655,175 @@ state_journal_trim(struct state *state, size_t keep)
 		cJSON_Delete(cJSON_DetachItemViaPointer(state->journal, entry));
 		resolved--;
 	}
+}
+
+int
+state_open(
+    const struct state_where *where, struct state **out, struct strbuf *err)
+{
+	struct strbuf text = STRBUF_INIT;
+	struct state_git *git = NULL;
+	char commit[41];
+	int rc = -1;
+
+	*out = NULL;
+	if (!where->git)
+		return state_load(where->path, out, err);
+	if (state_git_open(where, &git, err) < 0 ||
+	    state_git_fetch_state(git, commit, &text, err) < 0 ||
+	    state_load(state_git_cache_path(git), out, err) < 0)
+		goto out;
+	(*out)->git = git;
+	git = NULL;
+	memcpy((*out)->git_commit, commit, sizeof(commit));
+	(*out)->git_base = cJSON_Duplicate((*out)->resources, 1);
+	rc = 0;
+out:
+	state_git_free(git);
+	strbuf_release(&text);
+	return rc;
+}
+
+/* Does entry's id appear in journal? Returns that entry, or NULL. */
+static cJSON *
+state_journal_find(const cJSON *journal, const cJSON *entry)
+{
+	const char *id = cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(entry, "id"));
+	cJSON *other;
+
+	cJSON_ArrayForEach (other, journal) {
+		const char *other_id = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(other, "id"));
+
+		if (id != NULL && other_id != NULL && strcmp(id, other_id) == 0)
+			return other;
+	}
+	return NULL;
+}
+
+/*
+ * Lay what this run changed over theirs (the remote's state, which moved
+ * since we loaded it): a resource whose snapshot differs from the one we
+ * loaded is ours, any other is theirs; journal entries of both are kept
+ * (ours where both have one). theirs is consumed.
+ */
+static void
+state_rebase(struct state *state, struct state *theirs)
+{
+	cJSON *resources = theirs->resources, *journal = theirs->journal;
+	cJSON *item, *next, *base;
+	cJSON *new_base = cJSON_Duplicate(resources, 1);
+
+	theirs->resources = state->resources;
+	state->resources = resources;
+	/* theirs->resources now holds ours */
+	cJSON_ArrayForEach (item, theirs->resources) {
+		base = cJSON_GetObjectItemCaseSensitive(
+		    state->git_base, item->string);
+		if (base == NULL || !cJSON_Compare(base, item, true)) {
+			cJSON_DeleteItemFromObjectCaseSensitive(
+			    state->resources, item->string);
+			cJSON_AddItemToObject(state->resources, item->string,
+			    cJSON_Duplicate(item, 1));
+		}
+	}
+	cJSON_ArrayForEach (base, state->git_base) {
+		if (cJSON_GetObjectItemCaseSensitive(
+			theirs->resources, base->string) == NULL)
+			cJSON_DeleteItemFromObjectCaseSensitive(
+			    state->resources, base->string);
+	}
+	state_json_sort(state->resources, false);
+	/* the journal: theirs, with ours in place of the same entries, then
+	 * ours that they do not have */
+	for (item = journal->child; item != NULL; item = next) {
+		cJSON *mine = state_journal_find(state->journal, item);
+
+		next = item->next;
+		if (mine != NULL)
+			cJSON_ReplaceItemViaPointer(
+			    journal, item, cJSON_Duplicate(mine, 1));
+	}
+	cJSON_ArrayForEach (item, state->journal) {
+		if (state_journal_find(journal, item) == NULL)
+			cJSON_AddItemToArray(journal, cJSON_Duplicate(item, 1));
+	}
+	cJSON_Delete(state->journal);
+	state->journal = journal;
+	theirs->journal = cJSON_CreateArray();
+	free(state->lineage);
+	state->lineage = xstrdup(theirs->lineage);
+	if (theirs->serial > state->serial)
+		state->serial = theirs->serial;
+	cJSON_Delete(state->unfinished);
+	state->unfinished = NULL;
+	/* from here on, what we change is what differs from theirs */
+	cJSON_Delete(state->git_base);
+	state->git_base = new_base;
+}
+
+/* How many times a push that found the state ref moved is tried again. */
+#define STATE_PUBLISH_TRIES 5
+
+int
+state_publish(struct state *state, const char *message, struct strbuf *err)
+{
+	struct strbuf text = STRBUF_INIT, remote = STRBUF_INIT;
+	struct state *theirs = NULL;
+	char pushed[41], moved_to[41];
+	int tries, rc = -1;
+
+	if (state->git == NULL)
+		return 0;
+	for (tries = 0; tries < STATE_PUBLISH_TRIES; tries++) {
+		strbuf_reset(&text);
+		if (state_print(state, state->serial, &text, err) < 0)
+			goto out;
+		rc = state_git_push_state(state->git, state->git_commit,
+		    text.buf, text.len, message, pushed, err);
+		if (rc != STATE_GIT_MOVED)
+			break;
+		/* someone else wrote it: read theirs, lay ours over it */
+		rc = -1;
+		strbuf_reset(&remote);
+		if (state_git_fetch_state(state->git, moved_to, &remote, err) <
+			0 ||
+		    state_load(state_git_cache_path(state->git), &theirs,
+			err) < 0)
+			goto out;
+		state_rebase(state, theirs);
+		state_free(theirs);
+		theirs = NULL;
+		memcpy(state->git_commit, moved_to, sizeof(moved_to));
+		/* the cache holds theirs now: write the joined state back */
+		if (state_save(state, err) < 0)
+			goto out;
+	}
+	if (rc == STATE_GIT_MOVED) {
+		strbuf_addf(err,
+		    "the state ref kept moving: %d pushes in a row found "
+		    "another commit there",
+		    STATE_PUBLISH_TRIES);
+		rc = -1;
+	}
+	if (rc == 0) {
+		memcpy(state->git_commit, pushed, sizeof(pushed));
+		cJSON_Delete(state->git_base);
+		state->git_base = cJSON_Duplicate(state->resources, 1);
+	}
+out:
+	state_free(theirs);
+	strbuf_release(&text);
+	strbuf_release(&remote);
+	return rc;
+}
+
+void
+state_describe(const struct state *state, struct strbuf *out)
+{
+	if (state->git != NULL)
+		state_git_describe(state->git, out);
+	else
+		strbuf_addf(out, "'%s'", state->path);
 }

@@ -106,42 +106,85 @@ const cJSON *state_journal(const struct state *state);
 void state_journal_trim(struct state *state, size_t keep);
 
 /*
- * Lock with a lease, in PATH.lock beside the state file:
- *   {"id": "UUID", "owner": "user", "host": "...", "pid": N,
- *    "started": UNIX, "expires": UNIX, "operation": "apply"}
- * state_lock takes it if free or expired (a stale lease is taken over,
- * atomically); otherwise it polls every 200 ms for up to wait_seconds (0:
- * one try) and then returns STATE_LOCKED with the holder described in err
- * ("state is locked by alice@ci-runner pid 4242 (apply) since ...; lease
- * expires in 42 s; lock id ...; run 'getbot state unlock ...' if that
- * process is gone"). A lock file that does not parse is reported (-1),
- * never removed. It creates the state's directory like state_save.
+ * Where the state and its lock live (the config's state: block).
  *
- * Every change to PATH.lock is made under an flock(2) of PATH.lock.guard,
+ * local: the file path, its lock in PATH.lock beside it.
+ *
+ * git: the refs refs/getbot/state and refs/getbot/lock of a remote of the
+ * repository holding config_path, each a commit holding one file
+ * (state.json; lock.json, a lease as below). They are read with a fetch
+ * and changed only by pushes that name the commit they replace (a
+ * compare-and-swap the remote's receive-pack checks under its ref lock),
+ * so of two runners that race exactly one wins and the other reads the
+ * winner's. The state ref's history is the audit trail: one commit per
+ * apply. While getbot works the state is kept in GITDIR/getbot/, and
+ * pushed by state_publish.
+ */
+struct state_where {
+	const char *path;        /* local: the state file */
+	bool git;                /* the git backend */
+	const char *config_path; /* git: a file in the repository */
+	const char *remote;      /* git: the remote's name; NULL: origin */
+	long lease;              /* seconds; 0: STATE_LEASE_SECONDS */
+};
+
+/* state_load for where; the git backend fetches the state ref first. */
+int state_open(
+    const struct state_where *where, struct state **out, struct strbuf *err);
+/*
+ * Make what was saved the shared record: for the git backend, commit the
+ * state with message on top of the commit it was loaded from (or last
+ * published) and push it. When the ref moved meanwhile (another runner
+ * took over an expired lease, or unlocked ours) the remote's state is
+ * fetched, ours is laid over it (resources this run changed win, journal
+ * entries are joined) and the push tried again, so nothing either wrote
+ * is lost. A no-op for the local backend, whose state_save is the record.
+ */
+int state_publish(struct state *state, const char *message, struct strbuf *err);
+/* "git refs/getbot/state of origin (URL)" or the file's path. */
+void state_describe(const struct state *state, struct strbuf *out);
+
+/*
+ * The lock with a lease (the local file's, or the git backend's ref):
+ *   {"id": "UUID", "owner": "user", "host": "...", "pid": N,
+ *    "started": UNIX, "expires": UNIX, "operation": "apply",
+ *    "job": "GitHub Actions run 42"}      (job: only in CI)
+ * state_lock takes it if free or expired (a stale lease is taken over,
+ * atomically); otherwise it polls (every 200 ms for a file, 1 s for git)
+ * for up to wait_seconds (0: one try) and then returns STATE_LOCKED with
+ * the holder described in err ("state is locked by alice@ci-runner pid
+ * 4242 (apply) since ...; lease expires in 42 s; lock id ...; run 'getbot
+ * state unlock ...' if that process is gone"). A lock that does not parse
+ * is reported (-1), never removed. The local backend creates the state's
+ * directory like state_save.
+ *
+ * A local lock file is changed only under an flock(2) of PATH.lock.guard,
  * a file that is created once and then left in place (see state-lock.c).
  *
- * state_lock_renew extends the lease to now + STATE_LEASE_SECONDS; it
- * fails if the lock file no longer carries our id. A thread may call it
- * while the caller works, but never at the same time as state_unlock.
+ * state_lock_renew extends the lease to now + its length; it fails if the
+ * lock no longer carries our id. A thread may call it while the caller
+ * works, but never at the same time as state_unlock.
  */
 #define STATE_LOCKED        (-4)
 #define STATE_LEASE_SECONDS 60
 
 struct state_lock;
 
-int state_lock(const char *state_path, const char *operation,
+int state_lock(const struct state_where *where, const char *operation,
     double wait_seconds, struct state_lock **out, struct strbuf *err);
 int state_lock_renew(struct state_lock *lock, struct strbuf *err);
 /* Release (only if still ours) and free; NULL is allowed. */
 void state_unlock(struct state_lock *lock);
 const char *state_lock_id(const struct state_lock *lock);
+/* The lease's length in seconds. */
+long state_lock_lease(const struct state_lock *lock);
 /* When state_lock took over an expired lease: its holder, described for a
  * warning ("alice@host pid 42 (apply) since ..., expired 30 s ago, lock id
  * ..."); otherwise NULL. Borrowed from lock. */
 const char *state_lock_taken_over(const struct state_lock *lock);
-/* Remove the lock file if its id is lock_id (getbot state unlock); err
- * names the holder and the actual id when it is not. */
-int state_force_unlock(
-    const char *state_path, const char *lock_id, struct strbuf *err);
+/* Remove the lock if its id is lock_id (getbot state unlock); err names
+ * the holder and the actual id when it is not. */
+int state_force_unlock(const struct state_where *where, const char *lock_id,
+    struct strbuf *err);
 
 #endif

@@ -49,7 +49,7 @@ cmd_apply_renew(void *arg)
 	pthread_mutex_lock(&r->mutex);
 	while (!r->stop) {
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += STATE_LEASE_SECONDS / 3;
+		until.tv_sec += state_lock_lease(r->lock) / 3;
 		pthread_cond_timedwait(&r->stop_cond, &r->mutex, &until);
 		if (r->stop)
 			break;
@@ -79,6 +79,56 @@ cmd_apply_duration(const char *text)
 	if (strcmp(end, "h") == 0)
 		return value * 3600;
 	return -1;
+}
+
+/* The audit commit's message: what was applied, from which commit. */
+static void
+cmd_apply_audit(struct strbuf *message, const struct plan *plan,
+    const struct apply_summary *summary, const char *commit,
+    const struct state_lock *lock)
+{
+	size_t i;
+
+	if (summary != NULL)
+		strbuf_addf(message,
+		    "getbot apply: %zu succeeded, %zu failed, %zu skipped\n",
+		    summary->succeeded, summary->failed, summary->skipped);
+	else
+		strbuf_addstr(message, "getbot apply: an interrupted apply's "
+				       "intents resolved\n");
+	strbuf_addf(message, "\nConfig commit: %s\nLock: %s\n",
+	    commit != NULL ? commit : "none (not in a git repository)",
+	    state_lock_id(lock));
+	if (plan->count > 0)
+		strbuf_addstr(message, "\nActions:\n");
+	for (i = 0; i < plan->count; i++)
+		strbuf_addf(message, "  %s %s\n",
+		    action_kind_name(plan->actions[i].kind),
+		    plan->actions[i].address);
+	if (summary != NULL && summary->failures.len > 0)
+		strbuf_addf(message, "\nFailures:\n%s", summary->failures.buf);
+}
+
+/* Make what this apply saved the shared record (the git backend);
+ * -1 when it could not be. */
+static int
+cmd_apply_publish(struct prepared *p, const struct apply_summary *summary,
+    const char *commit, const struct state_lock *lock)
+{
+	struct strbuf message = STRBUF_INIT, err = STRBUF_INIT;
+	int rc;
+
+	cmd_apply_audit(&message, &p->plan, summary, commit, lock);
+	rc = state_publish(p->state, message.buf, &err);
+	if (rc != 0)
+		fprintf(stderr,
+		    "getbot apply: the state was not recorded: %s; it is "
+		    "kept in '%s' and the next apply's observation adopts "
+		    "what this one made\n",
+		    err.buf, state_path(p->state));
+	strbuf_release(&message);
+	strbuf_release(&err);
+	return rc;
 }
 
 /* Ask for "yes" on the terminal. */
@@ -114,6 +164,7 @@ cmd_apply_exec(const struct cmd_args *args)
 	pthread_t renew_thread;
 	bool renewing = false;
 	double wait = 0;
+	long serial_loaded = 0;
 	char *commit = NULL;
 	int rc;
 
@@ -165,14 +216,22 @@ cmd_apply_exec(const struct cmd_args *args)
 		p.observe_only = pairs;
 	}
 
-	rc = state_lock(p.state_path, "apply", wait, &lock, &err);
+	rc = prepare_load(args, args->providers, &p, false);
+	if (rc != EXIT_OK)
+		goto out;
+	rc = state_lock(&p.where, "apply", wait, &lock, &err);
 	if (rc != 0) {
 		fprintf(stderr, "getbot apply: %s\n", err.buf);
 		rc = rc == STATE_LOCKED ? EXIT_LOCKED : EXIT_ERROR;
 		goto out;
 	}
+	if (state_lock_taken_over(lock) != NULL)
+		fprintf(stderr, "getbot apply: took over the lock of %s\n",
+		    state_lock_taken_over(lock));
 
-	rc = prepare_plan(args, args->providers, &p, false);
+	rc = prepare_observe(args, &p, false);
+	if (p.state != NULL)
+		serial_loaded = state_serial(p.state);
 	if (rc != EXIT_OK) {
 		plan_print_problems(
 		    stderr, &p.plan, plan_print_use_colour(stderr));
@@ -191,8 +250,13 @@ cmd_apply_exec(const struct cmd_args *args)
 		rc = EXIT_ERROR;
 		goto out;
 	}
-	if (p.plan.count == 0)
+	if (p.plan.count == 0) {
+		/* resolving an interrupted apply's intents changed it */
+		if (state_serial(p.state) != serial_loaded &&
+		    cmd_apply_publish(&p, NULL, NULL, lock) != 0)
+			rc = EXIT_ERROR;
 		goto out;
+	}
 	if (saved == NULL && !cmd_args_has(args, "auto-approve")) {
 		if (!isatty(STDIN_FILENO)) {
 			fprintf(stderr,
@@ -224,6 +288,9 @@ cmd_apply_exec(const struct cmd_args *args)
 	strbuf_reset(&err);
 	if (state_save(p.state, &err) != 0)
 		fprintf(stderr, "getbot apply: %s\n", err.buf);
+	else if (cmd_apply_publish(&p, &summary, commit, lock) != 0 &&
+		 rc == EXIT_OK)
+		rc = EXIT_ERROR;
 	if (renewing) {
 		pthread_mutex_lock(&renewer.mutex);
 		renewer.stop = true;

@@ -5,14 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bots.h"
 #include "cmd.h"
+#include "diag.h"
 #include "prepare.h"
 #include "state.h"
 
 static const struct cmd_option cmd_state_options[] = {
 	{ "file", 'f', "FILE", "the config (default: bots.yaml)" },
 	{ "state", 0, "PATH",
-	    "the state file (default: .getbot/state.json beside the config)" },
+	    "the state file (default: .getbot/state.json beside the config, "
+	    "or the config's state: backend)" },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -21,18 +24,33 @@ cmd_state_exec(const struct cmd_args *args)
 {
 	const char *sub = args->positional[0];
 	const char *config = cmd_args_get(args, "file");
-	char *path = prepare_state_path(
-	    config != NULL ? config : "bots.yaml", cmd_args_get(args, "state"));
+	char *path;
+	struct diag_list diags = DIAG_LIST_INIT;
 	struct strbuf err = STRBUF_INIT;
+	struct state_where where;
 	struct state *state = NULL;
+	struct bots *bots = NULL;
+	size_t d;
 	int rc = EXIT_ERROR;
 
+	if (config == NULL)
+		config = "bots.yaml";
+	path = prepare_state_path(config, cmd_args_get(args, "state"));
+	/* the config says where the state lives */
+	if (bots_load_file(config, &bots, &diags) != 0) {
+		for (d = 0; d < diags.count; d++)
+			diag_print(stderr, &diags.items[d]);
+		goto out;
+	}
+	prepare_state_where(
+	    bots, config, path, cmd_args_has(args, "state"), &where);
 	if (strcmp(sub, "unlock") == 0) {
 		if (args->npositional != 2) {
 			fprintf(stderr, "usage: getbot state unlock LOCK_ID\n");
 			goto out;
 		}
-		if (state_force_unlock(path, args->positional[1], &err) != 0) {
+		if (state_force_unlock(&where, args->positional[1], &err) !=
+		    0) {
 			fprintf(stderr, "getbot state unlock: %s\n", err.buf);
 			goto out;
 		}
@@ -47,7 +65,7 @@ cmd_state_exec(const struct cmd_args *args)
 		    sub);
 		goto out;
 	}
-	if (state_load(path, &state, &err) != 0) {
+	if (state_open(&where, &state, &err) != 0) {
 		fprintf(stderr, "getbot state: %s\n", err.buf);
 		goto out;
 	}
@@ -72,9 +90,11 @@ cmd_state_exec(const struct cmd_args *args)
 		}
 		snapshot = state_resource(state, args->positional[1]);
 		if (snapshot == NULL) {
+			strbuf_reset(&err);
+			state_describe(state, &err);
 			fprintf(stderr,
 			    "getbot state show: no resource %s in %s\n",
-			    args->positional[1], path);
+			    args->positional[1], err.buf);
 			goto out;
 		}
 		text = cJSON_Print(snapshot);
@@ -84,6 +104,8 @@ cmd_state_exec(const struct cmd_args *args)
 	}
 out:
 	state_free(state);
+	bots_free(bots);
+	diag_list_clear(&diags);
 	free(path);
 	strbuf_release(&err);
 	return rc;

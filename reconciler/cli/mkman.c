@@ -68,6 +68,19 @@ static const struct {
 	    "The passphrase of the key a server target signs in with over "
 	    "ssh (identity:, or ~/.ssh/id_*), when it has one and is not in "
 	    "ssh-agent. Never printed." },
+	{ "GETBOT_GIT_TOKEN",
+	    "With state: {backend: git} and an https remote, the token getbot "
+	    "pushes and fetches the state's refs with (a GitHub token is sent "
+	    "as user x-access-token). Never printed. ssh remotes use ssh-agent "
+	    "or ~/.ssh/id_ed25519, id_ecdsa and id_rsa, and ~/.ssh/known_hosts." },
+	{ "GITHUB_ACTIONS",
+	    "With GITHUB_RUN_ID: the lock names the GitHub Actions run that "
+	    "holds it." },
+	{ "GITHUB_RUN_ID", "See GITHUB_ACTIONS." },
+	{ "GITLAB_CI",
+	    "With CI_JOB_ID: the lock names the GitLab CI job that holds it." },
+	{ "CI_JOB_ID",
+	    "The CI job the lock names (GitLab's, or any CI that sets it)." },
 	{ "SSH_AUTH_SOCK",
 	    "The ssh-agent whose keys getbot signs in to servers with, "
 	    "before ~/.ssh/id_ed25519, id_ecdsa and id_rsa (or the one "

@@ -108,12 +108,24 @@ prepare_remember(struct prepared *p)
 	}
 }
 
+void
+prepare_state_where(const struct bots *bots, const char *config_path,
+    const char *state_path, bool state_option, struct state_where *where)
+{
+	memset(where, 0, sizeof(*where));
+	where->path = state_path;
+	where->config_path = config_path;
+	where->lease = bots->state_lease;
+	/* --state names a file: the local backend, whatever the config says */
+	where->git = bots->state_backend == BOTS_STATE_GIT && !state_option;
+	where->remote = bots->state_remote;
+}
+
 int
-prepare_plan(const struct cmd_args *args,
+prepare_load(const struct cmd_args *args,
     const struct provider *const *providers, struct prepared *p, bool json)
 {
 	struct diag_list diags = DIAG_LIST_INIT;
-	struct strbuf err = STRBUF_INIT;
 	const char *config = cmd_args_get(args, "file");
 	size_t i;
 	int rc = EXIT_ERROR;
@@ -130,12 +142,26 @@ prepare_plan(const struct cmd_args *args,
 		}
 		goto out;
 	}
+	prepare_state_where(p->engine.bots, config, p->state_path,
+	    cmd_args_has(args, "state"), &p->where);
+	rc = EXIT_OK;
+out:
+	diag_list_clear(&diags);
+	return rc;
+}
+
+int
+prepare_observe(const struct cmd_args *args, struct prepared *p, bool json)
+{
+	struct strbuf err = STRBUF_INIT;
+	int rc = EXIT_ERROR;
+
 	p->engine.conn_options.accept_new_host_key =
 	    cmd_args_has(args, "accept-new-host-key");
 	p->engine.conn_options.note = prepare_note;
 	p->engine.observe_only = p->observe_only;
 	p->engine.nobserve_only = p->nobserve_only;
-	if (state_load(p->state_path, &p->state, &err) != 0) {
+	if (state_open(&p->where, &p->state, &err) != 0) {
 		prepare_error(json, err.buf);
 		goto out;
 	}
@@ -154,9 +180,17 @@ prepare_plan(const struct cmd_args *args,
 	else
 		rc = EXIT_OK;
 out:
-	diag_list_clear(&diags);
 	strbuf_release(&err);
 	return rc;
+}
+
+int
+prepare_plan(const struct cmd_args *args,
+    const struct provider *const *providers, struct prepared *p, bool json)
+{
+	int rc = prepare_load(args, providers, p, json);
+
+	return rc != EXIT_OK ? rc : prepare_observe(args, p, json);
 }
 
 void

@@ -50,6 +50,7 @@ struct prepared {
 	struct plan plan;
 	struct plan_options options;
 	char *state_path;                /* owned */
+	struct state_where where;        /* where the state lives */
 	const char *const *observe_only; /* see struct engine; borrowed */
 	size_t nobserve_only;
 	const char **lists[4]; /* option value arrays, owned */
@@ -65,6 +66,15 @@ int prepare_options(const struct cmd_args *args, struct prepared *p);
  */
 int prepare_plan(const struct cmd_args *args,
     const struct provider *const *providers, struct prepared *p, bool json);
+/* prepare_plan in two steps: load the config (and p->where), then the
+ * rest; apply takes the lock in between. */
+int prepare_load(const struct cmd_args *args,
+    const struct provider *const *providers, struct prepared *p, bool json);
+int prepare_observe(const struct cmd_args *args, struct prepared *p, bool json);
+/* Where the state of a loaded config lives: state_path (the local file)
+ * unless the config says git and --state was not given. */
+void prepare_state_where(const struct bots *bots, const char *config_path,
+    const char *state_path, bool state_option, struct state_where *where);
 void prepare_release(struct prepared *p);
 /* bots.yaml's directory + /.getbot/state.json, or --state. */
 char *prepare_state_path(const char *config_path, const char *state_option);

@@ -21,6 +21,17 @@
 
 static char scratch[] = "/tmp/getbot-test-state.XXXXXX";
 
+/* The local backend's state at path. */
+static const struct state_where *
+at(const char *path)
+{
+	static struct state_where where;
+
+	memset(&where, 0, sizeof(where));
+	where.path = path;
+	return &where;
+}
+
 /* A fresh directory for one test; its state path is DIR/.getbot/state.json,
  * and .getbot does not exist yet. The caller frees it. */
 static char *
@@ -838,7 +849,7 @@ test_state__lock_acquire_release(void)
 	char *text;
 	char host[256] = "";
 
-	is_int(state_lock(path, "apply", 0, &lock, &err), 0,
+	is_int(state_lock(at(path), "apply", 0, &lock, &err), 0,
 	    "a free lock is taken (%s)", err.buf);
 	ok(lock != NULL && is_uuid_v4(state_lock_id(lock)),
 	    "with a UUID lock id");
@@ -872,7 +883,7 @@ test_state__lock_acquire_release(void)
 	is_int(state_lock_renew(lock, &err), 0, "our lease can be renewed");
 	state_unlock(lock);
 	ok(!exists(lock_path), "unlock removes the lock file");
-	is_int(state_lock(path, "plan", 0, &lock, &err), 0,
+	is_int(state_lock(at(path), "plan", 0, &lock, &err), 0,
 	    "and the lock can be taken again");
 	state_unlock(lock);
 	state_unlock(NULL);
@@ -889,8 +900,8 @@ test_state__held_lock_is_refused_naming_the_holder(void)
 	struct state_lock *first = NULL, *second = NULL;
 	char *want;
 
-	state_lock(path, "apply", 0, &first, &err);
-	is_int(state_lock(path, "plan", 0, &second, &err), STATE_LOCKED,
+	state_lock(at(path), "apply", 0, &first, &err);
+	is_int(state_lock(at(path), "plan", 0, &second, &err), STATE_LOCKED,
 	    "a held lock gives STATE_LOCKED");
 	ok(second == NULL, "and no lock");
 	ok(contains(err.buf, "state is locked by "), "the message says so (%s)",
@@ -930,7 +941,7 @@ test_state__expired_lease_is_taken_over(void)
 
 	write_lease(
 	    path, "11111111-2222-4333-8444-555555555555", now - 100, now - 40);
-	is_int(state_lock(path, "apply", 0, &lock, &err), 0,
+	is_int(state_lock(at(path), "apply", 0, &lock, &err), 0,
 	    "an expired lease is taken over (%s)", err.buf);
 	ok(contains(state_lock_taken_over(lock),
 	       "11111111-2222-4333-8444-555555555555"),
@@ -959,9 +970,9 @@ test_state__renew_after_takeover_fails(void)
 	struct state_lock *slow = NULL, *taker = NULL;
 	char *text;
 
-	state_lock(path, "apply", 0, &slow, &err);
+	state_lock(at(path), "apply", 0, &slow, &err);
 	expire_lease(path); /* slow hung past its lease */
-	is_int(state_lock(path, "apply", 0, &taker, &err), 0,
+	is_int(state_lock(at(path), "apply", 0, &taker, &err), 0,
 	    "another process takes the expired lease over");
 	is_int(state_lock_renew(slow, &err), -1,
 	    "the old holder can no longer renew");
@@ -991,18 +1002,18 @@ test_state__force_unlock_needs_the_right_id(void)
 	struct strbuf err = STRBUF_INIT;
 	struct state_lock *lock = NULL;
 
-	is_int(state_force_unlock(path, "anything", &err), -1,
+	is_int(state_force_unlock(at(path), "anything", &err), -1,
 	    "force-unlocking an unlocked state fails");
 	ok(contains(err.buf, "is not locked"), "and says so (%s)", err.buf);
 	strbuf_reset(&err);
-	state_lock(path, "apply", 0, &lock, &err);
-	is_int(state_force_unlock(path, "3f2a-wrong", &err), -1,
+	state_lock(at(path), "apply", 0, &lock, &err);
+	is_int(state_force_unlock(at(path), "3f2a-wrong", &err), -1,
 	    "the wrong id is refused");
 	ok(contains(err.buf, state_lock_id(lock)), "naming the real id (%s)",
 	    err.buf);
 	ok(exists(lock_path), "and the lock stays");
 	strbuf_reset(&err);
-	is_int(state_force_unlock(path, state_lock_id(lock), &err), 0,
+	is_int(state_force_unlock(at(path), state_lock_id(lock), &err), 0,
 	    "the right id removes it");
 	ok(!exists(lock_path), "the lock file is gone");
 	is_int(
@@ -1025,7 +1036,7 @@ test_state__garbage_lock_is_reported(void)
 	char *text;
 
 	spew(lock_path, "held by bob, back soon", 0600);
-	is_int(state_lock(path, "apply", 0, &lock, &err), -1,
+	is_int(state_lock(at(path), "apply", 0, &lock, &err), -1,
 	    "a lock file that does not parse is an error");
 	ok(contains(err.buf, lock_path) && contains(err.buf, "not valid JSON"),
 	    "reported as such (%s)", err.buf);
@@ -1034,10 +1045,10 @@ test_state__garbage_lock_is_reported(void)
 	is_str(text, "held by bob, back soon", "it is never removed");
 	free(text);
 	strbuf_reset(&err);
-	is_int(state_force_unlock(path, "x", &err), -1, "nor by force-unlock");
+	is_int(state_force_unlock(at(path), "x", &err), -1, "nor by force-unlock");
 	strbuf_reset(&err);
 	spew(lock_path, "{\"id\": \"x\", \"owner\": \"o\"}", 0600);
-	is_int(state_lock(path, "apply", 0, &lock, &err), -1,
+	is_int(state_lock(at(path), "apply", 0, &lock, &err), -1,
 	    "a lock missing fields is an error too");
 	ok(contains(err.buf, "not a valid lock: host: missing"),
 	    "naming the field (%s)", err.buf);
@@ -1068,7 +1079,7 @@ test_state__lock_contention_between_processes(void)
 
 		close(ready[0]);
 		close(go[1]);
-		rc = state_lock(path, "apply", 0, &lock, &err);
+		rc = state_lock(at(path), "apply", 0, &lock, &err);
 		byte = rc == 0 ? '1' : '0';
 		if (write(ready[1], &byte, 1) != 1 ||
 		    read(go[0], &byte, 1) != 1)
@@ -1085,7 +1096,7 @@ test_state__lock_contention_between_processes(void)
 	is_int(byte, '1', "that it holds the lock");
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	rc = state_lock(path, "apply", 0.5, &lock, &err);
+	rc = state_lock(at(path), "apply", 0.5, &lock, &err);
 	waited = seconds_since(&start);
 	is_int(rc, STATE_LOCKED, "another process cannot take it");
 	ok(waited >= 0.5 && waited < 5, "after waiting 0.5 s (%.2f s)", waited);
@@ -1098,7 +1109,7 @@ test_state__lock_contention_between_processes(void)
 	is_int(
 	    write(go[1], "x", 1), 1, "the child is told to release in 0.4 s");
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	rc = state_lock(path, "apply", 10, &lock, &err);
+	rc = state_lock(at(path), "apply", 10, &lock, &err);
 	waited = seconds_since(&start);
 	is_int(rc, 0,
 	    "a waiting process gets the lock once it is released (%s)",

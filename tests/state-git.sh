@@ -1,0 +1,281 @@
+#!/bin/sh
+# The git state backend (state: {backend: git}) against a real git server:
+# a bare repository served by a throwaway OpenSSH sshd on loopback
+# (tests/sshd.sh), reached by libgit2 over ssh, and two clones of it that
+# apply against the edge fakes. One lock and one record for both: the
+# second apply is refused naming the holder, a killed holder's lease
+# expires and is taken over, state unlock, one audit commit per apply, a
+# push race at the state update retried without losing either side, and
+# no secret in any ref.
+. "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
+tap_tmpdir
+T=$tap_tmp
+
+. "$top_srcdir/tests/fakes.sh"
+. "$top_srcdir/tests/sshd.sh"
+fakes_init
+sshd_require
+command -v git >/dev/null 2>&1 || sshd_skip "no git (Debian package git)"
+command -v unshare >/dev/null 2>&1 || sshd_skip "no unshare (util-linux)"
+holder=""
+cleanup() {
+	[ -n "$holder" ] && kill -9 "$holder" 2>/dev/null
+	sshd_stop
+	fakes_cleanup
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+sshd_start_isolated "$T"
+mkdir -p "$HOME/.ssh"
+cp "$SSHD_USER_KEY" "$HOME/.ssh/id_ed25519"
+cp "$SSHD_KNOWN_HOSTS" "$HOME/.ssh/known_hosts"
+chmod 600 "$HOME/.ssh/id_ed25519"
+# git's own ssh reads the password entry's home, not $HOME
+export GIT_SSH_COMMAND="ssh -F none -i $HOME/.ssh/id_ed25519 -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=$HOME/.ssh/known_hosts"
+export GIT_AUTHOR_NAME="Dana Dev" GIT_AUTHOR_EMAIL=dana@example.com
+export GIT_COMMITTER_NAME="Dana Dev" GIT_COMMITTER_EMAIL=dana@example.com
+unset GITHUB_ACTIONS GITHUB_RUN_ID GITLAB_CI CI_JOB_ID
+
+export CF_TOKEN="cf-CANARY-token-0101" ROUTER_TOKEN="rt-CANARY-token-0102"
+export PRO_KEY="sk-CANARY-pro-0103"
+start_fake cf fake-cloudflare.py --token "$CF_TOKEN"
+cf=$url
+start_fake router fake-router.py --token "$ROUTER_TOKEN"
+router=$url
+export GETBOT_CLOUDFLARE_API="$cf/client/v4"
+export GETBOT_RUNTIME_DIR="$top_srcdir/examples/runtimes"
+ctl() { # ctl FAKE_URL PATH JSON
+	python3 -c 'import sys, urllib.request as u; r = u.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST"); u.urlopen(r).read()' "$1$2" "$3"
+}
+
+remote="$T/remote.git"
+url="ssh://root@127.0.0.1:$SSHD_PORT$remote"
+git init -q --bare -b main "$remote"
+
+# write_config DIR: an edge config whose state lives in the git remote
+write_config() {
+	cat >"$1/bots.yaml" <<YAML
+version: 1
+state: {backend: git, lease: 15}
+targets:
+  edge:
+    kind: cloudflare
+    account_id: 0123456789abcdef0123456789abcdef
+    api_token: {env: CF_TOKEN}
+    router: {url: "$router", token: {env: ROUTER_TOKEN}}
+defaults: {model: ${MODEL:-openai/gpt-5}, runtime: openclaw-2026.3.8}
+orgs:
+  research:
+    owner: carol@research.example
+    target: edge
+    teams:
+      pro:
+        api_keys: {openai: {env: PRO_KEY}}
+        persona: You are Research Pro.
+        instructions: Cite every source.
+YAML
+}
+
+# run DIR CMD...: in DIR, stdout in $T/out, stderr in $T/err, exit in $rc
+run() {
+	dir=$1
+	shift
+	rc=0
+	(cd "$dir" && "$@") >"$T/out" 2>"$T/err" || rc=$?
+	cat "$T/out" "$T/err" >>"$T/all.log"
+}
+# audit: the state ref's commits, newest first, one subject per line
+audit() { git --git-dir="$remote" log --format=%s refs/getbot/state 2>/dev/null; }
+has_lock() { git --git-dir="$remote" rev-parse -q --verify refs/getbot/lock >/dev/null; }
+
+mkdir "$T/a"
+git -C "$T/a" init -q -b main
+write_config "$T/a"
+git -C "$T/a" add bots.yaml
+git -C "$T/a" commit -qm "research: first agent"
+git -C "$T/a" remote add origin "$url"
+git -C "$T/a" push -q origin main 2>"$T/err"
+tap_ok $? "a repository with bots.yaml is pushed to the remote over ssh"
+
+# --- the first apply records the state in the remote
+run "$T/a" "$GETBOT" apply --auto-approve
+tap_ok "$rc" "apply with state: {backend: git} (over ssh, libgit2)"
+[ "$rc" -eq 0 ] || tap_diag "$(cat "$T/out" "$T/err")"
+git --git-dir="$remote" cat-file -p refs/getbot/state:state.json >"$T/remote-state.json" 2>/dev/null &&
+	grep -q '"cloudflare.worker.research-pro"' "$T/remote-state.json"
+tap_ok $? "the remote's refs/getbot/state holds state.json with what was applied"
+! has_lock; tap_ok $? "and the lock ref is gone once the apply ends"
+[ "$(audit | wc -l)" -eq 1 ] && audit | grep -q '^getbot apply: [1-9][0-9]* succeeded, 0 failed, 0 skipped$'
+tap_ok $? "one audit commit: what was applied ($(audit | head -1))"
+sha=$(git -C "$T/a" rev-parse HEAD)
+git --git-dir="$remote" log -1 --format=%B refs/getbot/state | grep -q "^Config commit: $sha"
+tap_ok $? "naming the config's commit"
+git --git-dir="$remote" log -1 --format=%B refs/getbot/state | grep -q '^  create cloudflare.worker.research-pro$'
+tap_ok $? "and each action"
+
+# --- a fresh runner (another clone) sees that record
+git clone -q "$url" "$T/b" 2>"$T/err"
+tap_ok $? "a second clone, as a fresh CI runner has"
+run "$T/b" "$GETBOT" state list
+grep -q '^cloudflare.worker.research-pro$' "$T/out"
+tap_ok $? "state list in it reads the shared record"
+run "$T/b" "$GETBOT" plan --detailed-exitcode
+[ "$rc" -eq 0 ] && grep -q 'No changes' "$T/out"
+tap_ok $? "and its plan has nothing to do"
+[ ! -e "$T/b/.getbot" ]; tap_ok $? "no local state file is made"
+
+# --- two runners at once: one proceeds, the other exits 4 naming the holder
+MODEL=openai/gpt-5-mini write_config "$T/a"
+git -C "$T/a" commit -qam "research: a smaller model" && git -C "$T/a" push -q origin main 2>/dev/null
+git -C "$T/b" pull -q 2>/dev/null
+ctl "$cf" /__control/faults '{"faults": [{"method": "PUT", "path": "/scripts/", "delay": 4}]}'
+(cd "$T/a" && GITHUB_ACTIONS=true GITHUB_RUN_ID=777 exec "$GETBOT" apply --auto-approve) \
+	>"$T/a.out" 2>"$T/a.err" &
+holder=$!
+i=0
+while ! has_lock && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+has_lock; tap_ok $? "the first apply holds refs/getbot/lock"
+run "$T/b" "$GETBOT" apply --auto-approve
+[ "$rc" -eq 4 ]; tap_ok $? "the second exits 4 (locked)"
+grep -q "state is locked by .*@$(hostname) pid $holder (apply, GitHub Actions run 777) since .*; lease expires in [0-9]* s; lock id [0-9a-f-]*; run 'getbot state unlock " "$T/err"
+tap_ok $? "naming the holder, its CI run and how to unlock: $(cat "$T/err")"
+wait "$holder"
+rc=$?
+holder=""
+tap_ok "$rc" "the first apply completes"
+[ "$rc" -eq 0 ] || tap_diag "$(cat "$T/a.out" "$T/a.err")"
+[ "$(audit | wc -l)" -eq 2 ]; tap_ok $? "two applies, two audit commits"
+
+# --- a killed runner's lease expires and is taken over
+ctl "$cf" /__control/faults '{"faults": [{"method": "PUT", "path": "/scripts/", "delay": 30}]}'
+MODEL=openai/gpt-5 write_config "$T/a"
+git -C "$T/a" commit -qam "research: back to gpt-5" && git -C "$T/a" push -q origin main 2>/dev/null
+git -C "$T/b" pull -q 2>/dev/null
+# another machine: a host name of its own, so its pid means nothing here
+(cd "$T/a" && exec unshare -u sh -c 'hostname runner-a && exec "$0" apply --auto-approve' "$GETBOT") \
+	>"$T/a.out" 2>"$T/a.err" &
+holder=$!
+i=0
+while ! has_lock && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+kill -9 "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+holder=""
+has_lock; tap_ok $? "a runner is killed (kill -9) while it holds the lock"
+ctl "$cf" /__control/faults '{"faults": []}'
+run "$T/b" "$GETBOT" apply --auto-approve
+[ "$rc" -eq 4 ] && grep -q "locked by .*@runner-a pid" "$T/err"
+tap_ok $? "until its lease ends, another runner is refused"
+run "$T/b" "$GETBOT" apply --auto-approve --lock-wait 60s
+tap_ok "$rc" "with --lock-wait, it waits out the lease and applies"
+grep -q "took over the lock of .*@runner-a pid [0-9]* (apply) since .*, expired [0-9]* s ago, lock id" "$T/err"
+tap_ok $? "naming the old holder: $(grep took "$T/err")"
+[ "$(audit | wc -l)" -eq 3 ]; tap_ok $? "the killed apply left no audit commit; the one that finished did"
+run "$T/a" "$GETBOT" plan --detailed-exitcode
+[ "$rc" -eq 0 ]; tap_ok $? "both clones now plan nothing"
+
+# --- state unlock, against the remote
+MODEL=openai/gpt-5-nano write_config "$T/a"
+git -C "$T/a" commit -qam "research: nano"
+ctl "$cf" /__control/faults '{"faults": [{"method": "PUT", "path": "/scripts/", "delay": 30}]}'
+(cd "$T/a" && exec unshare -u sh -c 'hostname runner-c && exec "$0" apply --auto-approve' "$GETBOT") \
+	>"$T/a.out" 2>"$T/a.err" &
+holder=$!
+i=0
+while ! has_lock && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+kill -9 "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+holder=""
+ctl "$cf" /__control/faults '{"faults": []}'
+run "$T/b" "$GETBOT" apply --auto-approve
+id=$(sed -n "s/.*run 'getbot state unlock \([0-9a-f-]*\)'.*/\1/p" "$T/err")
+[ "$rc" -eq 4 ] && [ -n "$id" ]; tap_ok $? "a lock left by a killed runner names its id"
+run "$T/b" "$GETBOT" state unlock 00000000-wrong
+[ "$rc" -eq 1 ] && grep -q "does not match: state is locked by .*@runner-c" "$T/err"
+tap_ok $? "state unlock with another id is refused, naming the holder"
+has_lock; tap_ok $? "and the lock stays"
+run "$T/b" "$GETBOT" state unlock "$id"
+[ "$rc" -eq 0 ] && ! has_lock; tap_ok $? "state unlock ID removes the remote's lock"
+run "$T/b" "$GETBOT" state unlock "$id"
+[ "$rc" -eq 1 ] && grep -q "is not locked" "$T/err"; tap_ok $? "and says so when there is none"
+
+# --- a push race at the moment of the state update: retried, never lost
+# The remote's pre-receive hook writes another runner's state commit just
+# before getbot's push lands (once), so receive-pack's compare-and-swap
+# refuses getbot's update; getbot reads theirs, lays its own over it and
+# pushes again.
+cat >"$remote/hooks/pre-receive" <<'EOF'
+#!/bin/sh
+[ -e "$GIT_DIR/race-once" ] || exit 0
+grep -q ' refs/getbot/state$' || exit 0
+rm -f "$GIT_DIR/race-once"
+# outside the push's quarantine, as another runner's push would be
+unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
+old=$(git rev-parse refs/getbot/state)
+git cat-file -p "$old:state.json" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+s["resources"]["test.other-runner"] = {"provider": "cloudflare", "spec": {},
+    "fingerprints": {}, "serial": s["serial"]}
+json.dump(s, sys.stdout, indent=2)' >"$GIT_DIR/theirs.json"
+blob=$(git hash-object -w "$GIT_DIR/theirs.json")
+tree=$(printf '100644 blob %s\tstate.json\n' "$blob" | git mktree)
+new=$(git commit-tree -p "$old" -m "another runner's apply" "$tree")
+git update-ref refs/getbot/state "$new" "$old"
+EOF
+chmod +x "$remote/hooks/pre-receive"
+touch "$remote/race-once"
+MODEL=openai/gpt-5-mini write_config "$T/b"
+git -C "$T/b" commit -qam "research: mini again"
+run "$T/b" "$GETBOT" apply --auto-approve
+tap_ok "$rc" "an apply whose state push loses a race"
+[ "$rc" -eq 0 ] || tap_diag "$(cat "$T/out" "$T/err")"
+[ ! -e "$remote/race-once" ]; tap_ok $? "(the race happened)"
+git --git-dir="$remote" cat-file -p refs/getbot/state:state.json >"$T/remote-state.json"
+python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+r = s["resources"]
+assert "test.other-runner" in r, "theirs lost"
+assert r["cloudflare.secrets.research-pro"]["spec"]["model"] == "openai/gpt-5-mini", "ours lost"
+' "$T/remote-state.json"
+tap_ok $? "the remote's state has both the other runner's record and ours"
+audit | sed -n 2p | grep -q "another runner's apply"
+tap_ok $? "and ours is a commit on top of theirs: $(audit | head -2 | tr '\n' '|')"
+rm -f "$remote/hooks/pre-receive"
+
+# --- what cannot work is said plainly
+mkdir "$T/plain"
+write_config "$T/plain"
+run "$T/plain" "$GETBOT" plan
+[ "$rc" -eq 1 ] && grep -q "backend git keeps the state in the config's git repository, but 'bots.yaml' is not in one" "$T/err"
+tap_ok $? "outside a git repository: $(cat "$T/err")"
+git -C "$T/plain" init -q
+run "$T/plain" "$GETBOT" plan
+[ "$rc" -eq 1 ] && grep -q "has no remote 'origin'" "$T/err"
+tap_ok $? "a repository without the remote: $(cat "$T/err")"
+git -C "$T/plain" remote add origin "ssh://root@127.0.0.1:1$remote"
+run "$T/plain" "$GETBOT" plan
+[ "$rc" -eq 1 ] && grep -q "cannot fetch from remote 'origin'" "$T/err"
+tap_ok $? "an unreachable remote: $(cat "$T/err")"
+git -C "$T/plain" remote set-url origin "$url"
+mv "$HOME/.ssh/known_hosts" "$HOME/.ssh/known_hosts.off"
+run "$T/plain" "$GETBOT" plan
+[ "$rc" -eq 1 ]; tap_ok $? "a remote whose host key is not known is refused: $(cat "$T/err")"
+mv "$HOME/.ssh/known_hosts.off" "$HOME/.ssh/known_hosts"
+mv "$HOME/.ssh/id_ed25519" "$HOME/.ssh/id_ed25519.off"
+run "$T/plain" "$GETBOT" plan
+[ "$rc" -eq 1 ] && grep -q "cannot fetch from remote 'origin'" "$T/err"
+tap_ok $? "without a key: $(cat "$T/err")"
+mv "$HOME/.ssh/id_ed25519.off" "$HOME/.ssh/id_ed25519"
+
+# --- secrets never enter the refs, nor any output
+git --git-dir="$remote" log -p --all >"$T/refs.log"
+for obj in $(git --git-dir="$remote" rev-list --objects --all | cut -d' ' -f1); do
+	git --git-dir="$remote" cat-file -p "$obj"
+done >>"$T/refs.log" 2>/dev/null
+[ -s "$T/refs.log" ] && ! grep -q CANARY "$T/refs.log"
+tap_ok $? "no secret in any object of the remote"
+! grep -q CANARY "$T/all.log" "$T/a.out" "$T/a.err"
+tap_ok $? "nor in any output"
+
+tap_done
