@@ -250,6 +250,11 @@ state_git_remote_error(
 	state_git_error(err, what.buf);
 	if (git->cred_tried.len > 0)
 		strbuf_addf(err, " (tried:%s)", git->cred_tried.buf);
+	if (strstr(err->buf, "hostkey") != NULL)
+		strbuf_addstr(err, "; if the remote is the one you mean, add its "
+				   "host key to ~/.ssh/known_hosts (ssh-keyscan "
+				   "-p PORT HOST, checked against its "
+				   "fingerprint)");
 	strbuf_release(&what);
 }
 

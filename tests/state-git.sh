@@ -260,13 +260,51 @@ tap_ok $? "an unreachable remote: $(cat "$T/err")"
 git -C "$T/plain" remote set-url origin "$url"
 mv "$HOME/.ssh/known_hosts" "$HOME/.ssh/known_hosts.off"
 run "$T/plain" "$GETBOT" plan
-[ "$rc" -eq 1 ]; tap_ok $? "a remote whose host key is not known is refused: $(cat "$T/err")"
+[ "$rc" -eq 1 ] && grep -q "unknown remote ssh hostkey.*ssh-keyscan" "$T/err"
+tap_ok $? "a remote whose host key is not known is refused, saying how to add it: $(cat "$T/err")"
 mv "$HOME/.ssh/known_hosts.off" "$HOME/.ssh/known_hosts"
 mv "$HOME/.ssh/id_ed25519" "$HOME/.ssh/id_ed25519.off"
 run "$T/plain" "$GETBOT" plan
 [ "$rc" -eq 1 ] && grep -q "cannot fetch from remote 'origin'" "$T/err"
 tap_ok $? "without a key: $(cat "$T/err")"
 mv "$HOME/.ssh/id_ed25519.off" "$HOME/.ssh/id_ed25519"
+
+# --- the key through ssh-agent, no key file
+eval "$(ssh-agent -s)" >/dev/null
+ssh-add -q "$HOME/.ssh/id_ed25519" 2>/dev/null
+mv "$HOME/.ssh/id_ed25519" "$HOME/.ssh/id_ed25519.off"
+run "$T/plain" "$GETBOT" plan
+tap_ok "$rc" "ssh-agent's key is used when there is no key file"
+mv "$HOME/.ssh/id_ed25519.off" "$HOME/.ssh/id_ed25519"
+kill "$SSH_AGENT_PID" 2>/dev/null
+unset SSH_AUTH_SOCK SSH_AGENT_PID
+
+# --- an https remote with a token (GETBOT_GIT_TOKEN): real git
+# http-backend behind Basic authentication (tests/git-http.py)
+token="ghs_CANARY-git-token-0104"
+printf '%s\n' "$token" >"$T/token"
+python3 "$top_srcdir/tests/git-http.py" --root "$T" --token-file "$T/token" \
+	--port-file "$T/git-http.port" 2>"$T/git-http.log" &
+fake_pids="$fake_pids $!"
+i=0
+while [ ! -s "$T/git-http.port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+git -C "$T/plain" remote set-url origin "http://127.0.0.1:$(cat "$T/git-http.port")/remote.git"
+run "$T/plain" "$GETBOT" state list
+[ "$rc" -eq 1 ] && grep -q "cannot fetch from remote 'origin'" "$T/err" && grep -q GETBOT_GIT_TOKEN "$T/err"
+tap_ok $? "an https remote without a token says how to give one: $(cat "$T/err")"
+GETBOT_GIT_TOKEN=wrong-token run "$T/plain" "$GETBOT" state list
+[ "$rc" -eq 1 ] && grep -q "cannot fetch from remote 'origin'" "$T/err"
+tap_ok $? "a wrong token is refused: $(cat "$T/err")"
+GETBOT_GIT_TOKEN=$token run "$T/plain" "$GETBOT" state list
+[ "$rc" -eq 0 ] && grep -q '^cloudflare.worker.research-pro$' "$T/out"
+tap_ok $? "with GETBOT_GIT_TOKEN the same record is read over https"
+[ "$rc" -eq 0 ] || tap_diag "$(cat "$T/err")"
+git -C "$T/plain" add bots.yaml && git -C "$T/plain" commit -qm "research: from the https clone"
+GETBOT_GIT_TOKEN=$token run "$T/plain" "$GETBOT" apply --auto-approve
+[ "$rc" -eq 0 ] && audit | head -1 | grep -q '^getbot apply: 1 succeeded'
+tap_ok $? "and an apply over https locks, records and unlocks: $(audit | head -1)"
+! has_lock; tap_ok $? "(the lock is gone)"
+! grep -q CANARY "$T/git-http.log"; tap_ok $? "the token is never in the server's log (nor in a URL)"
 
 # --- secrets never enter the refs, nor any output
 git --git-dir="$remote" log -p --all >"$T/refs.log"
