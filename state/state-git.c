@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <git2.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,10 +307,13 @@ out:
 	return rc;
 }
 
-/* The file name in commit (fetched), at most max bytes, into out. */
+/* The file name in commit (fetched), at most max bytes, into out; when
+ * optional, STATE_GIT_NO_FILE if the commit has none. */
+#define STATE_GIT_NO_FILE (-3)
 static int
 state_git_read(struct state_git *git, const git_oid *commit_id,
-    const char *name, size_t max, struct strbuf *out, struct strbuf *err)
+    const char *name, bool optional, size_t max, struct strbuf *out,
+    struct strbuf *err)
 {
 	git_commit *commit = NULL;
 	git_tree *tree = NULL;
@@ -326,6 +330,10 @@ state_git_read(struct state_git *git, const git_oid *commit_id,
 		goto out;
 	}
 	entry = git_tree_entry_byname(tree, name);
+	if (entry == NULL && optional) {
+		rc = STATE_GIT_NO_FILE;
+		goto out;
+	}
 	if (entry == NULL || git_tree_entry_type(entry) != GIT_OBJECT_BLOB ||
 	    git_blob_lookup(&blob, git->repo, git_tree_entry_id(entry)) != 0) {
 		strbuf_addf(err,
@@ -356,8 +364,10 @@ out:
 static int
 state_git_commit(struct state_git *git, const char *kind,
     const git_oid *parent_id, const char *name, const char *text, size_t len,
-    const char *message, git_oid *id, struct strbuf *err)
+    const struct strbuf *journal, const char *message, git_oid *id,
+    struct strbuf *err)
 {
+	git_oid journal_id;
 	git_treebuilder *builder = NULL;
 	git_signature *who = NULL;
 	git_commit *parent = NULL;
@@ -378,6 +388,11 @@ state_git_commit(struct state_git *git, const char *kind,
 	    git_treebuilder_new(&builder, git->repo, NULL) != 0 ||
 	    git_treebuilder_insert(
 		NULL, builder, name, &blob_id, GIT_FILEMODE_BLOB) != 0 ||
+	    (journal != NULL && journal->len > 0 &&
+		(git_blob_create_from_buffer(&journal_id, git->repo,
+		     journal->buf, journal->len) != 0 ||
+		    git_treebuilder_insert(NULL, builder, "journal.json",
+			&journal_id, GIT_FILEMODE_BLOB) != 0)) ||
 	    git_treebuilder_write(&tree_id, builder) != 0 ||
 	    git_tree_lookup(&tree, git->repo, &tree_id) != 0 ||
 	    git_signature_now(&who, "getbot", email) != 0 ||
@@ -507,8 +522,8 @@ state_git_read_lease(struct state_git *git, const git_oid *id,
 
 	strbuf_addf(&what, "the lock %s of remote '%s'", STATE_GIT_LOCK_REF,
 	    git->remote);
-	if (state_git_read(
-		git, id, "lock.json", STATE_GIT_LOCK_MAX, &text, err) < 0 ||
+	if (state_git_read(git, id, "lock.json", false, STATE_GIT_LOCK_MAX,
+		&text, err) < 0 ||
 	    state_lease_parse(what.buf, text.buf, text.len, lease, err) < 0)
 		goto out;
 	rc = 0;
@@ -522,10 +537,11 @@ out:
 	return rc;
 }
 
-/* Push lock's lease as a new lock commit in place of expected. */
+/* Push lock's lease (and journal, the intents of the state attached, when
+ * not NULL) as a new lock commit in place of expected. */
 static int
 state_git_push_lease(struct state_lock *lock, const git_oid *expected,
-    struct strbuf *err)
+    const struct strbuf *journal, struct strbuf *err)
 {
 	struct strbuf text = STRBUF_INIT, message = STRBUF_INIT;
 	git_oid id;
@@ -536,14 +552,53 @@ state_git_push_lease(struct state_lock *lock, const git_oid *expected,
 	strbuf_addch(&message, '\n');
 	if (state_lease_text(&lock->lease, &text, err) < 0 ||
 	    state_git_commit(lock->git, "lock", NULL, "lock.json", text.buf,
-		text.len, message.buf, &id, err) < 0)
+		text.len, journal, message.buf, &id, err) < 0)
 		goto out;
 	rc = state_git_push(lock->git, STATE_GIT_LOCK_REF, "lock", expected, err);
-	if (rc == 0)
+	if (rc == 0) {
 		git_oid_tostr(lock->git_held, sizeof(lock->git_held), &id);
+		lock->renewed = (long long)time(NULL);
+	}
 out:
 	strbuf_release(&text);
 	strbuf_release(&message);
+	return rc;
+}
+
+/* The intents the holder of lock commit id left (journal.json), kept in
+ * lock->inherited for state_lock_attach. */
+static int
+state_git_inherit(struct state_git *git, struct state_lock *lock,
+    const git_oid *id, struct strbuf *err)
+{
+	struct strbuf text = STRBUF_INIT, what = STRBUF_INIT;
+	cJSON *journal = NULL;
+	int rc;
+
+	rc = state_git_read(git, id, "journal.json", true, STATE_GIT_STATE_MAX,
+	    &text, err);
+	if (rc == STATE_GIT_NO_FILE) {
+		rc = 0;
+		goto out;
+	}
+	strbuf_addf(&what, "the journal in %s of remote '%s'",
+	    STATE_GIT_LOCK_REF, git->remote);
+	if (rc < 0 ||
+	    (rc = state_json_parse(what.buf, text.buf, text.len, &journal,
+		 err)) < 0)
+		goto out;
+	if (!cJSON_IsArray(journal)) {
+		strbuf_addf(err, "%s is not a JSON array", what.buf);
+		rc = -1;
+		goto out;
+	}
+	cJSON_Delete(lock->inherited);
+	lock->inherited = journal;
+	journal = NULL;
+out:
+	cJSON_Delete(journal);
+	strbuf_release(&text);
+	strbuf_release(&what);
 	return rc;
 }
 
@@ -598,10 +653,12 @@ state_git_lock(struct state_git *git, struct state_lock *lock,
 				continue;
 			}
 			state_lease_stale(&stale, &current, now);
+			if (state_git_inherit(git, lock, &lock_id, err) < 0)
+				goto out;
 		}
 		lock->lease.started = now;
 		lock->lease.expires = now + lock->lease_seconds;
-		rc = state_git_push_lease(lock, &lock_id, err);
+		rc = state_git_push_lease(lock, &lock_id, NULL, err);
 		if (rc != STATE_GIT_MOVED)
 			break;
 		/* another runner was quicker: look again at once */
@@ -645,6 +702,7 @@ state_git_lost(struct state_lock *lock, struct strbuf *err)
 int
 state_git_renew(struct state_lock *lock, struct strbuf *err)
 {
+	struct strbuf journal = STRBUF_INIT;
 	long long expires = lock->lease.expires;
 	git_oid held;
 	int rc;
@@ -653,14 +711,24 @@ state_git_renew(struct state_lock *lock, struct strbuf *err)
 		strbuf_addstr(err, "the lock is not held");
 		return -1;
 	}
+	pthread_mutex_lock(&lock->outbox.mutex);
+	strbuf_add(&journal, lock->outbox.journal.buf, lock->outbox.journal.len);
+	lock->outbox.changed = false;
+	pthread_mutex_unlock(&lock->outbox.mutex);
 	lock->lease.expires = (long long)time(NULL) + lock->lease_seconds;
-	rc = state_git_push_lease(lock, &held, err);
+	rc = state_git_push_lease(lock, &held, &journal, err);
 	if (rc == STATE_GIT_MOVED) {
 		state_git_lost(lock, err);
 		rc = -1;
 	}
-	if (rc < 0)
+	if (rc < 0) {
 		lock->lease.expires = expires;
+		/* send it again with the next try */
+		pthread_mutex_lock(&lock->outbox.mutex);
+		lock->outbox.changed = true;
+		pthread_mutex_unlock(&lock->outbox.mutex);
+	}
+	strbuf_release(&journal);
 	return rc;
 }
 
@@ -735,8 +803,8 @@ state_git_fetch_state(struct state_git *git, char loaded_from[41],
 		rc = 0;
 		goto out;
 	}
-	if (state_git_read(git, &state_id, "state.json", STATE_GIT_STATE_MAX,
-		text, err) < 0 ||
+	if (state_git_read(git, &state_id, "state.json", false,
+		STATE_GIT_STATE_MAX, text, err) < 0 ||
 	    file_replace(git->cache_path, text->buf, text->len, 0600, err) < 0)
 		goto out;
 	git_oid_tostr(loaded_from, 41, &state_id);
@@ -760,7 +828,7 @@ state_git_push_state(struct state_git *git, const char *parent,
 		return -1;
 	}
 	if (state_git_commit(git, "state", has_parent ? &parent_id : NULL,
-		"state.json", text, len, message, &id, err) < 0)
+		"state.json", text, len, NULL, message, &id, err) < 0)
 		return -1;
 	rc = state_git_push(git, STATE_GIT_STATE_REF, "state", &parent_id, err);
 	if (rc == 0)

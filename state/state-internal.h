@@ -6,6 +6,7 @@
 #define GETBOT_STATE_INTERNAL_H
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
@@ -61,6 +62,17 @@ struct state_lease {
 
 struct state_git;
 
+/*
+ * What a state attached to a git lock hands to it: its unfinished intents
+ * as JSON, replaced at each state_save (under the caller's serialisation
+ * of the state) and taken by state_lock_tick (another thread).
+ */
+struct state_outbox {
+	pthread_mutex_t mutex;
+	struct strbuf journal; /* a JSON array; empty: none yet */
+	bool changed;          /* since state_lock_tick last sent it */
+};
+
 /* A lock held: on a file (git NULL) or on the git backend's lock ref. */
 struct state_lock {
 	struct state_git *git; /* the git backend's, or NULL */
@@ -70,6 +82,9 @@ struct state_lock {
 	long lease_seconds;
 	char *taken_over; /* the expired lease replaced, or NULL */
 	char git_held[41]; /* git: our lock commit */
+	long long renewed;  /* when the lease was last written (UNIX) */
+	struct state_outbox outbox; /* git: the attached state's intents */
+	cJSON *inherited; /* git: intents of the holder taken over, or NULL */
 };
 
 /* A lock with a new id and our identity, not yet taken. */
@@ -106,6 +121,7 @@ const char *state_git_cache_path(const struct state_git *git);
 void state_git_describe(const struct state_git *git, struct strbuf *out);
 int state_git_lock(struct state_git *git, struct state_lock *lock,
     double wait_seconds, struct strbuf *err);
+/* Write the lease again (with the outbox's intents), as now + its length. */
 int state_git_renew(struct state_lock *lock, struct strbuf *err);
 void state_git_unlock(struct state_lock *lock);
 int state_git_force_unlock(

@@ -344,6 +344,9 @@ state_lock_free(struct state_lock *lock)
 	if (lock == NULL)
 		return;
 	state_git_free(lock->git);
+	pthread_mutex_destroy(&lock->outbox.mutex);
+	strbuf_release(&lock->outbox.journal);
+	cJSON_Delete(lock->inherited);
 	free(lock->lock_path);
 	free(lock->guard_path);
 	state_lease_release(&lock->lease);
@@ -366,6 +369,8 @@ state_lock_new(const char *operation, long lease_seconds)
 	lock->lease.job = state_lock_job();
 	lock->lease_seconds =
 	    lease_seconds > 0 ? lease_seconds : STATE_LEASE_SECONDS;
+	pthread_mutex_init(&lock->outbox.mutex, NULL);
+	strbuf_init(&lock->outbox.journal, 0);
 	return lock;
 }
 
@@ -416,6 +421,7 @@ state_lock_try(struct state_lock *lock, struct strbuf *held, struct strbuf *err)
 	lock->lease.expires = now + lock->lease_seconds;
 	if (state_lease_write(lock->lock_path, &lock->lease, err) < 0)
 		goto out;
+	lock->renewed = now;
 	if (got == 0) {
 		free(lock->taken_over);
 		lock->taken_over = strbuf_detach(&stale, NULL);
@@ -538,11 +544,26 @@ state_lock_renew(struct state_lock *lock, struct strbuf *err)
 	if (state_lease_write(lock->lock_path, &renewed, err) < 0)
 		goto out;
 	lock->lease.expires = renewed.expires;
+	lock->renewed = (long long)time(NULL);
 	rc = 0;
 out:
 	state_lock_unguard(guard);
 	state_lease_release(&current);
 	return rc;
+}
+
+int
+state_lock_tick(struct state_lock *lock, struct strbuf *err)
+{
+	bool changed;
+
+	pthread_mutex_lock(&lock->outbox.mutex);
+	changed = lock->outbox.changed;
+	pthread_mutex_unlock(&lock->outbox.mutex);
+	if (!changed &&
+	    (long long)time(NULL) - lock->renewed < lock->lease_seconds / 3)
+		return 0;
+	return state_lock_renew(lock, err);
 }
 
 void

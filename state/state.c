@@ -35,6 +35,7 @@ struct state {
 	struct state_git *git;  /* NULL: the local file */
 	char git_commit[41];    /* the state ref's commit loaded ("": none) */
 	cJSON *git_base;        /* the resources as loaded or last published */
+	struct state_outbox *outbox; /* the git lock's, or NULL */
 };
 
 static const char *const state_fields[] = { "version", "lineage", "serial",
@@ -372,6 +373,33 @@ out:
 	return rc;
 }
 
+static bool state_entry_is_intended(const cJSON *entry);
+
+/* Hand the unfinished intents to the lock this state is attached to. */
+static void
+state_outbox_update(const struct state *state)
+{
+	cJSON *unfinished, *entry;
+	char *text;
+
+	if (state->outbox == NULL)
+		return;
+	unfinished = cJSON_CreateArray();
+	cJSON_ArrayForEach (entry, state->journal) {
+		if (state_entry_is_intended(entry))
+			cJSON_AddItemToArray(
+			    unfinished, cJSON_Duplicate(entry, 1));
+	}
+	text = cJSON_PrintUnformatted(unfinished);
+	pthread_mutex_lock(&state->outbox->mutex);
+	strbuf_reset(&state->outbox->journal);
+	strbuf_addstr(&state->outbox->journal, text != NULL ? text : "[]");
+	state->outbox->changed = true;
+	pthread_mutex_unlock(&state->outbox->mutex);
+	free(text);
+	cJSON_Delete(unfinished);
+}
+
 /* The state file's text, as serial. */
 static int
 state_print(const struct state *state, long serial, struct strbuf *text,
@@ -407,6 +435,7 @@ state_save(struct state *state, struct strbuf *err)
 		goto out;
 	/* The new file is in place: from here on it is the serial on disk. */
 	state->serial++;
+	state_outbox_update(state);
 	if (file_sync_dir(state->path, err) < 0)
 		goto out;
 	rc = 0;
@@ -826,4 +855,31 @@ state_describe(const struct state *state, struct strbuf *out)
 		state_git_describe(state->git, out);
 	else
 		strbuf_addf(out, "'%s'", state->path);
+}
+
+void
+state_lock_attach(struct state_lock *lock, struct state *state)
+{
+	struct strbuf ignored = STRBUF_INIT;
+	cJSON *entry, *copy;
+	size_t index = 0;
+
+	if (lock->git == NULL)
+		return;
+	state->outbox = &lock->outbox;
+	cJSON_ArrayForEach (entry, lock->inherited) {
+		copy = cJSON_Duplicate(entry, 1);
+		strbuf_reset(&ignored);
+		if (state_check_entry(state, copy, index++, &ignored) < 0 ||
+		    !state_entry_is_intended(copy) ||
+		    state_journal_find(state->journal, copy) != NULL) {
+			cJSON_Delete(copy);
+			continue;
+		}
+		cJSON_AddItemToArray(state->journal, copy);
+	}
+	cJSON_Delete(state->unfinished);
+	state->unfinished = NULL;
+	strbuf_release(&ignored);
+	state_outbox_update(state);
 }

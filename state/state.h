@@ -173,6 +173,22 @@ struct state_lock;
 int state_lock(const struct state_where *where, const char *operation,
     double wait_seconds, struct state_lock **out, struct strbuf *err);
 int state_lock_renew(struct state_lock *lock, struct strbuf *err);
+/*
+ * Bind state to the lock held for it. For the git backend, what state's
+ * journal says is unfinished reaches the lock ref with the next
+ * state_lock_tick, so a runner killed mid-apply leaves its intents there;
+ * and the intents such a runner left in a lease this lock took over are
+ * added to state's journal, for the apply to resolve as it resolves its
+ * own. Entries that do not check out are left out. Nothing for a file.
+ */
+void state_lock_attach(struct state_lock *lock, struct state *state);
+/*
+ * Call about once a second while the lock is held (from one thread, not
+ * at the same time as state_unlock): renews the lease when a third of it
+ * has passed, and for the git backend sends the journal's intents when
+ * they changed. err says why it failed (the lock lost, the remote gone).
+ */
+int state_lock_tick(struct state_lock *lock, struct strbuf *err);
 /* Release (only if still ours) and free; NULL is allowed. */
 void state_unlock(struct state_lock *lock);
 const char *state_lock_id(const struct state_lock *lock);

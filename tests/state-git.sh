@@ -100,7 +100,8 @@ tap_ok $? "a repository with bots.yaml is pushed to the remote over ssh"
 # --- the first apply records the state in the remote
 run "$T/a" "$GETBOT" apply --auto-approve
 tap_ok "$rc" "apply with state: {backend: git} (over ssh, libgit2)"
-[ "$rc" -eq 0 ] || tap_diag "$(cat "$T/out" "$T/err")"
+[ "$rc" -eq 0 ] || grep -q "^note: an earlier apply was interrupted during update-secret of cloudflare.secrets.research-pro" "$T/out"
+tap_ok $? "its plan knows the killed runner's apply was interrupted, from the lock's journal"
 git --git-dir="$remote" cat-file -p refs/getbot/state:state.json >"$T/remote-state.json" 2>/dev/null &&
 	grep -q '"cloudflare.worker.research-pro"' "$T/remote-state.json"
 tap_ok $? "the remote's refs/getbot/state holds state.json with what was applied"
@@ -155,12 +156,21 @@ git -C "$T/b" pull -q 2>/dev/null
 (cd "$T/a" && exec unshare -u sh -c 'hostname runner-a && exec "$0" apply --auto-approve' "$GETBOT") \
 	>"$T/a.out" 2>"$T/a.err" &
 holder=$!
+# its intent (the secrets' update, held up by the fake) reaches the lock
 i=0
-while ! has_lock && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+while ! git --git-dir="$remote" cat-file -p refs/getbot/lock:journal.json 2>/dev/null |
+	grep -q '"address":"cloudflare.secrets.research-pro".*"status":"intended"' &&
+	[ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
 kill -9 "$holder" 2>/dev/null
 wait "$holder" 2>/dev/null
 holder=""
 has_lock; tap_ok $? "a runner is killed (kill -9) while it holds the lock"
+git --git-dir="$remote" cat-file -p refs/getbot/lock:journal.json >"$T/journal.json" 2>/dev/null
+grep -q '"address":"cloudflare.secrets.research-pro".*"status":"intended"' "$T/journal.json"
+tap_ok $? "the lock ref holds its unfinished intent, sent within a second of it"
 ctl "$cf" /__control/faults '{"faults": []}'
 run "$T/b" "$GETBOT" apply --auto-approve
 [ "$rc" -eq 4 ] && grep -q "locked by .*@runner-a pid" "$T/err"
@@ -169,6 +179,16 @@ run "$T/b" "$GETBOT" apply --auto-approve --lock-wait 60s
 tap_ok "$rc" "with --lock-wait, it waits out the lease and applies"
 grep -q "took over the lock of .*@runner-a pid [0-9]* (apply) since .*, expired [0-9]* s ago, lock id" "$T/err"
 tap_ok $? "naming the old holder: $(grep took "$T/err")"
+tap_diag "$(cat "$T/out" "$T/err")"
+git --git-dir="$remote" cat-file -p refs/getbot/state:state.json >"$T/remote-state.json"
+id=$(sed -n 's/.*"id":"\([0-9a-f-]*\)".*/\1/p' "$T/journal.json" | head -1)
+python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+e = [e for e in s["journal"] if e["id"] == sys.argv[2]]
+assert e and e[0]["status"] != "intended", e
+' "$T/remote-state.json" "$id"
+tap_ok $? "and resolves the intent the killed runner left, in the shared journal"
 [ "$(audit | wc -l)" -eq 3 ]; tap_ok $? "the killed apply left no audit commit; the one that finished did"
 run "$T/a" "$GETBOT" plan --detailed-exitcode
 [ "$rc" -eq 0 ]; tap_ok $? "both clones now plan nothing"

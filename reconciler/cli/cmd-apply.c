@@ -36,31 +36,65 @@ struct cmd_apply_renewer {
 	pthread_mutex_t mutex;
 	pthread_cond_t stop_cond;
 	bool stop;
+	pthread_t thread;
 };
 
-/* Renew the lease every third of its length until told to stop. */
+/* Tick the lock once a second (renewing it, sending the journal's
+ * intents) until told to stop. A failure is said once until it passes. */
 static void *
 cmd_apply_renew(void *arg)
 {
 	struct cmd_apply_renewer *r = arg;
 	struct strbuf err = STRBUF_INIT;
 	struct timespec until;
+	bool failing = false;
 
 	pthread_mutex_lock(&r->mutex);
 	while (!r->stop) {
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += state_lock_lease(r->lock) / 3;
+		until.tv_sec += 1;
 		pthread_cond_timedwait(&r->stop_cond, &r->mutex, &until);
 		if (r->stop)
 			break;
 		strbuf_reset(&err);
-		if (state_lock_renew(r->lock, &err) != 0)
+		if (state_lock_tick(r->lock, &err) == 0)
+			failing = false;
+		else if (!failing) {
 			fprintf(stderr, "getbot: cannot renew the lock: %s\n",
 			    err.buf);
+			failing = true;
+		}
 	}
 	pthread_mutex_unlock(&r->mutex);
 	strbuf_release(&err);
 	return NULL;
+}
+
+/* Start r's thread for lock; false if it could not be started. */
+static bool
+cmd_apply_renew_start(struct cmd_apply_renewer *r, struct state_lock *lock)
+{
+	r->lock = lock;
+	r->stop = false;
+	pthread_mutex_init(&r->mutex, NULL);
+	pthread_cond_init(&r->stop_cond, NULL);
+	if (pthread_create(&r->thread, NULL, cmd_apply_renew, r) == 0)
+		return true;
+	pthread_cond_destroy(&r->stop_cond);
+	pthread_mutex_destroy(&r->mutex);
+	return false;
+}
+
+static void
+cmd_apply_renew_stop(struct cmd_apply_renewer *r)
+{
+	pthread_mutex_lock(&r->mutex);
+	r->stop = true;
+	pthread_cond_signal(&r->stop_cond);
+	pthread_mutex_unlock(&r->mutex);
+	pthread_join(r->thread, NULL);
+	pthread_cond_destroy(&r->stop_cond);
+	pthread_mutex_destroy(&r->mutex);
 }
 
 /* "30s", "5m", "1h", "1.5" (seconds); -1 when malformed. */
@@ -161,7 +195,6 @@ cmd_apply_exec(const struct cmd_args *args)
 	struct prepared p;
 	const char **pairs = NULL;
 	cJSON *saved = NULL;
-	pthread_t renew_thread;
 	bool renewing = false;
 	double wait = 0;
 	long serial_loaded = 0;
@@ -228,6 +261,9 @@ cmd_apply_exec(const struct cmd_args *args)
 	if (state_lock_taken_over(lock) != NULL)
 		fprintf(stderr, "getbot apply: took over the lock of %s\n",
 		    state_lock_taken_over(lock));
+	/* held from here on, also while the plan is made and approved */
+	renewing = cmd_apply_renew_start(&renewer, lock);
+	p.lock = lock;
 
 	rc = prepare_observe(args, &p, false);
 	if (p.state != NULL)
@@ -274,12 +310,6 @@ cmd_apply_exec(const struct cmd_args *args)
 
 	commit = gitinfo_commit(p.engine.config_path);
 	state_set_commit(p.state, commit);
-	renewer.lock = lock;
-	renewer.stop = false;
-	pthread_mutex_init(&renewer.mutex, NULL);
-	pthread_cond_init(&renewer.stop_cond, NULL);
-	renewing =
-	    pthread_create(&renew_thread, NULL, cmd_apply_renew, &renewer) == 0;
 	printf("\n");
 	if (apply_run(&p.engine, &p.plan, p.state, &options, &summary) != 0)
 		rc = EXIT_PARTIAL;
@@ -291,15 +321,6 @@ cmd_apply_exec(const struct cmd_args *args)
 	else if (cmd_apply_publish(&p, &summary, commit, lock) != 0 &&
 		 rc == EXIT_OK)
 		rc = EXIT_ERROR;
-	if (renewing) {
-		pthread_mutex_lock(&renewer.mutex);
-		renewer.stop = true;
-		pthread_cond_signal(&renewer.stop_cond);
-		pthread_mutex_unlock(&renewer.mutex);
-		pthread_join(renew_thread, NULL);
-	}
-	pthread_cond_destroy(&renewer.stop_cond);
-	pthread_mutex_destroy(&renewer.mutex);
 	printf("\nApply %s: %zu succeeded, %zu failed, %zu skipped.\n",
 	    rc == EXIT_OK ? "complete" : "finished with failures",
 	    summary.succeeded, summary.failed, summary.skipped);
@@ -307,6 +328,8 @@ cmd_apply_exec(const struct cmd_args *args)
 		fprintf(stderr, "\n%s", summary.failures.buf);
 	apply_summary_release(&summary);
 out:
+	if (renewing)
+		cmd_apply_renew_stop(&renewer);
 	state_unlock(lock);
 	prepare_release(&p);
 	cJSON_Delete(saved);

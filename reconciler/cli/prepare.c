@@ -165,6 +165,8 @@ prepare_observe(const struct cmd_args *args, struct prepared *p, bool json)
 		prepare_error(json, err.buf);
 		goto out;
 	}
+	if (p->lock != NULL)
+		state_lock_attach(p->lock, p->state);
 	prepare_remember(p);
 	if (engine_expand(&p->engine, &err) != 0 ||
 	    engine_observe(&p->engine, &err) != 0) {

@@ -51,6 +51,7 @@ struct prepared {
 	struct plan_options options;
 	char *state_path;                /* owned */
 	struct state_where where;        /* where the state lives */
+	struct state_lock *lock; /* apply's, held; borrowed (NULL for plan) */
 	const char *const *observe_only; /* see struct engine; borrowed */
 	size_t nobserve_only;
 	const char **lists[4]; /* option value arrays, owned */
