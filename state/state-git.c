@@ -602,32 +602,19 @@ out:
 	return rc;
 }
 
-/* Seconds since start on the monotonic clock. */
-static double
-state_git_elapsed(const struct timespec *start)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - start->tv_sec) +
-	       (double)(now.tv_nsec - start->tv_nsec) / 1e9;
-}
-
 int
 state_git_lock(struct state_git *git, struct state_lock *lock,
     double wait_seconds, struct strbuf *err)
 {
-	struct strbuf held = STRBUF_INIT, stale = STRBUF_INIT;
+	struct strbuf stale = STRBUF_INIT;
 	struct state_lease current = { 0 };
 	git_oid lock_id, state_id;
 	struct timespec start;
 	long long now;
-	double waited;
 	int rc = -1;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
-		strbuf_reset(&held);
 		strbuf_reset(&stale);
 		state_lease_release(&current);
 		if (state_git_fetch(git, &lock_id, &state_id, err) < 0)
@@ -639,18 +626,12 @@ state_git_lock(struct state_git *git, struct state_lock *lock,
 				goto out;
 			if (current.expires >= now &&
 			    !state_lease_holder_gone(&current, lock)) {
-				state_lease_refusal(&held, &current, now);
-				waited = state_git_elapsed(&start);
-				if (waited >= wait_seconds) {
-					strbuf_add(err, held.buf, held.len);
-					rc = STATE_LOCKED;
-					goto out;
-				}
-				state_lock_sleep(
-				    wait_seconds - waited < STATE_GIT_POLL_SECONDS
-					? wait_seconds - waited
-					: STATE_GIT_POLL_SECONDS);
-				continue;
+				if (state_lock_wait_more(&start, wait_seconds,
+					STATE_GIT_POLL_SECONDS))
+					continue;
+				state_lease_refusal(err, &current, now);
+				rc = STATE_LOCKED;
+				goto out;
 			}
 			state_lease_stale(&stale, &current, now);
 			if (state_git_inherit(git, lock, &lock_id, err) < 0)
@@ -669,7 +650,6 @@ state_git_lock(struct state_git *git, struct state_lock *lock,
 	}
 out:
 	state_lease_release(&current);
-	strbuf_release(&held);
 	strbuf_release(&stale);
 	return rc;
 }

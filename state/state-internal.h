@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "file.h"
 #include "state.h"
@@ -108,7 +109,10 @@ void state_lease_stale(struct strbuf *out, const struct state_lease *lease,
 /* Is the holder a process of this host that no longer exists? */
 bool state_lease_holder_gone(
     const struct state_lease *lease, const struct state_lock *lock);
-void state_lock_sleep(double seconds);
+/* While less than wait_seconds have passed since start (monotonic), sleep
+ * up to poll_seconds (no further than that) and return true. */
+bool state_lock_wait_more(
+    const struct timespec *start, double wait_seconds, double poll_seconds);
 
 /* The git backend (state-git.c). */
 int state_git_open(const struct state_where *where, struct state_git **out,

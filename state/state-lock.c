@@ -445,15 +445,22 @@ state_lock_elapsed(const struct timespec *start)
 	       (double)(now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
-void
-state_lock_sleep(double seconds)
+bool
+state_lock_wait_more(
+    const struct timespec *start, double wait_seconds, double poll_seconds)
 {
-	struct timespec left;
+	double left = wait_seconds - state_lock_elapsed(start);
+	struct timespec pause;
 
-	left.tv_sec = (time_t)seconds;
-	left.tv_nsec = (long)((seconds - (double)left.tv_sec) * 1e9);
-	while (nanosleep(&left, &left) < 0 && errno == EINTR)
+	if (left <= 0)
+		return false;
+	if (left > poll_seconds)
+		left = poll_seconds;
+	pause.tv_sec = (time_t)left;
+	pause.tv_nsec = (long)((left - (double)pause.tv_sec) * 1e9);
+	while (nanosleep(&pause, &pause) < 0 && errno == EINTR)
 		;
+	return true;
 }
 
 /* The local file's lock, polled until wait_seconds have passed. */
@@ -463,7 +470,6 @@ state_lock_file(struct state_lock *lock, const char *state_path,
 {
 	struct strbuf held = STRBUF_INIT;
 	struct timespec start;
-	double waited;
 	int rc;
 
 	if (state_file_make_dir(state_path, err) < 0)
@@ -474,14 +480,10 @@ state_lock_file(struct state_lock *lock, const char *state_path,
 	for (;;) {
 		strbuf_reset(&held);
 		rc = state_lock_try(lock, &held, err);
-		if (rc != STATE_LOCKED)
+		if (rc != STATE_LOCKED ||
+		    !state_lock_wait_more(
+			&start, wait_seconds, STATE_LOCK_POLL_SECONDS))
 			break;
-		waited = state_lock_elapsed(&start);
-		if (waited >= wait_seconds)
-			break;
-		state_lock_sleep(wait_seconds - waited < STATE_LOCK_POLL_SECONDS
-				     ? wait_seconds - waited
-				     : STATE_LOCK_POLL_SECONDS);
 	}
 	if (rc == STATE_LOCKED)
 		strbuf_add(err, held.buf, held.len);
