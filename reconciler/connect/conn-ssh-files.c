@@ -483,6 +483,39 @@ ssh_files_release(struct conn_ssh *c)
 		ssh_channel_close(c, channel, true, ssh_now_ms());
 }
 
+/*
+ * Make a rename in path's directory durable, as the local connection does
+ * with fsync(2) of the directory: SFTP has no way to, so `sync -- DIR`
+ * (coreutils fsyncs each file or directory it is given).
+ */
+static int
+ssh_sync_dir(struct conn_ssh *c, const char *path, struct strbuf *err)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash == NULL ? xstrdup(".")
+		    : slash == path ? xstrdup("/")
+				    : xstrndup(path, (size_t)(slash - path));
+	const char *const argv[] = { "sync", "--", dir, NULL };
+	struct conn_result result;
+	int rc;
+
+	conn_result_init(&result);
+	rc = ssh_run(&c->base, argv, NULL, SSH_STEP_MS, 1024, &result, err);
+	if (rc == 0 && result.status != 0) {
+		while (result.errout.len > 0 &&
+		       result.errout.buf[result.errout.len - 1] == '\n')
+			strbuf_setlen(&result.errout, result.errout.len - 1);
+		strbuf_addf(err, "%s: cannot sync %s after writing %s: %s",
+		    c->base.label, dir, path,
+		    result.errout.len > 0 ? result.errout.buf
+					  : "sync failed");
+		rc = -1;
+	}
+	conn_result_release(&result);
+	free(dir);
+	return rc;
+}
+
 int
 ssh_write_file(struct conn *conn, const char *path, const char *data,
     size_t len, unsigned mode, struct strbuf *err)
@@ -563,6 +596,9 @@ done:
 		    libssh2_sftp_unlink_ex(c->sftp, tmp, (unsigned)strlen(tmp)),
 		    deadline);
 	ssh_sftp_end(c);
+	/* a command of its own: after SFTP is let go */
+	if (out == 0)
+		out = ssh_sync_dir(c, path, err);
 	free(tmp);
 	return out;
 }
