@@ -134,17 +134,27 @@ diag_list_clear(struct diag_list *list)
 }
 
 void
-diag_print(FILE *out, const struct diag *d)
+diag_format(struct strbuf *sb, const struct diag *d)
 {
 	if (d->line > 0)
-		fprintf(out, "%s:%u:%u: ", d->file, d->line, d->column);
+		strbuf_addf(sb, "%s:%u:%u: ", d->file, d->line, d->column);
 	else if (d->file[0] != '\0')
-		fprintf(out, "%s: ", d->file);
+		strbuf_addf(sb, "%s: ", d->file);
 	if (d->severity == DIAG_WARNING)
-		fputs("warning: ", out);
+		strbuf_addstr(sb, "warning: ");
 	if (d->path[0] != '\0')
-		fprintf(out, "%s: ", d->path);
-	fprintf(out, "%s\n", d->message);
+		strbuf_addf(sb, "%s: ", d->path);
+	strbuf_addf(sb, "%s\n", d->message);
+}
+
+void
+diag_print(FILE *out, const struct diag *d)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	diag_format(&sb, d);
+	fputs(sb.buf, out);
+	strbuf_release(&sb);
 }
 
 void

@@ -44,12 +44,14 @@ void diag_list_sort(struct diag_list *list);
 void diag_list_clear(struct diag_list *list);
 /* FILE:LINE:COL: PATH: message (severity "warning: " when not an error). */
 void diag_print(FILE *out, const struct diag *d);
+struct strbuf;
+/* The same line, newline included, appended to sb. */
+void diag_format(struct strbuf *sb, const struct diag *d);
 /* One JSON object: {"type":"diagnostic",...}, without a newline. */
 void diag_print_json(FILE *out, const struct diag *d);
 
 /* Append a config path element: .key (key alone at the start), ["odd
  * key"] when it is not a plain name, or [index]. */
-struct strbuf;
 void diag_path_key(struct strbuf *path, const char *key);
 void diag_path_index(struct strbuf *path, size_t index);
 

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 static const struct cmd_option cmd_apply_options[] = {
 	PREPARE_OPTIONS,
 	PREPARE_HOST_KEY_OPTION,
+	PREPARE_REPORT_OPTION,
 	{ "auto-approve", 0, NULL,
 	    "apply without asking (needed when stdin is not a terminal)" },
 	{ "parallelism", 0, "N", "actions at once (default 10)" },
@@ -165,6 +167,19 @@ cmd_apply_publish(struct prepared *p, const struct apply_summary *summary,
 	return rc;
 }
 
+/* Say why apply stops, on stderr and in failure (for --report). */
+static void __attribute__((format(printf, 2, 3)))
+cmd_apply_fail(struct strbuf *failure, const char *fmt, ...)
+{
+	va_list ap;
+
+	strbuf_reset(failure);
+	va_start(ap, fmt);
+	strbuf_vaddf(failure, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "getbot apply: %s\n", failure->buf);
+}
+
 /* Ask for "yes" on the terminal. */
 static bool
 cmd_apply_confirm(void)
@@ -191,11 +206,11 @@ cmd_apply_exec(const struct cmd_args *args)
 	struct apply_summary summary;
 	struct cmd_apply_renewer renewer;
 	struct state_lock *lock = NULL;
-	struct strbuf err = STRBUF_INIT;
+	struct strbuf err = STRBUF_INIT, failure = STRBUF_INIT;
 	struct prepared p;
 	const char **pairs = NULL;
 	cJSON *saved = NULL;
-	bool renewing = false;
+	bool renewing = false, applied = false;
 	double wait = 0;
 	long serial_loaded = 0;
 	char *commit = NULL;
@@ -205,9 +220,8 @@ cmd_apply_exec(const struct cmd_args *args)
 	if (rc != EXIT_OK)
 		goto out;
 	if (wait_text != NULL && (wait = cmd_apply_duration(wait_text)) < 0) {
-		fprintf(stderr,
-		    "getbot apply: --lock-wait: '%s' is not a "
-		    "duration (30s, 5m, 1h)\n",
+		cmd_apply_fail(&failure,
+		    "--lock-wait: '%s' is not a duration (30s, 5m, 1h)",
 		    wait_text);
 		rc = EXIT_ERROR;
 		goto out;
@@ -217,9 +231,9 @@ cmd_apply_exec(const struct cmd_args *args)
 		long n = strtol(parallel_text, &end, 10);
 
 		if (end == parallel_text || *end != '\0' || n < 1 || n > 256) {
-			fprintf(stderr,
-			    "getbot apply: --parallelism: '%s' is "
-			    "not a number from 1 to 256\n",
+			cmd_apply_fail(&failure,
+			    "--parallelism: '%s' is not a number from 1 to "
+			    "256",
 			    parallel_text);
 			rc = EXIT_ERROR;
 			goto out;
@@ -236,7 +250,7 @@ cmd_apply_exec(const struct cmd_args *args)
 		if (planfile_load(plan_path,
 			config != NULL ? config : "bots.yaml", &saved,
 			&err) != 0) {
-			fprintf(stderr, "getbot apply: %s\n", err.buf);
+			cmd_apply_fail(&failure, "%s", err.buf);
 			rc = EXIT_ERROR;
 			goto out;
 		}
@@ -254,7 +268,7 @@ cmd_apply_exec(const struct cmd_args *args)
 		goto out;
 	rc = state_lock(&p.where, "apply", wait, &lock, &err);
 	if (rc != 0) {
-		fprintf(stderr, "getbot apply: %s\n", err.buf);
+		cmd_apply_fail(&failure, "%s", err.buf);
 		rc = rc == STATE_LOCKED ? EXIT_LOCKED : EXIT_ERROR;
 		goto out;
 	}
@@ -275,14 +289,14 @@ cmd_apply_exec(const struct cmd_args *args)
 	}
 	if (saved != NULL &&
 	    planfile_check(saved, &p.plan, p.state, &err) != 0) {
-		fprintf(stderr, "getbot apply: %s\n", err.buf);
+		cmd_apply_fail(&failure, "%s", err.buf);
 		rc = EXIT_ERROR;
 		goto out;
 	}
 	plan_print_human(stdout, &p.plan, plan_print_use_colour(stdout));
 	if (apply_resolve_intents(
 		&p.engine, &p.plan, p.state, &options, &err) != 0) {
-		fprintf(stderr, "getbot apply: %s\n", err.buf);
+		cmd_apply_fail(&failure, "%s", err.buf);
 		rc = EXIT_ERROR;
 		goto out;
 	}
@@ -295,10 +309,10 @@ cmd_apply_exec(const struct cmd_args *args)
 	}
 	if (saved == NULL && !cmd_args_has(args, "auto-approve")) {
 		if (!isatty(STDIN_FILENO)) {
-			fprintf(stderr,
-			    "getbot apply: not asking for approval: stdin is "
-			    "not a terminal; pass --auto-approve, or apply a "
-			    "saved plan\n");
+			cmd_apply_fail(&failure,
+			    "not asking for approval: stdin is not a "
+			    "terminal; pass --auto-approve, or apply a saved "
+			    "plan");
 			rc = EXIT_ERROR;
 			goto out;
 		}
@@ -313,11 +327,12 @@ cmd_apply_exec(const struct cmd_args *args)
 	printf("\n");
 	if (apply_run(&p.engine, &p.plan, p.state, &options, &summary) != 0)
 		rc = EXIT_PARTIAL;
+	applied = true;
 	/* keep the journal readable: the last runs' entries are enough */
 	state_journal_trim(p.state, CMD_APPLY_JOURNAL_KEEP);
 	strbuf_reset(&err);
 	if (state_save(p.state, &err) != 0)
-		fprintf(stderr, "getbot apply: %s\n", err.buf);
+		cmd_apply_fail(&failure, "%s", err.buf);
 	else if (cmd_apply_publish(&p, &summary, commit, lock) != 0 &&
 		 rc == EXIT_OK)
 		rc = EXIT_ERROR;
@@ -326,16 +341,20 @@ cmd_apply_exec(const struct cmd_args *args)
 	    summary.succeeded, summary.failed, summary.skipped);
 	if (summary.failures.len > 0)
 		fprintf(stderr, "\n%s", summary.failures.buf);
-	apply_summary_release(&summary);
 out:
 	if (renewing)
 		cmd_apply_renew_stop(&renewer);
 	state_unlock(lock);
+	rc = prepare_report(args, &p, applied ? &summary : NULL,
+	    failure.len > 0 ? failure.buf : NULL, rc);
+	if (applied)
+		apply_summary_release(&summary);
 	prepare_release(&p);
 	cJSON_Delete(saved);
 	free(pairs);
 	free(commit);
 	strbuf_release(&err);
+	strbuf_release(&failure);
 	return rc;
 }
 
@@ -366,7 +385,13 @@ const struct cmd_entry cmd_apply_entry = {
 	    "line starts with [FINISHED/TOTAL], and a status line below the "
 	    "others counts the time of the slow steps running, rewritten in "
 	    "place about once a second (not with TERM=dumb); anywhere else "
-	    "only the lines are written.",
+	    "only the lines are written.\n"
+	    "--report FILE writes a Markdown summary of the run (the outcome, "
+	    "the config's git commit, the plan as a table, drift, refusals, "
+	    "and each action that failed or was skipped with its message) "
+	    "for a pull-request comment or a cron mail; a run that fails "
+	    "before there is a plan (a config error, another apply's lock) "
+	    "still writes one saying why.",
 	.options = cmd_apply_options,
 	.min_args = 0,
 	.max_args = 1,

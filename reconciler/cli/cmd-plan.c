@@ -12,6 +12,7 @@
 static const struct cmd_option cmd_plan_options[] = {
 	PREPARE_OPTIONS,
 	PREPARE_HOST_KEY_OPTION,
+	PREPARE_REPORT_OPTION,
 	{ "json", 0, NULL,
 	    "print one JSON object per line (planned_change, drift, "
 	    "diagnostic, change_summary, ...)" },
@@ -29,6 +30,7 @@ cmd_plan_exec(const struct cmd_args *args)
 	bool json = cmd_args_has(args, "json");
 	const char *out = cmd_args_get(args, "out");
 	struct strbuf err = STRBUF_INIT;
+	const char *failure = NULL;
 	int rc;
 
 	rc = prepare_options(args, &p);
@@ -49,6 +51,7 @@ cmd_plan_exec(const struct cmd_args *args)
 		if (planfile_save(out, &p.plan, &p.options,
 			p.engine.config_path, p.state, &err) != 0) {
 			fprintf(stderr, "getbot: %s\n", err.buf);
+			failure = err.buf;
 			rc = EXIT_ERROR;
 		} else if (!json)
 			printf("\nSaved the plan to %s; 'getbot apply %s' "
@@ -58,6 +61,7 @@ cmd_plan_exec(const struct cmd_args *args)
 	if (rc == EXIT_OK && cmd_args_has(args, "detailed-exitcode") &&
 	    p.plan.count > 0)
 		rc = EXIT_CHANGES;
+	rc = prepare_report(args, &p, NULL, failure, rc);
 	prepare_release(&p);
 	strbuf_release(&err);
 	return rc;
@@ -82,7 +86,11 @@ const struct cmd_entry cmd_plan_entry = {
 	    "A change of persona or instructions is refused (exit 3) unless "
 	    "--replace names the bot; so is a plan that deletes more than 10 "
 	    "resources and more than a third of those managed, unless "
-	    "--allow-deletes. Nothing is changed.",
+	    "--allow-deletes. Nothing is changed.\n"
+	    "--report FILE writes the same as Markdown (the outcome, the "
+	    "config's git commit, the plan as a table, drift, refusals and "
+	    "errors) for a pull-request comment; a run that fails before "
+	    "there is a plan still writes one saying why.",
 	.options = cmd_plan_options,
 	.min_args = 0,
 	.max_args = 0,

@@ -20,6 +20,7 @@
 static const struct provider *const *cmd_providers;
 
 const struct cmd_entry *const cmd_table[] = {
+	&cmd_init_entry,
 	&cmd_validate_entry,
 	&cmd_plan_entry,
 	&cmd_apply_entry,

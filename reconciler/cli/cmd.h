@@ -50,6 +50,7 @@ struct cmd_entry {
 /* NULL-terminated, in the order help lists them. */
 extern const struct cmd_entry *const cmd_table[];
 
+extern const struct cmd_entry cmd_init_entry;
 extern const struct cmd_entry cmd_validate_entry;
 extern const struct cmd_entry cmd_plan_entry;
 extern const struct cmd_entry cmd_apply_entry;

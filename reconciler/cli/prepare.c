@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "prepare.h"
+#include "gitinfo.h"
 #include "plan-print.h"
+#include "report.h"
 #include "xmalloc.h"
 
 char *
@@ -30,8 +32,10 @@ prepare_options(const struct cmd_args *args, struct prepared *p)
 	const char *config = cmd_args_get(args, "file");
 
 	memset(p, 0, sizeof(*p));
+	strbuf_init(&p->failure, 0);
 	if (config == NULL)
 		config = "bots.yaml";
+	p->config_path = config;
 	p->state_path = prepare_state_path(config, cmd_args_get(args, "state"));
 	p->options.nreplace = cmd_args_all(args, "replace", &p->lists[0]);
 	p->options.replace = p->lists[0];
@@ -53,6 +57,11 @@ prepare_options(const struct cmd_args *args, struct prepared *p)
 			    "update, update-secret, re-register, replace, "
 			    "delete or drift)\n",
 			    word);
+			strbuf_addf(&p->failure,
+			    "--only: unknown action '%s' (create, update, "
+			    "update-secret, re-register, replace, delete or "
+			    "drift)",
+			    word);
 			free(word);
 			return EXIT_ERROR;
 		} else
@@ -64,8 +73,9 @@ prepare_options(const struct cmd_args *args, struct prepared *p)
 }
 
 static void
-prepare_error(bool json, const char *message)
+prepare_error(struct prepared *p, bool json, const char *message)
 {
+	strbuf_addstr(&p->failure, message);
 	if (json) {
 		cJSON *o = cJSON_CreateObject();
 		char *text;
@@ -134,6 +144,7 @@ prepare_load(const struct cmd_args *args,
 		config = "bots.yaml";
 	if (engine_init(&p->engine, providers, config, &diags) != 0) {
 		for (i = 0; i < diags.count; i++) {
+			diag_format(&p->failure, &diags.items[i]);
 			if (json) {
 				diag_print_json(stdout, &diags.items[i]);
 				putchar('\n');
@@ -162,7 +173,7 @@ prepare_observe(const struct cmd_args *args, struct prepared *p, bool json)
 	p->engine.observe_only = p->observe_only;
 	p->engine.nobserve_only = p->nobserve_only;
 	if (state_open(&p->where, &p->state, &err) != 0) {
-		prepare_error(json, err.buf);
+		prepare_error(p, json, err.buf);
 		goto out;
 	}
 	if (p->lock != NULL)
@@ -170,11 +181,12 @@ prepare_observe(const struct cmd_args *args, struct prepared *p, bool json)
 	prepare_remember(p);
 	if (engine_expand(&p->engine, &err) != 0 ||
 	    engine_observe(&p->engine, &err) != 0) {
-		prepare_error(json, err.buf);
+		prepare_error(p, json, err.buf);
 		goto out;
 	}
 	plan_make(&p->engine.desired, &p->engine.observed, p->state,
 	    &p->options, &p->plan);
+	p->planned = true;
 	if (p->plan.nerrors > 0)
 		rc = EXIT_ERROR;
 	else if (p->plan.nrefusals > 0)
@@ -206,5 +218,38 @@ prepare_release(struct prepared *p)
 	free(p->state_path);
 	for (i = 0; i < 4; i++)
 		free(p->lists[i]);
+	strbuf_release(&p->failure);
 	memset(p, 0, sizeof(*p));
+}
+
+int
+prepare_report(const struct cmd_args *args, struct prepared *p,
+    const struct apply_summary *applied, const char *failure, int rc)
+{
+	const char *path = cmd_args_get(args, "report");
+	struct report report = { 0 };
+	struct strbuf err = STRBUF_INIT;
+	char *commit = NULL;
+
+	if (path == NULL)
+		return rc;
+	if (failure == NULL && p->failure.len > 0)
+		failure = p->failure.buf;
+	commit = gitinfo_commit(p->config_path);
+	report.command = args->entry->name;
+	report.config = p->config_path;
+	report.commit = commit;
+	report.plan = p->planned ? &p->plan : NULL;
+	report.applied = applied;
+	report.failure = failure;
+	report.exit_code = rc;
+	if (report_save(path, &report, &err) != 0) {
+		fprintf(stderr, "getbot %s: --report: %s\n", args->entry->name,
+		    err.buf);
+		if (rc == EXIT_OK || rc == EXIT_CHANGES)
+			rc = EXIT_ERROR;
+	}
+	free(commit);
+	strbuf_release(&err);
+	return rc;
 }

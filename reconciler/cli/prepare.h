@@ -54,8 +54,22 @@ struct prepared {
 	struct state_lock *lock; /* apply's, held; borrowed (NULL for plan) */
 	const char *const *observe_only; /* see struct engine; borrowed */
 	size_t nobserve_only;
-	const char **lists[4]; /* option value arrays, owned */
+	const char **lists[4];   /* option value arrays, owned */
+	const char *config_path; /* -f, or bots.yaml; borrowed */
+	bool planned;            /* plan holds a plan (for --report) */
+	/* Why prepare_options or prepare_plan failed, as printed (for
+	 * --report). */
+	struct strbuf failure;
 };
+
+/* The row for commands that write a report (plan, apply). */
+#define PREPARE_REPORT_OPTION                                                  \
+	{                                                                      \
+		"report", 0, "FILE",                                           \
+		    "also write a Markdown summary (outcome, commit, plan, "   \
+		    "drift, problems, results) to FILE, for a pull-request "   \
+		    "comment or a mail; written even when the run fails"       \
+	}
 
 /* Parse the PREPARE_OPTIONS of args into p->options (and the paths).
  * Returns an exit code: EXIT_OK to go on. */
@@ -77,6 +91,15 @@ int prepare_observe(const struct cmd_args *args, struct prepared *p, bool json);
 void prepare_state_where(const struct bots *bots, const char *config_path,
     const char *state_path, bool state_option, struct state_where *where);
 void prepare_release(struct prepared *p);
+struct apply_summary;
+/*
+ * With --report FILE, write the report of this run: p's plan if one was
+ * made, applied (NULL when nothing was applied), failure (NULL: p's own)
+ * and the exit code rc. Returns rc, or EXIT_ERROR when the report could
+ * not be written and the run had not failed already.
+ */
+int prepare_report(const struct cmd_args *args, struct prepared *p,
+    const struct apply_summary *applied, const char *failure, int rc);
 /* bots.yaml's directory + /.getbot/state.json, or --state. */
 char *prepare_state_path(const char *config_path, const char *state_option);
 

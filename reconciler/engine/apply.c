@@ -373,6 +373,7 @@ done:
 		    apply_now() - started, msg.buf);
 		strbuf_addf(
 		    &ctx->summary->failures, "%s: %s\n", a->address, msg.buf);
+		ctx->summary->messages[i] = xstrdup(msg.buf);
 	}
 	pthread_mutex_unlock(&ctx->mutex);
 	free(intent);
@@ -417,6 +418,8 @@ apply_next(struct apply_ctx *ctx, bool *all_done)
 				strbuf_addf(&ctx->summary->failures,
 				    "%s: skipped: an action it needs failed\n",
 				    a->address);
+				ctx->summary->messages[i] =
+				    xstrdup("an action it needs failed");
 				progress = true;
 				continue;
 			}
@@ -506,6 +509,22 @@ apply_resolve_intents(struct engine *engine, const struct plan *plan,
 	return rc;
 }
 
+/* An action's final status, as the summary tells it. */
+static enum apply_outcome
+apply_outcome_of(enum apply_status status)
+{
+	switch (status) {
+	case APPLY_DONE:
+		return APPLY_OUTCOME_SUCCEEDED;
+	case APPLY_FAILED:
+		return APPLY_OUTCOME_FAILED;
+	case APPLY_SKIPPED:
+		return APPLY_OUTCOME_SKIPPED;
+	default:
+		return APPLY_OUTCOME_NOT_RUN;
+	}
+}
+
 int
 apply_run(struct engine *engine, struct plan *plan, struct state *state,
     const struct apply_options *options, struct apply_summary *summary)
@@ -518,6 +537,11 @@ apply_run(struct engine *engine, struct plan *plan, struct state *state,
 
 	memset(summary, 0, sizeof(*summary));
 	strbuf_init(&summary->failures, 0);
+	summary->count = plan->count;
+	summary->outcomes =
+	    xcalloc(plan->count + 1, sizeof(*summary->outcomes));
+	summary->messages =
+	    xcalloc(plan->count + 1, sizeof(*summary->messages));
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.engine = engine;
 	ctx.plan = plan;
@@ -569,6 +593,7 @@ apply_run(struct engine *engine, struct plan *plan, struct state *state,
 		summary->succeeded += ctx.status[i] == APPLY_DONE;
 		summary->failed += ctx.status[i] == APPLY_FAILED;
 		summary->skipped += ctx.status[i] == APPLY_SKIPPED;
+		summary->outcomes[i] = apply_outcome_of(ctx.status[i]);
 	}
 	engine->applying = false;
 	engine->progress = NULL;
@@ -586,5 +611,14 @@ apply_run(struct engine *engine, struct plan *plan, struct state *state,
 void
 apply_summary_release(struct apply_summary *summary)
 {
+	size_t i;
+
 	strbuf_release(&summary->failures);
+	for (i = 0; i < summary->count; i++)
+		free(summary->messages[i]);
+	free(summary->messages);
+	free(summary->outcomes);
+	summary->messages = NULL;
+	summary->outcomes = NULL;
+	summary->count = 0;
 }

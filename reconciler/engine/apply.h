@@ -23,11 +23,24 @@ struct apply_options {
 	bool redraw;
 };
 
+/* What became of one action of the plan. */
+enum apply_outcome {
+	APPLY_OUTCOME_NOT_RUN,
+	APPLY_OUTCOME_SUCCEEDED,
+	APPLY_OUTCOME_FAILED,
+	APPLY_OUTCOME_SKIPPED, /* an action it needs failed */
+};
+
 struct apply_summary {
 	size_t succeeded;
 	size_t failed;
 	size_t skipped;
 	struct strbuf failures; /* "ADDR: message" lines */
+	/* One per action, in the plan's order (count of them): its outcome
+	 * and, for a failure or a skip, why (else NULL). Owned. */
+	enum apply_outcome *outcomes;
+	char **messages;
+	size_t count;
 };
 
 /* Run plan. Returns 0 when every action succeeded, -1 otherwise (the
