@@ -87,7 +87,7 @@ for c in validate plan apply graph state status schema version help; do
 	tap_ok $? "getbot help $c"
 done
 run "$GETBOT" validate --help
-grep -q '^usage: getbot validate \[-f FILE\] \[--json\] \[FILE...\]' "$tap_tmp/out"
+grep -q '^usage: getbot validate \[-f FILE\] \[--ref REV\] \[--json\] \[FILE...\]' "$tap_tmp/out"
 tap_ok $? "getbot validate --help shows its usage"
 run "$GETBOT"
 [ "$rc" -eq 0 ] && grep -q '^commands:' "$tap_tmp/out"; tap_ok $? "getbot alone shows help"

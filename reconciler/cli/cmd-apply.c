@@ -11,14 +11,17 @@
 #include "apply-print.h"
 #include "apply.h"
 #include "cmd.h"
-#include "gitinfo.h"
 #include "plan-print.h"
 #include "planfile.h"
 #include "prepare.h"
 
 static const struct cmd_option cmd_apply_options[] = {
 	PREPARE_OPTIONS,
+	PREPARE_REF_OPTION,
 	PREPARE_HOST_KEY_OPTION,
+	{ "allow-dirty", 0, NULL,
+	    "apply a work tree whose config, or what it names, differs from "
+	    "git's HEAD (without --ref, such a work tree is refused)" },
 	{ "auto-approve", 0, NULL,
 	    "apply without asking (needed when stdin is not a terminal)" },
 	{ "parallelism", 0, "N", "actions at once (default 10)" },
@@ -114,12 +117,13 @@ cmd_apply_exec(const struct cmd_args *args)
 	pthread_t renew_thread;
 	bool renewing = false;
 	double wait = 0;
-	char *commit = NULL;
+	cJSON *provenance = NULL;
 	int rc;
 
 	rc = prepare_options(args, &p);
 	if (rc != EXIT_OK)
 		goto out;
+	p.refuse_dirty = !cmd_args_has(args, "allow-dirty");
 	if (wait_text != NULL && (wait = cmd_apply_duration(wait_text)) < 0) {
 		fprintf(stderr,
 		    "getbot apply: --lock-wait: '%s' is not a "
@@ -150,8 +154,10 @@ cmd_apply_exec(const struct cmd_args *args)
 		const char *config = cmd_args_get(args, "file");
 
 		if (planfile_load(plan_path,
-			config != NULL ? config : "bots.yaml", &saved,
-			&err) != 0) {
+			p.ref.dir != NULL ? p.ref.config_path
+			: config != NULL  ? config
+					  : "bots.yaml",
+			&saved, &err) != 0) {
 			fprintf(stderr, "getbot apply: %s\n", err.buf);
 			rc = EXIT_ERROR;
 			goto out;
@@ -184,6 +190,7 @@ cmd_apply_exec(const struct cmd_args *args)
 		rc = EXIT_ERROR;
 		goto out;
 	}
+	prepare_print_commit(stdout, &p);
 	plan_print_human(stdout, &p.plan, plan_print_use_colour(stdout));
 	if (apply_resolve_intents(
 		&p.engine, &p.plan, p.state, &options, &err) != 0) {
@@ -208,8 +215,12 @@ cmd_apply_exec(const struct cmd_args *args)
 		}
 	}
 
-	commit = gitinfo_commit(p.engine.config_path);
-	state_set_commit(p.state, commit);
+	/* what this run applies from: the commit, per resource too */
+	provenance = prepare_provenance(&p);
+	state_set_commit(
+	    p.state, cJSON_GetStringValue(
+			 cJSON_GetObjectItemCaseSensitive(provenance, "sha")));
+	state_set_provenance(p.state, provenance);
 	renewer.lock = lock;
 	renewer.stop = false;
 	pthread_mutex_init(&renewer.mutex, NULL);
@@ -244,7 +255,7 @@ out:
 	prepare_release(&p);
 	cJSON_Delete(saved);
 	free(pairs);
-	free(commit);
+	cJSON_Delete(provenance);
 	strbuf_release(&err);
 	return rc;
 }
@@ -276,7 +287,14 @@ const struct cmd_entry cmd_apply_entry = {
 	    "line starts with [FINISHED/TOTAL], and a status line below the "
 	    "others counts the time of the slow steps running, rewritten in "
 	    "place about once a second (not with TERM=dumb); anywhere else "
-	    "only the lines are written.",
+	    "only the lines are written.\n"
+	    "When bots.yaml is in a git repository, apply refuses (exit 1, "
+	    "naming the file) a work tree where the config, or a runtime "
+	    "bundle, build context or certificate file it names, differs "
+	    "from HEAD (modified, staged, untracked or ignored), unless "
+	    "--allow-dirty or --ref REV (which applies the commit's config). "
+	    "The state records for each resource the commit it was last "
+	    "applied from (sha, author, date, subject).",
 	.options = cmd_apply_options,
 	.min_args = 0,
 	.max_args = 1,

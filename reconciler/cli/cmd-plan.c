@@ -11,6 +11,7 @@
 
 static const struct cmd_option cmd_plan_options[] = {
 	PREPARE_OPTIONS,
+	PREPARE_REF_OPTION,
 	PREPARE_HOST_KEY_OPTION,
 	{ "json", 0, NULL,
 	    "print one JSON object per line (planned_change, drift, "
@@ -36,6 +37,8 @@ cmd_plan_exec(const struct cmd_args *args)
 		rc = prepare_plan(args, args->providers, &p, json);
 	if (rc == EXIT_OK || rc == EXIT_POLICY ||
 	    (rc == EXIT_ERROR && p.plan.nerrors > 0)) {
+		if (!json)
+			prepare_print_commit(stdout, &p);
 		if (json)
 			plan_print_json(stdout, &p.plan);
 		else if (rc != EXIT_OK)
@@ -82,7 +85,12 @@ const struct cmd_entry cmd_plan_entry = {
 	    "A change of persona or instructions is refused (exit 3) unless "
 	    "--replace names the bot; so is a plan that deletes more than 10 "
 	    "resources and more than a third of those managed, unless "
-	    "--allow-deletes. Nothing is changed.",
+	    "--allow-deletes. Nothing is changed.\n"
+	    "When bots.yaml is in a git repository, the plan starts with the "
+	    "commit it compares (sha and subject), or says the work tree "
+	    "differs from it. With --ref REV it plans the config as commit "
+	    "REV has it (messages name it REV:bots.yaml); secrets and the "
+	    "state are still those beside the config.",
 	.options = cmd_plan_options,
 	.min_args = 0,
 	.max_args = 0,

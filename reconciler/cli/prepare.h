@@ -8,8 +8,11 @@
 
 #include "cmd.h"
 #include "engine.h"
+#include "gitinfo.h"
 #include "plan.h"
 #include "state.h"
+
+#include <stdio.h>
 
 /* Rows for the option tables of plan, apply and graph. */
 #define PREPARE_OPTIONS                                                        \
@@ -36,6 +39,16 @@
 		    "more than a third of those managed"                       \
 	}
 
+/* The row for commands that read the config (validate, plan, apply). */
+#define PREPARE_REF_OPTION                                                     \
+	{                                                                      \
+		"ref", 0, "REV",                                               \
+		    "read the config, and the runtime bundles, build "         \
+		    "contexts and certificate files it names, as git commit "  \
+		    "REV has them, not from the work tree ({file} secrets "    \
+		    "and the state are still read beside the config)"          \
+	}
+
 /* The row for commands that connect to servers (plan, apply). */
 #define PREPARE_HOST_KEY_OPTION                                                \
 	{                                                                      \
@@ -53,6 +66,17 @@ struct prepared {
 	const char *const *observe_only; /* see struct engine; borrowed */
 	size_t nobserve_only;
 	const char **lists[4]; /* option value arrays, owned */
+	char *config;          /* owned: the config as the user names it */
+	struct gitinfo_tree ref; /* --ref: the commit's copy (ref.dir NULL
+				    without) */
+	/* The config's commit (HEAD, or --ref's); sha NULL when it is in no
+	 * repository or the repository has no commit yet. */
+	struct gitinfo commit;
+	bool in_repo;
+	char *dirty; /* owned: the first file that differs from HEAD, or NULL */
+	/* apply: refuse a work tree that differs from HEAD (prepare_plan
+	 * ends with EXIT_ERROR naming the file, before observing) */
+	bool refuse_dirty;
 };
 
 /* Parse the PREPARE_OPTIONS of args into p->options (and the paths).
@@ -66,6 +90,20 @@ int prepare_options(const struct cmd_args *args, struct prepared *p);
 int prepare_plan(const struct cmd_args *args,
     const struct provider *const *providers, struct prepared *p, bool json);
 void prepare_release(struct prepared *p);
+/*
+ * Copy config as commit rev has it into tree (gitinfo_checkout), with the
+ * runtime bundles, build contexts and certificate files it names. Returns
+ * 0, or -1 with err. Release tree in every case.
+ */
+int prepare_checkout(const char *config, const char *rev,
+    struct gitinfo_tree *tree, struct strbuf *err);
+/* The header line naming the commit the plan compares, and a blank line;
+ * nothing when the config is in no repository. */
+void prepare_print_commit(FILE *out, const struct prepared *p);
+/* The config's commit for the state: {"sha", "author", "date",
+ * "subject"} with "-dirty" in sha when the work tree differs; NULL when
+ * there is none. The caller frees it. */
+cJSON *prepare_provenance(const struct prepared *p);
 /* bots.yaml's directory + /.getbot/state.json, or --state. */
 char *prepare_state_path(const char *config_path, const char *state_option);
 

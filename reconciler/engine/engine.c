@@ -31,6 +31,20 @@ engine_init(struct engine *engine, const struct provider *const *providers,
 	return bots_load_file(config_path, &engine->bots, diags);
 }
 
+int
+engine_init_copy(struct engine *engine, const struct provider *const *providers,
+    const char *copy_path, const char *label, const char *base_dir,
+    struct diag_list *diags)
+{
+	memset(engine, 0, sizeof(*engine));
+	pthread_mutex_init(&engine->lock, NULL);
+	budget_table_init(&engine->budgets);
+	engine->providers = providers;
+	engine->config_path = xstrdup(copy_path);
+	engine->base_dir = xstrdup(base_dir);
+	return bots_load_file_as(copy_path, label, &engine->bots, diags);
+}
+
 /*
  * $GETBOT_STATS names a file that gets one JSON line appended per run,
  * for the benchmarks (tests/bench): what the run cost its servers, per

@@ -73,6 +73,13 @@ struct engine {
 /* Load and validate config_path (problems go to diags). */
 int engine_init(struct engine *engine, const struct provider *const *providers,
     const char *config_path, struct diag_list *diags);
+/* Likewise for a copy of the config (a commit's, getbot --ref): copy_path
+ * is named label in messages and the files it names are read beside it,
+ * but secrets and ssh files are found from base_dir, the directory of the
+ * config the user knows. */
+int engine_init_copy(struct engine *engine,
+    const struct provider *const *providers, const char *copy_path,
+    const char *label, const char *base_dir, struct diag_list *diags);
 void engine_release(struct engine *engine);
 /* Desired resources from every provider serving each target, with their
  * secrets resolved and fingerprinted. */
