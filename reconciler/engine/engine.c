@@ -231,6 +231,17 @@ engine_expand(struct engine *engine, struct strbuf *err)
 			struct resource_secret *rs = &r->secrets[s];
 			struct strbuf why = STRBUF_INIT;
 
+			if (engine->references_only) {
+				char *text = xasprintf("%d:%s",
+				    (int)rs->ref->kind,
+				    rs->ref->ref != NULL ? rs->ref->ref : "");
+
+				secret_fingerprint((unsigned char *)text,
+				    strlen(text), r->address, rs->name,
+				    rs->fingerprint);
+				free(text);
+				continue;
+			}
 			if (secret_resolve(rs->ref, engine->base_dir,
 				r->address, rs->name, &rs->value, &why) != 0) {
 				engine_secret_place(engine, rs->ref, err);

@@ -49,6 +49,9 @@ struct engine {
 	 * from observation and apply. Owned; under lock. */
 	cJSON *outputs;
 	bool applying;        /* a missing output is observed afresh */
+	/* getbot diff: secrets are never read; each is fingerprinted by its
+	 * reference ({env: NAME} etc.), so only a changed reference shows */
+	bool references_only;
 	pthread_mutex_t lock; /* sessions, connections, outputs */
 	/* When set: observe only these "PROVIDER TARGET" pairs (a saved plan
 	 * re-observes only what it touches). Borrowed. */
