@@ -151,13 +151,10 @@ cmd_apply_exec(const struct cmd_args *args)
 	options.redraw = apply_print_can_redraw(stdout);
 
 	if (plan_path != NULL) {
-		const char *config = cmd_args_get(args, "file");
-
 		if (planfile_load(plan_path,
-			p.ref.dir != NULL ? p.ref.config_path
-			: config != NULL  ? config
-					  : "bots.yaml",
-			&saved, &err) != 0) {
+			p.ref.dir != NULL ? p.ref.config_path : p.config,
+			p.ref.dir != NULL ? p.ref.label : p.config, &saved,
+			&err) != 0) {
 			fprintf(stderr, "getbot apply: %s\n", err.buf);
 			rc = EXIT_ERROR;
 			goto out;

@@ -50,7 +50,9 @@ cmd_plan_exec(const struct cmd_args *args)
 	}
 	if (rc == EXIT_OK && out != NULL) {
 		if (planfile_save(out, &p.plan, &p.options,
-			p.engine.config_path, p.state, &err) != 0) {
+			p.engine.config_path,
+			p.ref.dir != NULL ? p.ref.label : p.config, p.state,
+			&err) != 0) {
 			fprintf(stderr, "getbot: %s\n", err.buf);
 			rc = EXIT_ERROR;
 		} else if (!json)
