@@ -105,7 +105,7 @@ short2=$(printf %.12s "$second")
 run "$GETBOT" plan --ref HEAD~1
 [ "$rc" -eq 0 ] && grep -q '^Plan: 5 to add, 0 to change' "$T/out" &&
 	! grep -q 'research-scout' "$T/out"
-tap_ok $? "plan --ref HEAD~1 plans the older config (pro only)"
+tap_ok $? "plan --ref HEAD~1 plans the older config (pro only), its {file} key read beside the real bots.yaml"
 [ "$rc" -eq 0 ] || tap_diag "$(cat "$T/out" "$T/err")"
 grep -q "^Config: HEAD~1:bots.yaml, commit $(printf %.12s "$first") \"Start with pro\"\$" "$T/out"
 tap_ok $? "its header names the commit: REV:FILE, sha and subject"
