@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -663,7 +664,8 @@ bots_image_certificate(const struct bots_target *target, struct strbuf *pem,
     struct strbuf *err)
 {
 	const char *value = target->server.image_certificate;
-	char *dir, *path;
+	const char *dir;
+	char *path;
 	int rc;
 
 	strbuf_reset(pem);
@@ -673,11 +675,10 @@ bots_image_certificate(const struct bots_target *target, struct strbuf *pem,
 		strbuf_addstr(pem, value);
 		return 0;
 	}
-	dir = file_dir(target->bots->file);
+	dir = target->bots->dir;
 	path = value[0] == '/' || strcmp(dir, ".") == 0
 		   ? xstrdup(value)
 		   : xasprintf("%s/%s", dir, value);
-	free(dir);
 	rc = file_read(path, 64 * 1024, pem, NULL, err);
 	if (rc == FILE_MISSING)
 		strbuf_addf(err, "%s: no such file", path);
@@ -758,7 +759,8 @@ bots_check(struct bots *bots, struct diag_list *diags)
 }
 
 static int
-bots_from_doc(struct node_doc *doc, struct bots **out, struct diag_list *diags)
+bots_from_doc(struct node_doc *doc, const char *dir, struct bots **out,
+    struct diag_list *diags)
 {
 	struct strbuf err = STRBUF_INIT;
 	struct jsonschema *schema = bots_schema(&err);
@@ -776,6 +778,7 @@ bots_from_doc(struct node_doc *doc, struct bots **out, struct diag_list *diags)
 	bots = xcalloc(1, sizeof(*bots));
 	bots->doc = doc;
 	bots->file = doc->file;
+	bots->dir = dir != NULL ? xstrdup(dir) : file_dir(doc->file);
 	jsonschema_validate(schema, doc, diags);
 	if (doc->root->kind == NODE_MAPPING) {
 		bots_read(bots);
@@ -801,7 +804,7 @@ bots_load_buffer(const char *file, const char *buf, size_t len,
 		diag_list_sort(diags);
 		return -1;
 	}
-	return bots_from_doc(doc, out, diags);
+	return bots_from_doc(doc, NULL, out, diags);
 }
 
 int
@@ -814,7 +817,37 @@ bots_load_file(const char *path, struct bots **out, struct diag_list *diags)
 		diag_list_sort(diags);
 		return -1;
 	}
-	return bots_from_doc(doc, out, diags);
+	return bots_from_doc(doc, NULL, out, diags);
+}
+
+int
+bots_load_file_as(const char *path, const char *label, struct bots **out,
+    struct diag_list *diags)
+{
+	struct strbuf content = STRBUF_INIT, err = STRBUF_INIT;
+	struct node_doc *doc = NULL;
+	char *dir = file_dir(path);
+	int rc;
+
+	*out = NULL;
+	/* past the limit file_read stops, and load_buffer says why */
+	rc = file_read(path, LOAD_MAX_SIZE, &content, NULL, &err);
+	if (rc == FILE_MISSING)
+		diag_add(diags, DIAG_ERROR, label, 0, 0, "", "cannot open: %s",
+		    strerror(ENOENT));
+	else if (rc != 0 && content.len <= LOAD_MAX_SIZE)
+		diag_add(diags, DIAG_ERROR, label, 0, 0, "", "%s", err.buf);
+	else
+		rc = load_buffer(label, content.buf, content.len, &doc, diags);
+	if (rc != 0) {
+		diag_list_sort(diags);
+		rc = -1;
+	} else
+		rc = bots_from_doc(doc, dir, out, diags);
+	free(dir);
+	strbuf_release(&content);
+	strbuf_release(&err);
+	return rc;
 }
 
 void
@@ -831,6 +864,7 @@ bots_free(struct bots *bots)
 	}
 	free(bots->orgs);
 	free(bots->targets);
+	free(bots->dir);
 	node_doc_free(bots->doc);
 	free(bots);
 }
@@ -849,18 +883,10 @@ char *
 bots_runtime_dir(const struct bots *bots)
 {
 	const char *env = getenv("GETBOT_RUNTIME_DIR");
-	const char *slash;
-	char *copy, *dir;
 
 	if (env != NULL && *env != '\0')
 		return xstrdup(env);
-	slash = strrchr(bots->file, '/');
-	copy = slash != NULL
-		   ? xstrndup(bots->file, (size_t)(slash - bots->file))
-		   : xstrdup(".");
-	dir = xasprintf("%s/runtimes", copy[0] != '\0' ? copy : "/");
-	free(copy);
-	return dir;
+	return xasprintf("%s/runtimes", bots->dir);
 }
 
 struct bots_target *

@@ -153,7 +153,9 @@ enum bots_state_backend {
 
 struct bots {
 	struct node_doc *doc;
-	const char *file;
+	const char *file; /* the name messages give it */
+	char *dir;        /* owned: where the files it names are read from
+			     (runtimes/, certificates): the file's directory */
 	enum bots_state_backend state_backend;
 	const char *state_remote; /* git: a remote's name, or NULL (origin) */
 	long state_lease;         /* seconds; 0: the default */
@@ -174,6 +176,11 @@ int bots_load_file(
     const char *path, struct bots **out, struct diag_list *diags);
 int bots_load_buffer(const char *file, const char *buf, size_t len,
     struct bots **out, struct diag_list *diags);
+/* Load path as bots_load_file does, but name it label in every message
+ * (a copy of "HEAD~1:bots.yaml" read from a private directory); the files
+ * it names are still read beside path. */
+int bots_load_file_as(const char *path, const char *label, struct bots **out,
+    struct diag_list *diags);
 void bots_free(struct bots *bots);
 size_t bots_count_teams(const struct bots *bots);
 /* "incus", "cloudflare" or "unknown". */
@@ -188,7 +195,7 @@ int bots_image_certificate(const struct bots_target *target,
     struct strbuf *pem, struct strbuf *err);
 
 /* The directory runtimes live in: $GETBOT_RUNTIME_DIR, else runtimes/
- * beside the bots.yaml. Free it. */
+ * in bots->dir. Free it. */
 char *bots_runtime_dir(const struct bots *bots);
 /* The target named name, or NULL. */
 struct bots_target *bots_find_target(const struct bots *bots, const char *name);

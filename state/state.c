@@ -27,6 +27,7 @@ struct state {
 	char *lineage;
 	long serial;
 	char *commit;           /* NULL when unknown */
+	cJSON *provenance; /* the run's commit, for what it sets; or NULL */
 	cJSON *resources;       /* object, keys sorted */
 	cJSON *journal;         /* array, oldest first */
 	cJSON *unfinished;      /* the last answer of state_unfinished */
@@ -42,6 +43,11 @@ static const char *const state_fields[] = { "version", "lineage", "serial",
 	"commit", "resources", "journal", NULL };
 static const char *const state_resource_fields[] = { "provider", "spec",
 	"fingerprints", "serial", NULL };
+/* The same with the optional "commit" (files written before it had none). */
+static const char *const state_resource_fields_commit[] = { "provider", "spec",
+	"fingerprints", "serial", "commit", NULL };
+static const char *const state_commit_fields[] = { "sha", "author", "date",
+	"subject", NULL };
 static const char *const state_entry_fields[] = { "id", "address", "action",
 	"status", "started", "ended", "error", NULL };
 
@@ -80,6 +86,7 @@ state_free(struct state *state)
 	free(state->path);
 	free(state->lineage);
 	free(state->commit);
+	cJSON_Delete(state->provenance);
 	cJSON_Delete(state->resources);
 	cJSON_Delete(state->journal);
 	cJSON_Delete(state->unfinished);
@@ -174,14 +181,17 @@ state_check_resource(
     const struct state *state, cJSON *entry, struct strbuf *err)
 {
 	struct strbuf where = STRBUF_INIT, field = STRBUF_INIT;
+	const char *const *fields;
 	const cJSON *fingerprint;
-	cJSON *fingerprints;
+	cJSON *fingerprints, *commit;
 	int rc = -1;
 
 	diag_path_key(&where, "resources");
 	diag_path_key(&where, entry->string);
-	if (state_check_members(
-		state, entry, state_resource_fields, where.buf, err) < 0 ||
+	commit = cJSON_GetObjectItemCaseSensitive(entry, "commit");
+	fields = commit != NULL ? state_resource_fields_commit
+				: state_resource_fields;
+	if (state_check_members(state, entry, fields, where.buf, err) < 0 ||
 	    state_check_string(
 		state, entry, where.buf, "provider", false, err) < 0 ||
 	    state_check_integer(state, entry, where.buf, "serial", false, err) <
@@ -209,7 +219,28 @@ state_check_resource(
 		    state, where.buf, "an object has a repeated key", err);
 		goto out;
 	}
-	state_json_order_members(entry, state_resource_fields);
+	if (commit != NULL) {
+		strbuf_reset(&field);
+		strbuf_addstr(&field, where.buf);
+		diag_path_key(&field, "commit");
+		if (state_check_members(state, commit, state_commit_fields,
+			field.buf, err) < 0 ||
+		    state_check_string(
+			state, commit, field.buf, "sha", false, err) < 0 ||
+		    state_check_string(
+			state, commit, field.buf, "author", false, err) < 0 ||
+		    state_check_string(
+			state, commit, field.buf, "date", false, err) < 0 ||
+		    !cJSON_IsString(
+			cJSON_GetObjectItemCaseSensitive(commit, "subject"))) {
+			if (err->len == 0)
+				state_field_error(state, field.buf,
+				    "subject: expected a string", err);
+			goto out;
+		}
+		state_json_order_members(commit, state_commit_fields);
+	}
+	state_json_order_members(entry, fields);
 	rc = 0;
 out:
 	strbuf_release(&where);
@@ -475,6 +506,16 @@ state_set_commit(struct state *state, const char *commit)
 	state->commit = commit != NULL ? xstrdup(commit) : NULL;
 }
 
+void
+state_set_provenance(struct state *state, const cJSON *commit)
+{
+	cJSON_Delete(state->provenance);
+	state->provenance = commit != NULL ? cJSON_Duplicate(commit, 1) : NULL;
+	if (state->provenance != NULL)
+		state_json_order_members(
+		    state->provenance, state_commit_fields);
+}
+
 const cJSON *
 state_resource(const struct state *state, const char *addr)
 {
@@ -519,6 +560,9 @@ state_set_resource(struct state *state, const char *addr, const char *provider,
 	state_json_sort(copy, true);
 	cJSON_AddItemToObject(entry, "fingerprints", copy);
 	cJSON_AddNumberToObject(entry, "serial", (double)(state->serial + 1));
+	if (state->provenance != NULL)
+		cJSON_AddItemToObject(
+		    entry, "commit", cJSON_Duplicate(state->provenance, 1));
 
 	/* Add it under its key, then move it before the first address that
 	 * sorts after it, so that the resources stay sorted. */

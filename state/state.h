@@ -10,12 +10,19 @@
  *   {"version": 1, "lineage": "UUID", "serial": N, "commit": "GIT SHA"|null,
  *    "resources": {"ADDR": {"provider": "NAME", "spec": {...},
  *                           "fingerprints": {"NAME": "HEX", ...},
- *                           "serial": N}},
+ *                           "serial": N,
+ *                           "commit": {"sha": "HEX[-dirty]",
+ *                                      "author": "Name <email>",
+ *                                      "date": "ISO 8601",
+ *                                      "subject": "..."}}},
  *    "journal": [{"id": "UUID", "address": "ADDR", "action": "create",
  *                 "status": "intended"|"done"|"failed", "started": UNIX,
  *                 "ended": UNIX|null, "error": "..."|null}]}
  * A resource's "serial" is that of the first file it was saved in with its
- * current contents. Fields other than these are refused at load.
+ * current contents; its "commit" (optional: absent in older files and for
+ * a config in no git repository) is the config's commit it was last
+ * applied from, "-dirty" when the work tree differed from it. Fields
+ * other than these are refused at load.
  *
  * Lineages and ids are random UUIDs from libsodium: call sodium_init()
  * first. None of this is thread-safe except where said.
@@ -65,8 +72,13 @@ const char *state_commit(const struct state *state); /* NULL when unknown */
 /* Copies commit; NULL makes it unknown. */
 void state_set_commit(struct state *state, const char *commit);
 
+/* The config's commit this run applies ({"sha", "author", "date",
+ * "subject"}, copied; NULL: none): state_set_resource records it with each
+ * resource it sets. */
+void state_set_provenance(struct state *state, const cJSON *commit);
+
 /* The last applied snapshot of addr ({"provider", "spec", "fingerprints",
- * "serial"}), or NULL. */
+ * "serial"[, "commit"]}), or NULL. */
 const cJSON *state_resource(const struct state *state, const char *addr);
 /*
  * Record what was applied to addr, replacing what was there. spec (any

@@ -324,8 +324,11 @@ python3 -c "import json,sys; sys.exit(0 if json.load(open('.getbot/state.json'))
 tap_ok $? "the state records the git commit the applied config came from"
 RUNTIME=v7; write_config
 run "$GETBOT_MEM" apply --auto-approve
+[ "$rc" -eq 1 ] && grep -q "bots.yaml (modified); commit it" err
+tap_ok $? "apply refuses a bots.yaml that differs from that commit"
+run "$GETBOT_MEM" apply --auto-approve --allow-dirty
 python3 -c "import json,sys; sys.exit(0 if json.load(open('.getbot/state.json'))['commit'] == '$head-dirty' else 1)"
-tap_ok $? "and says when bots.yaml differed from that commit"
+tap_ok $? "and with --allow-dirty says it differed from that commit"
 
 # ---- the canary ----
 ! grep -q CANARY all.log; tap_ok $? "no secret value in any output"

@@ -12,15 +12,18 @@
 #include "apply-print.h"
 #include "apply.h"
 #include "cmd.h"
-#include "gitinfo.h"
 #include "plan-print.h"
 #include "planfile.h"
 #include "prepare.h"
 
 static const struct cmd_option cmd_apply_options[] = {
 	PREPARE_OPTIONS,
+	PREPARE_REF_OPTION,
 	PREPARE_HOST_KEY_OPTION,
 	PREPARE_REPORT_OPTION,
+	{ "allow-dirty", 0, NULL,
+	    "apply a work tree whose config, or what it names, differs from "
+	    "git's HEAD (without --ref, such a work tree is refused)" },
 	{ "auto-approve", 0, NULL,
 	    "apply without asking (needed when stdin is not a terminal)" },
 	{ "parallelism", 0, "N", "actions at once (default 10)" },
@@ -214,11 +217,13 @@ cmd_apply_exec(const struct cmd_args *args)
 	double wait = 0;
 	long serial_loaded = 0;
 	char *commit = NULL;
+	cJSON *provenance = NULL;
 	int rc;
 
 	rc = prepare_options(args, &p);
 	if (rc != EXIT_OK)
 		goto out;
+	p.refuse_dirty = !cmd_args_has(args, "allow-dirty");
 	if (wait_text != NULL && (wait = cmd_apply_duration(wait_text)) < 0) {
 		cmd_apply_fail(&failure,
 		    "--lock-wait: '%s' is not a duration (30s, 5m, 1h)",
@@ -245,10 +250,9 @@ cmd_apply_exec(const struct cmd_args *args)
 	options.redraw = apply_print_can_redraw(stdout);
 
 	if (plan_path != NULL) {
-		const char *config = cmd_args_get(args, "file");
-
 		if (planfile_load(plan_path,
-			config != NULL ? config : "bots.yaml", &saved,
+			p.ref.dir != NULL ? p.ref.config_path : p.config,
+			p.ref.dir != NULL ? p.ref.label : p.config, &saved,
 			&err) != 0) {
 			cmd_apply_fail(&failure, "%s", err.buf);
 			rc = EXIT_ERROR;
@@ -293,6 +297,7 @@ cmd_apply_exec(const struct cmd_args *args)
 		rc = EXIT_ERROR;
 		goto out;
 	}
+	prepare_print_commit(stdout, &p);
 	plan_print_human(stdout, &p.plan, plan_print_use_colour(stdout));
 	if (apply_resolve_intents(
 		&p.engine, &p.plan, p.state, &options, &err) != 0) {
@@ -322,8 +327,14 @@ cmd_apply_exec(const struct cmd_args *args)
 		}
 	}
 
-	commit = gitinfo_commit(p.engine.config_path);
+	/* what this run applies from: the commit, per resource too */
+	provenance = prepare_provenance(&p);
+	if (cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		provenance, "sha")) != NULL)
+		commit = xstrdup(cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(provenance, "sha")));
 	state_set_commit(p.state, commit);
+	state_set_provenance(p.state, provenance);
 	printf("\n");
 	if (apply_run(&p.engine, &p.plan, p.state, &options, &summary) != 0)
 		rc = EXIT_PARTIAL;
@@ -352,6 +363,7 @@ out:
 	prepare_release(&p);
 	cJSON_Delete(saved);
 	free(pairs);
+	cJSON_Delete(provenance);
 	free(commit);
 	strbuf_release(&err);
 	strbuf_release(&failure);
@@ -386,6 +398,13 @@ const struct cmd_entry cmd_apply_entry = {
 	    "others counts the time of the slow steps running, rewritten in "
 	    "place about once a second (not with TERM=dumb); anywhere else "
 	    "only the lines are written.\n"
+	    "When bots.yaml is in a git repository, apply refuses (exit 1, "
+	    "naming the file) a work tree where the config, or a runtime "
+	    "bundle, build context or certificate file it names, differs "
+	    "from HEAD (modified, staged, untracked or ignored), unless "
+	    "--allow-dirty or --ref REV (which applies the commit's config). "
+	    "The state records for each resource the commit it was last "
+	    "applied from (sha, author, date, subject).\n"
 	    "--report FILE writes a Markdown summary of the run (the outcome, "
 	    "the config's git commit, the plan as a table, drift, refusals, "
 	    "and each action that failed or was skipped with its message) "

@@ -11,6 +11,7 @@
 
 static const struct cmd_option cmd_plan_options[] = {
 	PREPARE_OPTIONS,
+	PREPARE_REF_OPTION,
 	PREPARE_HOST_KEY_OPTION,
 	PREPARE_REPORT_OPTION,
 	{ "json", 0, NULL,
@@ -38,6 +39,8 @@ cmd_plan_exec(const struct cmd_args *args)
 		rc = prepare_plan(args, args->providers, &p, json);
 	if (rc == EXIT_OK || rc == EXIT_POLICY ||
 	    (rc == EXIT_ERROR && p.plan.nerrors > 0)) {
+		if (!json)
+			prepare_print_commit(stdout, &p);
 		if (json)
 			plan_print_json(stdout, &p.plan);
 		else if (rc != EXIT_OK)
@@ -49,7 +52,9 @@ cmd_plan_exec(const struct cmd_args *args)
 	}
 	if (rc == EXIT_OK && out != NULL) {
 		if (planfile_save(out, &p.plan, &p.options,
-			p.engine.config_path, p.state, &err) != 0) {
+			p.engine.config_path,
+			p.ref.dir != NULL ? p.ref.label : p.config, p.state,
+			&err) != 0) {
 			fprintf(stderr, "getbot: %s\n", err.buf);
 			failure = err.buf;
 			rc = EXIT_ERROR;
@@ -87,6 +92,11 @@ const struct cmd_entry cmd_plan_entry = {
 	    "--replace names the bot; so is a plan that deletes more than 10 "
 	    "resources and more than a third of those managed, unless "
 	    "--allow-deletes. Nothing is changed.\n"
+	    "When bots.yaml is in a git repository, the plan starts with the "
+	    "commit it compares (sha and subject), or says the work tree "
+	    "differs from it. With --ref REV it plans the config as commit "
+	    "REV has it (messages name it REV:bots.yaml); secrets and the "
+	    "state are still those beside the config.\n"
 	    "--report FILE writes the same as Markdown (the outcome, the "
 	    "config's git commit, the plan as a table, drift, refusals and "
 	    "errors) for a pull-request comment; a run that fails before "

@@ -19,6 +19,24 @@ static const struct cmd_option cmd_state_options[] = {
 	{ NULL, 0, NULL, NULL },
 };
 
+/* "# applied from commit SHA "subject" by Name <email>, DATE". */
+static void
+cmd_state_print_commit(const cJSON *commit)
+{
+	const char *sha = cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(commit, "sha"));
+
+	if (sha == NULL)
+		return;
+	printf("# applied from commit %s \"%s\" by %s, %s\n", sha,
+	    cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(commit, "subject")),
+	    cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(commit, "author")),
+	    cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(commit, "date")));
+}
+
 static int
 cmd_state_exec(const struct cmd_args *args)
 {
@@ -98,7 +116,10 @@ cmd_state_exec(const struct cmd_args *args)
 			goto out;
 		}
 		text = cJSON_Print(snapshot);
-		printf("# %s\n%s\n", args->positional[1], text);
+		printf("# %s\n", args->positional[1]);
+		cmd_state_print_commit(
+		    cJSON_GetObjectItemCaseSensitive(snapshot, "commit"));
+		printf("%s\n", text);
 		free(text);
 		rc = EXIT_OK;
 	}
@@ -118,7 +139,8 @@ const struct cmd_entry cmd_state_entry = {
 	.description =
 	    "'getbot state list' prints the address of every resource in the "
 	    "state; 'getbot state show ADDR' prints what was last applied to "
-	    "it (fields and secret fingerprints, never values); 'getbot state "
+	    "it (fields and secret fingerprints, never values) and the git "
+	    "commit of the config it was applied from; 'getbot state "
 	    "unlock LOCK_ID' removes the lock of an apply that is gone, when "
 	    "LOCK_ID is the id a locked apply named.",
 	.options = cmd_state_options,

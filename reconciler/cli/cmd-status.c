@@ -39,6 +39,10 @@ struct status_bot {
 	char *url;
 	cJSON *keys; /* {"anthropic": true, ...} */
 	size_t changes;
+	/* the commit its most recently applied resource came from, borrowed
+	 * from the state; NULL when unknown */
+	const cJSON *commit;
+	long commit_serial;
 };
 
 static bool
@@ -80,6 +84,26 @@ status_key_provider(const char *env)
 						    ? out[i] - 'A' + 'a'
 						    : out[i]);
 	return out;
+}
+
+/* Keep address's commit (from the state) when it was applied after the
+ * one b has. */
+static void
+status_note_commit(
+    const struct state *state, const char *address, struct status_bot *b)
+{
+	const cJSON *snapshot = state_resource(state, address);
+	const cJSON *commit =
+	    cJSON_GetObjectItemCaseSensitive(snapshot, "commit");
+	const cJSON *serial =
+	    cJSON_GetObjectItemCaseSensitive(snapshot, "serial");
+
+	if (!cJSON_IsObject(commit) || !cJSON_IsNumber(serial))
+		return;
+	if (b->commit == NULL || (long)serial->valuedouble > b->commit_serial) {
+		b->commit = commit;
+		b->commit_serial = (long)serial->valuedouble;
+	}
 }
 
 /* Fill b from desired, observed, plan and journal. */
@@ -160,6 +184,7 @@ status_of(struct prepared *p, const cJSON *journal, struct status_bot *b,
 		}
 		if (!status_is_bot(b->org, b->team, org, team))
 			continue;
+		status_note_commit(p->state, address, b);
 		planned = plan_find(&p->plan, address);
 		if (planned != NULL && planned->kind != ACTION_CREATE &&
 		    planned->kind != ACTION_DELETE)
@@ -221,10 +246,35 @@ status_print_json(const struct status_bot *b, const char *commit)
 		cJSON_AddStringToObject(o, "last_apply_commit", commit);
 	else
 		cJSON_AddNullToObject(o, "last_apply_commit");
+	if (b->commit != NULL)
+		cJSON_AddItemToObject(
+		    o, "applied_from", cJSON_Duplicate(b->commit, 1));
+	else
+		cJSON_AddNullToObject(o, "applied_from");
 	text = cJSON_PrintUnformatted(o);
 	printf("%s\n", text);
 	free(text);
 	cJSON_Delete(o);
+}
+
+/* "1a2b3c4d5e6f "subject" by Name <email>, DATE" (a static buffer). */
+static const char *
+status_commit_line(const cJSON *commit)
+{
+	static char line[1024];
+	const char *sha = cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(commit, "sha"));
+	const char *dirty = sha != NULL ? strstr(sha, "-dirty") : NULL;
+
+	snprintf(line, sizeof(line), "%.12s%s \"%s\" by %s, %s",
+	    sha != NULL ? sha : "?", dirty != NULL ? "-dirty" : "",
+	    cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(commit, "subject")),
+	    cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(commit, "author")),
+	    cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(commit, "date")));
+	return line;
 }
 
 static void
@@ -247,6 +297,8 @@ status_print_human(const struct status_bot *b)
 		    b->changes, b->changes == 1 ? "" : "s");
 	if (b->error != NULL)
 		printf("    error: %s\n", b->error);
+	if (b->commit != NULL)
+		printf("    applied from: %s\n", status_commit_line(b->commit));
 	strbuf_release(&keys);
 	strbuf_release(&name);
 }
@@ -351,7 +403,9 @@ const struct cmd_entry cmd_status_entry = {
 	    "Observes what exists and reads the state, then prints per bot its "
 	    "deployment status (pending, deploying, deployed, failed with the "
 	    "error, deleting), its URL, which provider keys are set (never "
-	    "their values) and the commit of the last apply. ORG or ORG/TEAM "
+	    "their values), the commit its resources were last applied from "
+	    "(sha, subject, author, date) and the commit of the last apply. "
+	    "ORG or ORG/TEAM "
 	    "limits it to one org or bot. Bots no longer in bots.yaml whose "
 	    "objects remain are listed as deleting.",
 	.options = cmd_status_options,

@@ -7,10 +7,12 @@
 
 #include "bots.h"
 #include "cmd.h"
+#include "prepare.h"
 #include "strbuf.h"
 
 static const struct cmd_option cmd_validate_options[] = {
 	{ "file", 'f', "FILE", "the config to check (default: bots.yaml)" },
+	PREPARE_REF_OPTION,
 	{ "json", 0, NULL,
 	    "print one JSON object per line: a diagnostic per problem, then "
 	    "a summary per file" },
@@ -36,16 +38,31 @@ cmd_validate_summary_json(
 	strbuf_release(&sb);
 }
 
-/* Validate one file; returns 0 when it has no error. */
+/* Validate one file (as commit rev has it, unless rev is NULL); returns 0
+ * when it has no error. */
 static int
-cmd_validate_one(const char *file, bool json)
+cmd_validate_one(const char *path, const char *rev, bool json)
 {
 	struct diag_list diags = DIAG_LIST_INIT;
+	struct gitinfo_tree tree = { 0 };
+	struct strbuf err = STRBUF_INIT;
 	struct bots *bots = NULL;
+	const char *file = path;
 	size_t i;
 	int rc;
 
-	rc = bots_load_file(file, &bots, &diags);
+	if (rev != NULL) {
+		if (prepare_checkout(path, rev, &tree, &err) != 0) {
+			fprintf(stderr, "getbot validate: --ref %s: %s\n", rev,
+			    err.buf);
+			rc = -1;
+			goto out;
+		}
+		file = tree.label;
+		rc = bots_load_file_as(
+		    tree.config_path, tree.label, &bots, &diags);
+	} else
+		rc = bots_load_file(file, &bots, &diags);
 	for (i = 0; i < diags.count; i++) {
 		if (json) {
 			diag_print_json(stdout, &diags.items[i]);
@@ -64,8 +81,11 @@ cmd_validate_one(const char *file, bool json)
 	else
 		fprintf(stderr, "%s: %zu %s\n", file, diag_list_errors(&diags),
 		    diag_list_errors(&diags) == 1 ? "error" : "errors");
+out:
 	bots_free(bots);
 	diag_list_clear(&diags);
+	gitinfo_tree_release(&tree);
+	strbuf_release(&err);
 	return rc;
 }
 
@@ -73,17 +93,18 @@ static int
 cmd_validate_exec(const struct cmd_args *args)
 {
 	const char *file = cmd_args_get(args, "file");
+	const char *rev = cmd_args_get(args, "ref");
 	bool json = cmd_args_has(args, "json");
 	int rc = EXIT_OK;
 	size_t i;
 
-	if (file != NULL && cmd_validate_one(file, json) != 0)
+	if (file != NULL && cmd_validate_one(file, rev, json) != 0)
 		rc = EXIT_ERROR;
 	for (i = 0; i < args->npositional; i++)
-		if (cmd_validate_one(args->positional[i], json) != 0)
+		if (cmd_validate_one(args->positional[i], rev, json) != 0)
 			rc = EXIT_ERROR;
 	if (file == NULL && args->npositional == 0 &&
-	    cmd_validate_one("bots.yaml", json) != 0)
+	    cmd_validate_one("bots.yaml", rev, json) != 0)
 		rc = EXIT_ERROR;
 	return rc;
 }
@@ -100,6 +121,8 @@ const struct cmd_entry cmd_validate_entry = {
 	    "references, keys for each model's provider, derived names), and "
 	    "prints every problem as FILE:LINE:COL: PATH: message. Nothing is "
 	    "contacted and no secret is read.\n"
+	    "With --ref REV each file is read as git commit REV has it, "
+	    "with the files it names, and messages call it REV:FILE.\n"
 	    "Exits 0 when every file is valid, printing one summary line per "
 	    "file; 1 otherwise.",
 	.options = cmd_validate_options,

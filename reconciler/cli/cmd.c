@@ -24,6 +24,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_validate_entry,
 	&cmd_plan_entry,
 	&cmd_apply_entry,
+	&cmd_diff_entry,
 	&cmd_graph_entry,
 	&cmd_state_entry,
 	&cmd_status_entry, /* edge */

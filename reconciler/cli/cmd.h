@@ -54,6 +54,7 @@ extern const struct cmd_entry cmd_init_entry;
 extern const struct cmd_entry cmd_validate_entry;
 extern const struct cmd_entry cmd_plan_entry;
 extern const struct cmd_entry cmd_apply_entry;
+extern const struct cmd_entry cmd_diff_entry;
 extern const struct cmd_entry cmd_graph_entry;
 extern const struct cmd_entry cmd_state_entry;
 extern const struct cmd_entry cmd_status_entry;

@@ -43,7 +43,8 @@ static const struct {
 } mkman_environment[] = {
 	{ "GETBOT_RUNTIME_DIR",
 	    "Where runtimes live (build contexts and Worker bundles); "
-	    "default runtimes/ beside bots.yaml." },
+	    "default runtimes/ beside bots.yaml. When set, --ref and getbot "
+	    "diff read runtimes from it, not from the commit." },
 	{ "GETBOT_SEAL_KEY_FILE",
 	    "The deployment key's file, for {sealed: ...} secrets." },
 	{ "INCUS_SOCKET",
@@ -94,6 +95,10 @@ static const struct {
 	    "When dumb or unset, getbot apply on a terminal keeps its "
 	    "lines but draws no live counter of the slow steps (it rewrites "
 	    "a line with a carriage return and an erase-line code)." },
+	{ "TMPDIR",
+	    "Where --ref and getbot diff copy a commit's config and the "
+	    "files it names, in a private directory removed at the end of "
+	    "the run; default /tmp." },
 	{ NULL, NULL },
 };
 

@@ -8,8 +8,11 @@
 
 #include "cmd.h"
 #include "engine.h"
+#include "gitinfo.h"
 #include "plan.h"
 #include "state.h"
+
+#include <stdio.h>
 
 /* Rows for the option tables of plan, apply and graph. */
 #define PREPARE_OPTIONS                                                        \
@@ -36,6 +39,16 @@
 		    "more than a third of those managed"                       \
 	}
 
+/* The row for commands that read the config (validate, plan, apply). */
+#define PREPARE_REF_OPTION                                                     \
+	{                                                                      \
+		"ref", 0, "REV",                                               \
+		    "read the config, and the runtime bundles, build "         \
+		    "contexts and certificate files it names, as git commit "  \
+		    "REV has them, not from the work tree ({file} secrets "    \
+		    "and the state are still read beside the config)"          \
+	}
+
 /* The row for commands that connect to servers (plan, apply). */
 #define PREPARE_HOST_KEY_OPTION                                                \
 	{                                                                      \
@@ -54,9 +67,19 @@ struct prepared {
 	struct state_lock *lock; /* apply's, held; borrowed (NULL for plan) */
 	const char *const *observe_only; /* see struct engine; borrowed */
 	size_t nobserve_only;
-	const char **lists[4];   /* option value arrays, owned */
-	const char *config_path; /* -f, or bots.yaml; borrowed */
-	bool planned;            /* plan holds a plan (for --report) */
+	const char **lists[4]; /* option value arrays, owned */
+	char *config;          /* owned: the config as the user names it */
+	struct gitinfo_tree ref; /* --ref: the commit's copy (ref.dir NULL
+				    without) */
+	/* The config's commit (HEAD, or --ref's); sha NULL when it is in no
+	 * repository or the repository has no commit yet. */
+	struct gitinfo commit;
+	bool in_repo;
+	char *dirty; /* owned: the first file that differs from HEAD, or NULL */
+	/* apply: refuse a work tree that differs from HEAD (prepare_load
+	 * ends with EXIT_ERROR naming the file, before the lock) */
+	bool refuse_dirty;
+	bool planned; /* plan holds a plan (for --report) */
 	/* Why prepare_options or prepare_plan failed, as printed (for
 	 * --report). */
 	struct strbuf failure;
@@ -100,6 +123,20 @@ struct apply_summary;
  */
 int prepare_report(const struct cmd_args *args, struct prepared *p,
     const struct apply_summary *applied, const char *failure, int rc);
+/*
+ * Copy config as commit rev has it into tree (gitinfo_checkout), with the
+ * runtime bundles, build contexts and certificate files it names. Returns
+ * 0, or -1 with err. Release tree in every case.
+ */
+int prepare_checkout(const char *config, const char *rev,
+    struct gitinfo_tree *tree, struct strbuf *err);
+/* The header line naming the commit the plan compares, and a blank line;
+ * nothing when the config is in no repository. */
+void prepare_print_commit(FILE *out, const struct prepared *p);
+/* The config's commit for the state: {"sha", "author", "date",
+ * "subject"} with "-dirty" in sha when the work tree differs; NULL when
+ * there is none. The caller frees it. */
+cJSON *prepare_provenance(const struct prepared *p);
 /* bots.yaml's directory + /.getbot/state.json, or --state. */
 char *prepare_state_path(const char *config_path, const char *state_option);
 

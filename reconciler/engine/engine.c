@@ -31,6 +31,20 @@ engine_init(struct engine *engine, const struct provider *const *providers,
 	return bots_load_file(config_path, &engine->bots, diags);
 }
 
+int
+engine_init_copy(struct engine *engine, const struct provider *const *providers,
+    const char *copy_path, const char *label, const char *base_dir,
+    struct diag_list *diags)
+{
+	memset(engine, 0, sizeof(*engine));
+	pthread_mutex_init(&engine->lock, NULL);
+	budget_table_init(&engine->budgets);
+	engine->providers = providers;
+	engine->config_path = xstrdup(copy_path);
+	engine->base_dir = xstrdup(base_dir);
+	return bots_load_file_as(copy_path, label, &engine->bots, diags);
+}
+
 /*
  * $GETBOT_STATS names a file that gets one JSON line appended per run,
  * for the benchmarks (tests/bench): what the run cost its servers, per
@@ -217,6 +231,17 @@ engine_expand(struct engine *engine, struct strbuf *err)
 			struct resource_secret *rs = &r->secrets[s];
 			struct strbuf why = STRBUF_INIT;
 
+			if (engine->references_only) {
+				char *text = xasprintf("%d:%s",
+				    (int)rs->ref->kind,
+				    rs->ref->ref != NULL ? rs->ref->ref : "");
+
+				secret_fingerprint((unsigned char *)text,
+				    strlen(text), r->address, rs->name,
+				    rs->fingerprint);
+				free(text);
+				continue;
+			}
 			if (secret_resolve(rs->ref, engine->base_dir,
 				r->address, rs->name, &rs->value, &why) != 0) {
 				engine_secret_place(engine, rs->ref, err);

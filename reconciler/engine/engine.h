@@ -49,6 +49,9 @@ struct engine {
 	 * from observation and apply. Owned; under lock. */
 	cJSON *outputs;
 	bool applying;        /* a missing output is observed afresh */
+	/* getbot diff: secrets are never read; each is fingerprinted by its
+	 * reference ({env: NAME} etc.), so only a changed reference shows */
+	bool references_only;
 	pthread_mutex_t lock; /* sessions, connections, outputs */
 	/* When set: observe only these "PROVIDER TARGET" pairs (a saved plan
 	 * re-observes only what it touches). Borrowed. */
@@ -73,6 +76,13 @@ struct engine {
 /* Load and validate config_path (problems go to diags). */
 int engine_init(struct engine *engine, const struct provider *const *providers,
     const char *config_path, struct diag_list *diags);
+/* Likewise for a copy of the config (a commit's, getbot --ref): copy_path
+ * is named label in messages and the files it names are read beside it,
+ * but secrets and ssh files are found from base_dir, the directory of the
+ * config the user knows. */
+int engine_init_copy(struct engine *engine,
+    const struct provider *const *providers, const char *copy_path,
+    const char *label, const char *base_dir, struct diag_list *diags);
 void engine_release(struct engine *engine);
 /* Desired resources from every provider serving each target, with their
  * secrets resolved and fingerprinted. */

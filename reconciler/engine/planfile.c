@@ -76,7 +76,7 @@ planfile_has(const cJSON *array, const char *value)
 int
 planfile_save(const char *path, const struct plan *plan,
     const struct plan_options *options, const char *config_path,
-    const struct state *state, struct strbuf *err)
+    const char *config_name, const struct state *state, struct strbuf *err)
 {
 	cJSON *root = cJSON_CreateObject(), *sub, *actions, *only, *pairs;
 	char digest[65], *text = NULL, *tmp = NULL, *pair;
@@ -88,7 +88,7 @@ planfile_save(const char *path, const struct plan *plan,
 	cJSON_AddStringToObject(root, "format", PLANFILE_FORMAT);
 	cJSON_AddNumberToObject(root, "version", PLANFILE_VERSION);
 	sub = cJSON_AddObjectToObject(root, "config");
-	cJSON_AddStringToObject(sub, "path", config_path);
+	cJSON_AddStringToObject(sub, "path", config_name);
 	cJSON_AddStringToObject(sub, "sha256", digest);
 	sub = cJSON_AddObjectToObject(root, "state");
 	cJSON_AddStringToObject(sub, "lineage", state_lineage(state));
@@ -163,8 +163,8 @@ out:
 }
 
 int
-planfile_load(
-    const char *path, const char *config_path, cJSON **out, struct strbuf *err)
+planfile_load(const char *path, const char *config_path,
+    const char *config_name, cJSON **out, struct strbuf *err)
 {
 	struct strbuf content = STRBUF_INIT;
 	cJSON *root = NULL;
@@ -196,7 +196,7 @@ planfile_load(
 	if (!cJSON_IsString(sha) || strcmp(sha->valuestring, digest) != 0) {
 		strbuf_addf(err,
 		    "'%s' has changed since the plan was saved; plan again",
-		    config_path);
+		    config_name);
 		goto out;
 	}
 	*out = root;

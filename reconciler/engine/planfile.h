@@ -13,14 +13,16 @@
 #include "state.h"
 #include "strbuf.h"
 
-/* Write plan to path (mode 0600, atomically). */
+/* Write plan to path (mode 0600, atomically). config_name is what the
+ * user calls config_path (they differ for a commit's copy, --ref). */
 int planfile_save(const char *path, const struct plan *plan,
     const struct plan_options *options, const char *config_path,
-    const struct state *state, struct strbuf *err);
-/* Read path, check its format and that config_path has not changed since.
- * *out is the saved plan (cJSON, caller deletes). */
-int planfile_load(
-    const char *path, const char *config_path, cJSON **out, struct strbuf *err);
+    const char *config_name, const struct state *state, struct strbuf *err);
+/* Read path, check its format and that config_path (called config_name
+ * in messages) has not changed since. *out is the saved plan (cJSON,
+ * caller deletes). */
+int planfile_load(const char *path, const char *config_path,
+    const char *config_name, cJSON **out, struct strbuf *err);
 /* The options the plan was made with, into options (strings borrowed from
  * saved; arrays allocated into lists[3], freed by the caller). */
 void planfile_options(

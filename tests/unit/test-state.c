@@ -636,6 +636,89 @@ test_state__invalid_structure_names_the_field(void)
 	free(path);
 }
 
+/* A resource set while a provenance is given carries it, and it survives
+ * a save and a load; one set without keeps none. */
+static void
+test_state__resource_records_its_commit(void)
+{
+	char *path = state_path_for("provenance");
+	struct strbuf err = STRBUF_INIT;
+	struct state *state = NULL;
+	cJSON *commit = cJSON_CreateObject();
+	const cJSON *got;
+
+	cJSON_AddStringToObject(commit, "subject", "Add scout");
+	cJSON_AddStringToObject(commit, "sha", "0123abcd");
+	cJSON_AddStringToObject(commit, "date", "2026-01-02T03:04:05Z");
+	cJSON_AddStringToObject(commit, "author", "Ann <ann@example.com>");
+	ok(state_load(path, &state, &err) == 0, "load an empty state");
+	state_set_provenance(state, commit);
+	state_set_resource(state, "a", "p", NULL, NULL);
+	state_set_provenance(state, NULL);
+	state_set_resource(state, "b", "p", NULL, NULL);
+	ok(state_save(state, &err) == 0, "save (%s)", err.buf);
+	state_free(state);
+	state = NULL;
+	ok(state_load(path, &state, &err) == 0, "load it again (%s)", err.buf);
+	got = cJSON_GetObjectItemCaseSensitive(
+	    state != NULL ? state_resource(state, "a") : NULL, "commit");
+	ok(got != NULL && cJSON_Compare(got, commit, true) &&
+		strcmp(got->child->string, "sha") == 0,
+	    "a carries the commit, sha first");
+	ok(state != NULL && cJSON_GetObjectItemCaseSensitive(
+				state_resource(state, "b"), "commit") == NULL,
+	    "b, set without a commit, has none");
+	state_free(state);
+	cJSON_Delete(commit);
+	strbuf_release(&err);
+	free(path);
+}
+
+/* Files written before resources had a commit load as they are; a commit
+ * with an unknown or missing field is refused, naming it. */
+static void
+test_state__resource_commit_is_optional_and_checked(void)
+{
+	char *path = state_path_for("provenance-old");
+	struct strbuf err = STRBUF_INIT;
+	struct state *state = NULL;
+
+	spew(path,
+	    "{\"version\": 1, \"lineage\": \"l\", \"serial\": 3, "
+	    "\"commit\": \"abc\", \"resources\": {\"a\": {\"provider\": "
+	    "\"p\", \"spec\": {}, \"fingerprints\": {}, \"serial\": 1}}, "
+	    "\"journal\": []}",
+	    0600);
+	ok(state_load(path, &state, &err) == 0 && state_resource(state, "a"),
+	    "a state file without per-resource commits loads (%s)", err.buf);
+	state_free(state);
+	expect_invalid(path,
+	    "\"commit\": null, \"resources\": {\"a\": {\"provider\": \"p\", "
+	    "\"spec\": {}, \"fingerprints\": {}, \"serial\": 1, \"commit\": "
+	    "{\"sha\": \"s\", \"author\": \"a\", \"date\": \"d\", "
+	    "\"subject\": \"x\", \"branch\": \"main\"}}}, \"journal\": []",
+	    "resources.a.commit.branch: unknown field");
+	expect_invalid(path,
+	    "\"commit\": null, \"resources\": {\"a\": {\"provider\": \"p\", "
+	    "\"spec\": {}, \"fingerprints\": {}, \"serial\": 1, \"commit\": "
+	    "{\"sha\": \"s\", \"author\": \"a\", \"subject\": \"x\"}}}, "
+	    "\"journal\": []",
+	    "resources.a.commit.date: missing");
+	expect_invalid(path,
+	    "\"commit\": null, \"resources\": {\"a\": {\"provider\": \"p\", "
+	    "\"spec\": {}, \"fingerprints\": {}, \"serial\": 1, \"commit\": "
+	    "{\"sha\": 1, \"author\": \"a\", \"date\": \"d\", "
+	    "\"subject\": \"x\"}}}, \"journal\": []",
+	    "resources.a.commit.sha: expected a non-empty string");
+	expect_invalid(path,
+	    "\"commit\": null, \"resources\": {\"a\": {\"provider\": \"p\", "
+	    "\"spec\": {}, \"fingerprints\": {}, \"serial\": 1, \"origin\": "
+	    "1}}, \"journal\": []",
+	    "resources.a.origin: unknown field");
+	strbuf_release(&err);
+	free(path);
+}
+
 static void
 test_state__journal_intend_complete_unfinished(void)
 {
@@ -1144,6 +1227,8 @@ main(void)
 	test_state__refuses_a_newer_version();
 	test_state__refuses_garbage();
 	test_state__invalid_structure_names_the_field();
+	test_state__resource_records_its_commit();
+	test_state__resource_commit_is_optional_and_checked();
 	test_state__journal_intend_complete_unfinished();
 	test_state__long_error_is_cut();
 	test_state__intent_survives_kill_9();

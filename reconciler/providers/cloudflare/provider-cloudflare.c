@@ -187,13 +187,12 @@ cf_open(const struct bots_target *target, struct conn *conn,
     const char *base_dir, void **session, struct strbuf *err)
 {
 	struct cf_session *s = xcalloc(1, sizeof(*s));
-	const char *runtimes = getenv("GETBOT_RUNTIME_DIR");
 
 	(void)conn;
 	pthread_mutex_init(&s->lock, NULL);
-	s->runtime_dir = runtimes != NULL && *runtimes != '\0'
-			     ? xstrdup(runtimes)
-			     : xasprintf("%s/runtimes", base_dir);
+	/* bundles come with the config (a commit's copy under --ref); only
+	 * secrets are read from base_dir */
+	s->runtime_dir = bots_runtime_dir(target->bots);
 	if (cloudflare_client_open(&s->cf, target, base_dir, err) != 0) {
 		cf_close(s);
 		*session = NULL;
