@@ -127,7 +127,8 @@ tap_ok $? "a persona change: exit 3, and the report says refused"
 grep -q '^- \*\*refused:\*\* persona of cloudflare.worker.research-pro cannot change once deployed' r.md &&
 	grep -qx 'Nothing was changed.' r.md
 tap_ok $? "naming the refusal in getbot's words"
-run "$GETBOT" apply --auto-approve --report a.md
+# (the work tree differs from HEAD: --allow-dirty, for these cases)
+run "$GETBOT" apply --auto-approve --allow-dirty --report a.md
 [ "$rc" -eq 3 ] && head -1 a.md | grep -qx '## getbot apply: refused'
 tap_ok $? "apply --report too"
 write_config
@@ -139,7 +140,7 @@ EXTRA="      scout:
         instructions: Link to the dataset." write_config
 python3 -c 'import sys, urllib.request as u; u.urlopen(u.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST")).read()' \
 	"$cf/__control/faults" '{"faults": [{"method": "PUT", "path": "/scripts/research-scout$", "status": 403, "code": 10000, "message": "injected | failure"}]}'
-run "$GETBOT" apply --auto-approve --report a.md
+run "$GETBOT" apply --auto-approve --allow-dirty --report a.md
 [ "$rc" -eq 5 ] && head -1 a.md | grep -q '^## getbot apply: finished with failures (.* 1 failed, [1-9][0-9]* skipped)$'
 tap_ok $? "a failed action: exit 5, and the heading counts it"
 grep -q '^| `cloudflare.worker.research-scout` | failed | .*injected \\| failure' a.md
@@ -152,7 +153,7 @@ python3 -c 'import sys, urllib.request as u; u.urlopen(u.Request(sys.argv[1], da
 now=$(date +%s)
 printf '{"id":"0123456789abcdef","owner":"ci","host":"another-runner","pid":42,"started":%s,"expires":%s,"operation":"apply"}\n' \
 	"$now" "$((now + 600))" >.getbot/state.json.lock
-run "$GETBOT" apply --auto-approve --report a.md
+run "$GETBOT" apply --auto-approve --allow-dirty --report a.md
 [ "$rc" -eq 4 ] && head -1 a.md | grep -qx '## getbot apply: failed before a plan was made'
 tap_ok $? "a held lock: exit 4, and a report"
 grep -q 'locked by ci@another-runner' a.md; tap_ok $? "naming the holder"

@@ -15,6 +15,7 @@
 #include "plan-print.h"
 #include "planfile.h"
 #include "prepare.h"
+#include "xmalloc.h"
 
 static const struct cmd_option cmd_apply_options[] = {
 	PREPARE_OPTIONS,
