@@ -14,6 +14,7 @@
 #include "cmd.h"
 #include "conn.h"
 #include "jsonschema.h"
+#include "secret.h"
 #include "strbuf.h"
 #include "xmalloc.h"
 
@@ -229,8 +230,8 @@ cmd_main_help(int argc, char **argv)
 
 /* What every run needs before a command: no core dumps (secrets pass
  * through this process), allocation failure ends the program in cJSON too,
- * libcurl and libsodium are ready, and GETBOT_SSH_PASSPHRASE is out of the
- * environment, before any thread starts. */
+ * libcurl and libsodium are ready, and GETBOT_SSH_PASSPHRASE and
+ * GETBOT_SEAL_KEY are out of the environment, before any thread starts. */
 static int
 cmd_start(void)
 {
@@ -248,6 +249,7 @@ cmd_start(void)
 		return -1;
 	}
 	conn_ssh_take_passphrase();
+	secret_take_seal_key();
 	return 0;
 }
 
@@ -313,5 +315,6 @@ cmd_main(int argc, char **argv, const struct provider *const *providers)
 	rc = entry->exec(&args);
 	cmd_args_release(&args);
 	conn_ssh_forget_passphrase();
+	secret_forget_seal_key();
 	return rc;
 }

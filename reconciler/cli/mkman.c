@@ -44,8 +44,15 @@ static const struct {
 	{ "GETBOT_RUNTIME_DIR",
 	    "Where runtimes live (build contexts and Worker bundles); "
 	    "default runtimes/ beside bots.yaml." },
+	{ "GETBOT_SEAL_KEY",
+	    "The private seal key, its text (one line of base64, as "
+	    "'getbot secrets keygen' writes it), that opens {sealed: ...} "
+	    "secrets: in CI, a secret of that name. getbot takes it out of "
+	    "its environment at start, so no command it runs inherits it. "
+	    "Set this or GETBOT_SEAL_KEY_FILE, not both." },
 	{ "GETBOT_SEAL_KEY_FILE",
-	    "The deployment key's file, for {sealed: ...} secrets." },
+	    "The file that holds the private seal key, for {sealed: ...} "
+	    "secrets; its mode must let its owner alone read it (0600)." },
 	{ "INCUS_SOCKET",
 	    "Incus's unix socket on a server whose target has no incus.socket "
 	    "(a path on that server); default the first of "
