@@ -27,6 +27,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_graph_entry,
 	&cmd_state_entry,
 	&cmd_status_entry, /* edge */
+	&cmd_secrets_entry,
 	&cmd_schema_entry,
 	&cmd_version_entry,
 	&cmd_help_entry,

@@ -144,6 +144,13 @@ mkman_getbot(void)
 	}
 	printf(".SH FILES\n.TP\n.B bots.yaml\n");
 	mkman_text("The desired state, by default in the current directory.");
+	printf(".TP\n.B getbot-seal.pub\n");
+	mkman_text("The public seal key beside bots.yaml, committed with it: "
+		   "getbot secrets seal seals values to it.");
+	printf(".TP\n.B .getbot/seal.key\n");
+	mkman_text("The private seal key that getbot secrets keygen writes "
+		   "by default (mode 0600), never to be committed; getbot "
+		   "reads it only through GETBOT_SEAL_KEY_FILE.");
 	printf(".TP\n.B %s/bots.schema.json\n", GETBOT_SCHEMA_DIR);
 	mkman_text("The JSON Schema of bots.yaml (also printed by getbot "
 		   "schema).");
