@@ -185,6 +185,10 @@ tap_ok $? "GETBOT_SEAL_KEY (the key's text) opens it to the same value: no chang
 GETBOT_SEAL_KEY_FILE="$PWD/.getbot/seal.key" run "$GETBOT_MEM" plan
 [ "$rc" -eq 1 ] && grep -q 'both GETBOT_SEAL_KEY and GETBOT_SEAL_KEY_FILE are set' err
 tap_ok $? "both variables set: refused, not guessed"
+export GETBOT_SEAL_KEY=""
+run "$GETBOT_MEM" plan
+[ "$rc" -eq 1 ] && grep -q 'GETBOT_SEAL_KEY is set but empty' err
+tap_ok $? "an empty GETBOT_SEAL_KEY (a CI secret that is missing) says so"
 export GETBOT_SEAL_KEY="$key$key"
 run "$GETBOT_MEM" plan
 [ "$rc" -eq 1 ] && grep -q 'GETBOT_SEAL_KEY does not hold a seal key' err

@@ -238,6 +238,12 @@ secret_seal_key(unsigned char *sk, struct strbuf *where, struct strbuf *err)
 
 	secret_take_seal_key(); /* done at start by getbot itself */
 	pthread_mutex_lock(&seal_key_lock);
+	/* what CI passes for a secret it does not have */
+	if (seal_key_text != NULL && seal_key_text->len == 0) {
+		strbuf_addstr(err, "GETBOT_SEAL_KEY is set but empty (is the "
+				   "CI secret missing, or named otherwise?)");
+		goto out;
+	}
 	if (seal_key_text != NULL && key_path != NULL) {
 		strbuf_addstr(err, "both GETBOT_SEAL_KEY and "
 				   "GETBOT_SEAL_KEY_FILE are set; set one");
