@@ -109,7 +109,7 @@ tap_ok $? "a public key file that holds no key is refused"
 # On a terminal: a prompt, one line, no echo.
 if command -v python3 >/dev/null 2>&1; then
 	python3 - "$GETBOT" "$T/canary" >"$T/tty.out" 2>>"$T/all.log" <<'PY'
-import os, pty, select, sys
+import os, pty, select, signal, sys, time
 value = open(sys.argv[2], "rb").read()
 pid, fd = pty.fork()
 if pid == 0:
@@ -130,9 +130,15 @@ def drain(until):
 drain(b"(not shown")
 os.write(fd, value)
 drain(b"\"}")
-_, status = os.waitpid(pid, 0)
 sys.stdout.write(seen.decode())
-sys.exit(os.waitstatus_to_exitcode(status))
+for _ in range(50):
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        sys.exit(os.waitstatus_to_exitcode(status))
+    time.sleep(0.1)
+os.kill(pid, signal.SIGKILL)
+os.waitpid(pid, 0)
+sys.exit(1)
 PY
 	rc=$?
 	cat "$T/tty.out" >>"$T/all.log"

@@ -258,16 +258,18 @@ cmd_secrets_read_value(
 	int rc = -1;
 
 	if (tty) {
-		fprintf(
-		    stderr, "Value of %s (not shown; end with Enter): ", name);
-		fflush(stderr);
+		/* echo off before the prompt, so that nothing typed after it
+		 * is shown; TCSANOW: nothing typed is thrown away */
 		if (tcgetattr(STDIN_FILENO, &saved) == 0) {
 			quiet = saved;
 			quiet.c_lflag &= ~(tcflag_t)ECHO;
 			quiet.c_lflag |= ECHONL;
 			echo_off =
-			    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+			    tcsetattr(STDIN_FILENO, TCSANOW, &quiet) == 0;
 		}
+		fprintf(
+		    stderr, "Value of %s (not shown; end with Enter): ", name);
+		fflush(stderr);
 	}
 	buf = sodium_malloc(cap);
 	if (buf == NULL) {
@@ -318,7 +320,7 @@ cmd_secrets_read_value(
 	rc = 0;
 out:
 	if (echo_off)
-		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+		(void)tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 	if (rc == 0) {
 		*value = buf;
 		*len = got;
