@@ -79,9 +79,9 @@ run "$GETBOT" --version; tap_ok "$rc" "getbot --version"
 run "$GETBOT" help
 [ "$rc" -eq 0 ]; tap_ok $? "getbot help"
 cmds=$(sed -n 's/^  \([a-z]*\) .*/\1/p' "$tap_tmp/out" | tr '\n' ' ')
-[ "$cmds" = "init validate plan apply diff graph state status schema version help " ]
+[ "$cmds" = "init validate plan apply diff graph state status secrets schema version help " ]
 tap_ok $? "help lists every command of a build with providers (got: $cmds)"
-for c in init validate plan apply diff graph state status schema version help; do
+for c in init validate plan apply diff graph state status secrets schema version help; do
 	run "$GETBOT" help "$c"
 	[ "$rc" -eq 0 ] && grep -q "^usage: getbot $c" "$tap_tmp/out"
 	tap_ok $? "getbot help $c"

@@ -14,6 +14,7 @@
 #include "cmd.h"
 #include "conn.h"
 #include "jsonschema.h"
+#include "secret.h"
 #include "strbuf.h"
 #include "xmalloc.h"
 
@@ -28,6 +29,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_graph_entry,
 	&cmd_state_entry,
 	&cmd_status_entry, /* edge */
+	&cmd_secrets_entry,
 	&cmd_schema_entry,
 	&cmd_version_entry,
 	&cmd_help_entry,
@@ -231,8 +233,8 @@ cmd_main_help(int argc, char **argv)
 
 /* What every run needs before a command: no core dumps (secrets pass
  * through this process), allocation failure ends the program in cJSON too,
- * libcurl and libsodium are ready, and GETBOT_SSH_PASSPHRASE is out of the
- * environment, before any thread starts. */
+ * libcurl and libsodium are ready, and GETBOT_SSH_PASSPHRASE and
+ * GETBOT_SEAL_KEY are out of the environment, before any thread starts. */
 static int
 cmd_start(void)
 {
@@ -250,6 +252,7 @@ cmd_start(void)
 		return -1;
 	}
 	conn_ssh_take_passphrase();
+	secret_take_seal_key();
 	return 0;
 }
 
@@ -315,5 +318,6 @@ cmd_main(int argc, char **argv, const struct provider *const *providers)
 	rc = entry->exec(&args);
 	cmd_args_release(&args);
 	conn_ssh_forget_passphrase();
+	secret_forget_seal_key();
 	return rc;
 }

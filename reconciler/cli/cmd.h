@@ -58,6 +58,7 @@ extern const struct cmd_entry cmd_diff_entry;
 extern const struct cmd_entry cmd_graph_entry;
 extern const struct cmd_entry cmd_state_entry;
 extern const struct cmd_entry cmd_status_entry;
+extern const struct cmd_entry cmd_secrets_entry;
 extern const struct cmd_entry cmd_schema_entry;
 extern const struct cmd_entry cmd_version_entry;
 extern const struct cmd_entry cmd_help_entry;

@@ -45,8 +45,15 @@ static const struct {
 	    "Where runtimes live (build contexts and Worker bundles); "
 	    "default runtimes/ beside bots.yaml. When set, --ref and getbot "
 	    "diff read runtimes from it, not from the commit." },
+	{ "GETBOT_SEAL_KEY",
+	    "The private seal key, its text (one line of base64, as "
+	    "'getbot secrets keygen' writes it), that opens {sealed: ...} "
+	    "secrets: in CI, a secret of that name. getbot takes it out of "
+	    "its environment at start, so no command it runs inherits it. "
+	    "Set this or GETBOT_SEAL_KEY_FILE, not both." },
 	{ "GETBOT_SEAL_KEY_FILE",
-	    "The deployment key's file, for {sealed: ...} secrets." },
+	    "The file that holds the private seal key, for {sealed: ...} "
+	    "secrets; its mode must let its owner alone read it (0600)." },
 	{ "INCUS_SOCKET",
 	    "Incus's unix socket on a server whose target has no incus.socket "
 	    "(a path on that server); default the first of "
@@ -155,6 +162,13 @@ mkman_getbot(void)
 	}
 	printf(".SH FILES\n.TP\n.B bots.yaml\n");
 	mkman_text("The desired state, by default in the current directory.");
+	printf(".TP\n.B getbot-seal.pub\n");
+	mkman_text("The public seal key beside bots.yaml, committed with it: "
+		   "getbot secrets seal seals values to it.");
+	printf(".TP\n.B .getbot/seal.key\n");
+	mkman_text("The private seal key that getbot secrets keygen writes "
+		   "by default (mode 0600), never to be committed; getbot "
+		   "reads it only through GETBOT_SEAL_KEY_FILE.");
 	printf(".TP\n.B %s/bots.schema.json\n", GETBOT_SCHEMA_DIR);
 	mkman_text("The JSON Schema of bots.yaml (also printed by getbot "
 		   "schema).");
