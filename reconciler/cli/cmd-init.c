@@ -72,7 +72,14 @@ cmd_init_header(struct strbuf *yaml)
 	    "# {file: PATH} or {sealed: BASE64}; set the variables named below "
 	    "before\n"
 	    "# plan and apply (in CI, from its secret store).\n"
-	    "version: 1\n\n");
+	    "version: 1\n\n"
+	    "# Where plan and apply keep what they applied, and the lock "
+	    "that lets one\n"
+	    "# apply run at a time: .getbot/ beside this file, for one "
+	    "machine. When CI\n"
+	    "# and cron apply too, share both through this repository's "
+	    "remote instead:\n"
+	    "# state: {backend: git}\n\n");
 }
 
 static void
