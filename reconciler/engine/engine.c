@@ -14,19 +14,26 @@
 #include "engine.h"
 #include "xmalloc.h"
 
-int
-engine_init(struct engine *engine, const struct provider *const *providers,
-    const char *config_path, struct diag_list *diags)
+/* What engine_init and engine_init_copy share: all but loading. */
+static void
+engine_setup(struct engine *engine, const struct provider *const *providers,
+    const char *config_path, const char *base_dir)
 {
-	char *copy;
-
 	memset(engine, 0, sizeof(*engine));
 	pthread_mutex_init(&engine->lock, NULL);
 	budget_table_init(&engine->budgets);
 	engine->providers = providers;
 	engine->config_path = xstrdup(config_path);
-	copy = xstrdup(config_path);
-	engine->base_dir = xstrdup(dirname(copy));
+	engine->base_dir = xstrdup(base_dir);
+}
+
+int
+engine_init(struct engine *engine, const struct provider *const *providers,
+    const char *config_path, struct diag_list *diags)
+{
+	char *copy = xstrdup(config_path);
+
+	engine_setup(engine, providers, config_path, dirname(copy));
 	free(copy);
 	return bots_load_file(config_path, &engine->bots, diags);
 }
@@ -36,12 +43,7 @@ engine_init_copy(struct engine *engine, const struct provider *const *providers,
     const char *copy_path, const char *label, const char *base_dir,
     struct diag_list *diags)
 {
-	memset(engine, 0, sizeof(*engine));
-	pthread_mutex_init(&engine->lock, NULL);
-	budget_table_init(&engine->budgets);
-	engine->providers = providers;
-	engine->config_path = xstrdup(copy_path);
-	engine->base_dir = xstrdup(base_dir);
+	engine_setup(engine, providers, copy_path, base_dir);
 	return bots_load_file_as(copy_path, label, &engine->bots, diags);
 }
 
