@@ -204,3 +204,17 @@ diag_path_index(struct strbuf *path, size_t index)
 {
 	strbuf_addf(path, "[%zu]", index);
 }
+
+void
+diag_list_print(const struct diag_list *list, bool json)
+{
+	size_t i;
+
+	for (i = 0; i < list->count; i++) {
+		if (json) {
+			diag_print_json(stdout, &list->items[i]);
+			putchar('\n');
+		} else
+			diag_print(stderr, &list->items[i]);
+	}
+}

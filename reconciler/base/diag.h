@@ -3,6 +3,7 @@
 #define GETBOT_DIAG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 enum diag_severity {
@@ -49,6 +50,9 @@ struct strbuf;
 void diag_format(struct strbuf *sb, const struct diag *d);
 /* One JSON object: {"type":"diagnostic",...}, without a newline. */
 void diag_print_json(FILE *out, const struct diag *d);
+/* Every diagnostic of list: as JSON lines on stdout when json, else as
+ * diag_print lines on stderr. */
+void diag_list_print(const struct diag_list *list, bool json);
 
 /* Append a config path element: .key (key alone at the start), ["odd
  * key"] when it is not a plain name, or [index]. */

@@ -36,7 +36,6 @@ cmd_diff_load(const char *config, const char *rev,
 	struct diag_list diags = DIAG_LIST_INIT;
 	struct strbuf err = STRBUF_INIT;
 	char *base_dir = file_dir(config);
-	size_t i;
 	int rc = -1;
 
 	if (prepare_checkout(config, rev, &side->tree, &err) != 0) {
@@ -46,13 +45,7 @@ cmd_diff_load(const char *config, const char *rev,
 	side->engine_ready = true;
 	if (engine_init_copy(&side->engine, providers, side->tree.config_path,
 		side->tree.label, base_dir, &diags) != 0) {
-		for (i = 0; i < diags.count; i++) {
-			if (json) {
-				diag_print_json(stdout, &diags.items[i]);
-				putchar('\n');
-			} else
-				diag_print(stderr, &diags.items[i]);
-		}
+		diag_list_print(&diags, json);
 		goto out;
 	}
 	/* no secret is read and no target is contacted: expand only */

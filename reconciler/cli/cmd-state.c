@@ -19,24 +19,6 @@ static const struct cmd_option cmd_state_options[] = {
 	{ NULL, 0, NULL, NULL },
 };
 
-/* "# applied from commit SHA "subject" by Name <email>, DATE". */
-static void
-cmd_state_print_commit(const cJSON *commit)
-{
-	const char *sha = cJSON_GetStringValue(
-	    cJSON_GetObjectItemCaseSensitive(commit, "sha"));
-
-	if (sha == NULL)
-		return;
-	printf("# applied from commit %s \"%s\" by %s, %s\n", sha,
-	    cJSON_GetStringValue(
-		cJSON_GetObjectItemCaseSensitive(commit, "subject")),
-	    cJSON_GetStringValue(
-		cJSON_GetObjectItemCaseSensitive(commit, "author")),
-	    cJSON_GetStringValue(
-		cJSON_GetObjectItemCaseSensitive(commit, "date")));
-}
-
 static int
 cmd_state_exec(const struct cmd_args *args)
 {
@@ -117,8 +99,11 @@ cmd_state_exec(const struct cmd_args *args)
 		}
 		text = cJSON_Print(snapshot);
 		printf("# %s\n", args->positional[1]);
-		cmd_state_print_commit(
-		    cJSON_GetObjectItemCaseSensitive(snapshot, "commit"));
+		strbuf_reset(&err);
+		if (prepare_commit_line(cJSON_GetObjectItemCaseSensitive(
+						snapshot, "commit"),
+			false, &err))
+			printf("# applied from commit %s\n", err.buf);
 		printf("%s\n", text);
 		free(text);
 		rc = EXIT_OK;

@@ -257,26 +257,6 @@ status_print_json(const struct status_bot *b, const char *commit)
 	cJSON_Delete(o);
 }
 
-/* "1a2b3c4d5e6f "subject" by Name <email>, DATE" (a static buffer). */
-static const char *
-status_commit_line(const cJSON *commit)
-{
-	static char line[1024];
-	const char *sha = cJSON_GetStringValue(
-	    cJSON_GetObjectItemCaseSensitive(commit, "sha"));
-	const char *dirty = sha != NULL ? strstr(sha, "-dirty") : NULL;
-
-	snprintf(line, sizeof(line), "%.12s%s \"%s\" by %s, %s",
-	    sha != NULL ? sha : "?", dirty != NULL ? "-dirty" : "",
-	    cJSON_GetStringValue(
-		cJSON_GetObjectItemCaseSensitive(commit, "subject")),
-	    cJSON_GetStringValue(
-		cJSON_GetObjectItemCaseSensitive(commit, "author")),
-	    cJSON_GetStringValue(
-		cJSON_GetObjectItemCaseSensitive(commit, "date")));
-	return line;
-}
-
 static void
 status_print_human(const struct status_bot *b)
 {
@@ -297,8 +277,9 @@ status_print_human(const struct status_bot *b)
 		    b->changes, b->changes == 1 ? "" : "s");
 	if (b->error != NULL)
 		printf("    error: %s\n", b->error);
-	if (b->commit != NULL)
-		printf("    applied from: %s\n", status_commit_line(b->commit));
+	strbuf_reset(&keys);
+	if (prepare_commit_line(b->commit, true, &keys))
+		printf("    applied from: %s\n", keys.buf);
 	strbuf_release(&keys);
 	strbuf_release(&name);
 }

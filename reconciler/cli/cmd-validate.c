@@ -48,7 +48,6 @@ cmd_validate_one(const char *path, const char *rev, bool json)
 	struct strbuf err = STRBUF_INIT;
 	struct bots *bots = NULL;
 	const char *file = path;
-	size_t i;
 	int rc;
 
 	if (rev != NULL) {
@@ -63,13 +62,7 @@ cmd_validate_one(const char *path, const char *rev, bool json)
 		    tree.config_path, tree.label, &bots, &diags);
 	} else
 		rc = bots_load_file(file, &bots, &diags);
-	for (i = 0; i < diags.count; i++) {
-		if (json) {
-			diag_print_json(stdout, &diags.items[i]);
-			putchar('\n');
-		} else
-			diag_print(stderr, &diags.items[i]);
-	}
+	diag_list_print(&diags, json);
 	if (json)
 		cmd_validate_summary_json(file, bots, &diags);
 	else if (rc == 0)

@@ -180,6 +180,29 @@ prepare_print_commit(FILE *out, const struct prepared *p)
 	fputc('\n', out);
 }
 
+bool
+prepare_commit_line(const cJSON *commit, bool abbreviate, struct strbuf *out)
+{
+	const char *sha = cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(commit, "sha"));
+
+	if (sha == NULL)
+		return false;
+	if (abbreviate)
+		strbuf_addf(out, "%.12s%s", sha,
+		    strstr(sha, "-dirty") != NULL ? "-dirty" : "");
+	else
+		strbuf_addstr(out, sha);
+	strbuf_addf(out, " \"%s\" by %s, %s",
+	    cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(commit, "subject")),
+	    cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(commit, "author")),
+	    cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(commit, "date")));
+	return true;
+}
+
 cJSON *
 prepare_provenance(const struct prepared *p)
 {
@@ -339,14 +362,9 @@ prepare_load(const struct cmd_args *args,
 	else
 		loaded = engine_init(&p->engine, providers, p->config, &diags);
 	if (loaded != 0) {
-		for (i = 0; i < diags.count; i++) {
+		for (i = 0; i < diags.count; i++)
 			diag_format(&p->failure, &diags.items[i]);
-			if (json) {
-				diag_print_json(stdout, &diags.items[i]);
-				putchar('\n');
-			} else
-				diag_print(stderr, &diags.items[i]);
-		}
+		diag_list_print(&diags, json);
 		goto out;
 	}
 	if (prepare_find_commit(p, &err) != 0) {

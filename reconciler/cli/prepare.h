@@ -137,6 +137,10 @@ void prepare_print_commit(FILE *out, const struct prepared *p);
  * "subject"} with "-dirty" in sha when the work tree differs; NULL when
  * there is none. The caller frees it. */
 cJSON *prepare_provenance(const struct prepared *p);
+/* A state resource's commit as "SHA "subject" by Name <email>, DATE"
+ * (abbreviate: the first 12 digits, and -dirty) appended to out; false,
+ * and nothing appended, when it has no sha. */
+bool prepare_commit_line(const cJSON *commit, bool abbreviate, struct strbuf *out);
 /* bots.yaml's directory + /.getbot/state.json, or --state. */
 char *prepare_state_path(const char *config_path, const char *state_option);
 
