@@ -762,9 +762,10 @@ out:
 }
 
 int
-state_git_fetch_state(struct state_git *git, char loaded_from[41],
-    struct strbuf *text, struct strbuf *err)
+state_git_fetch_state(
+    struct state_git *git, char loaded_from[41], struct strbuf *err)
 {
+	struct strbuf text = STRBUF_INIT;
 	git_oid lock_id, state_id;
 	int rc = -1;
 
@@ -784,12 +785,13 @@ state_git_fetch_state(struct state_git *git, char loaded_from[41],
 		goto out;
 	}
 	if (state_git_read(git, &state_id, "state.json", false,
-		STATE_GIT_STATE_MAX, text, err) < 0 ||
-	    file_replace(git->cache_path, text->buf, text->len, 0600, err) < 0)
+		STATE_GIT_STATE_MAX, &text, err) < 0 ||
+	    file_replace(git->cache_path, text.buf, text.len, 0600, err) < 0)
 		goto out;
 	git_oid_tostr(loaded_from, 41, &state_id);
 	rc = 0;
 out:
+	strbuf_release(&text);
 	return rc;
 }
 

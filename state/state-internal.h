@@ -131,10 +131,9 @@ void state_git_unlock(struct state_lock *lock);
 int state_git_force_unlock(
     struct state_git *git, const char *lock_id, struct strbuf *err);
 /* Fetch the state ref and write its state.json to the cache path (remove
- * the cache when there is none); *loaded_from is its commit (zeros: none),
- * *text its content. */
-int state_git_fetch_state(struct state_git *git, char loaded_from[41],
-    struct strbuf *text, struct strbuf *err);
+ * the cache when there is none); loaded_from is its commit ("": none). */
+int state_git_fetch_state(
+    struct state_git *git, char loaded_from[41], struct strbuf *err);
 /* Commit text as state.json on top of parent (40 hex digits or "") and
  * push it in place of parent: STATE_GIT_MOVED when the ref is no longer
  * parent. *pushed gets the new commit. */

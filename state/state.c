@@ -734,7 +734,6 @@ int
 state_open(
     const struct state_where *where, struct state **out, struct strbuf *err)
 {
-	struct strbuf text = STRBUF_INIT;
 	struct state_git *git = NULL;
 	char commit[41];
 	int rc = -1;
@@ -743,7 +742,7 @@ state_open(
 	if (!where->git)
 		return state_load(where->path, out, err);
 	if (state_git_open(where, &git, err) < 0 ||
-	    state_git_fetch_state(git, commit, &text, err) < 0 ||
+	    state_git_fetch_state(git, commit, err) < 0 ||
 	    state_load(state_git_cache_path(git), out, err) < 0)
 		goto out;
 	(*out)->git = git;
@@ -753,7 +752,6 @@ state_open(
 	rc = 0;
 out:
 	state_git_free(git);
-	strbuf_release(&text);
 	return rc;
 }
 
@@ -842,7 +840,7 @@ state_rebase(struct state *state, struct state *theirs)
 int
 state_publish(struct state *state, const char *message, struct strbuf *err)
 {
-	struct strbuf text = STRBUF_INIT, remote = STRBUF_INIT;
+	struct strbuf text = STRBUF_INIT;
 	struct state *theirs = NULL;
 	char pushed[41], moved_to[41];
 	int tries, rc = -1;
@@ -859,9 +857,7 @@ state_publish(struct state *state, const char *message, struct strbuf *err)
 			break;
 		/* someone else wrote it: read theirs, lay ours over it */
 		rc = -1;
-		strbuf_reset(&remote);
-		if (state_git_fetch_state(state->git, moved_to, &remote, err) <
-			0 ||
+		if (state_git_fetch_state(state->git, moved_to, err) < 0 ||
 		    state_load(state_git_cache_path(state->git), &theirs,
 			err) < 0)
 			goto out;
@@ -888,7 +884,6 @@ state_publish(struct state *state, const char *message, struct strbuf *err)
 out:
 	state_free(theirs);
 	strbuf_release(&text);
-	strbuf_release(&remote);
 	return rc;
 }
 
