@@ -1,15 +1,24 @@
 #!/usr/bin/env python3
 """Real git over smart HTTP, behind a token, on loopback.
 
-The remote a CI runner reaches with https and a token (GitHub's
-x-access-token, GitLab's oauth2): `git http-backend` (real git, run as
-CGI for each request, as its documentation's Apache example does) behind
-HTTP Basic authentication. Only the pair USER:TOKEN given on the command
-line is let through; anything else is 401 with WWW-Authenticate, as
-GitHub answers. Plain HTTP on 127.0.0.1 (no TLS: libgit2 sends the same
-credentials either way).
+The remote a CI runner reaches with https and a token: `git http-backend`
+(real git, run as CGI for each request, as git-http-backend(1)'s Apache
+example does) behind HTTP Basic authentication. What is not git's own
+follows GitHub's documentation:
+- the token is the HTTP password and the user is x-access-token
+  (docs.github.com, "Authenticating as a GitHub App installation":
+  git clone https://x-access-token:TOKEN@github.com/owner/repo.git);
+- anything else is 401 with WWW-Authenticate: Basic, which is what makes
+  a git client send its credentials (RFC 7235 4.1);
+- a token without write access may fetch but not push: the receive-pack
+  service answers 403 (docs.github.com, "Automatic token authentication":
+  with permissions contents: read the GITHUB_TOKEN cannot push; git shows
+  "The requested URL returned error: 403").
+Plain HTTP on 127.0.0.1 (no TLS: libgit2 sends the same credentials
+either way).
 
-  git-http.py --root DIR --user x-access-token --token-file FILE --port-file F
+  git-http.py --root DIR --token-file FILE [--read-token-file FILE]
+              --port-file F
 """
 import argparse
 import base64
@@ -40,21 +49,37 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         sys.stderr.write("git-http: " + fmt % args + "\n")
 
-    def authorized(self):
+    def token(self):
+        """The token sent with the user, or None."""
         got = self.headers.get("Authorization", "")
-        want = "Basic " + base64.b64encode(
-            ("%s:%s" % (ARGS.user, TOKEN)).encode()).decode()
-        return got == want
+        for token in (TOKEN, READ_TOKEN):
+            want = "Basic " + base64.b64encode(
+                ("%s:%s" % (ARGS.user, token)).encode()).decode()
+            if token is not None and got == want:
+                return token
+        return None
+
+    def refuse(self, status, text):
+        body = text.encode()
+        self.send_response(status)
+        if status == 401:
+            self.send_header("WWW-Authenticate", 'Basic realm="git"')
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def serve(self):
         body = read_body(self) if self.command == "POST" else b""
-        if not self.authorized():
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="git"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
+        token = self.token()
         path, _, query = self.path.partition("?")
+        if token is None:
+            self.refuse(401, "")
+            return
+        if token == READ_TOKEN and (path.endswith("/git-receive-pack") or
+                                    "service=git-receive-pack" in query):
+            self.refuse(403, "Write access to repository not granted.\n")
+            return
         env = {
             "GIT_PROJECT_ROOT": ARGS.root,
             "GIT_HTTP_EXPORT_ALL": "1",
@@ -92,15 +117,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main():
-    global ARGS, TOKEN
+    global ARGS, TOKEN, READ_TOKEN
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", required=True)
     ap.add_argument("--user", default="x-access-token")
     ap.add_argument("--token-file", required=True)  # never in argv
+    ap.add_argument("--read-token-file")  # may fetch, not push
     ap.add_argument("--port-file", required=True)
     ARGS = ap.parse_args()
     with open(ARGS.token_file) as f:
         TOKEN = f.read().strip()
+    READ_TOKEN = None
+    if ARGS.read_token_file:
+        with open(ARGS.read_token_file) as f:
+            READ_TOKEN = f.read().strip()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     with open(ARGS.port_file + ".tmp", "w") as f:
         f.write(str(server.server_address[1]))

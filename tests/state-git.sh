@@ -130,17 +130,25 @@ tap_ok $? "and its plan has nothing to do"
 MODEL=openai/gpt-5-mini write_config "$T/a"
 git -C "$T/a" commit -qam "research: a smaller model" && git -C "$T/a" push -q origin main 2>/dev/null
 git -C "$T/b" pull -q 2>/dev/null
-ctl "$cf" /__control/faults '{"faults": [{"method": "PUT", "path": "/scripts/", "delay": 4}]}'
+ctl "$cf" /__control/faults '{"faults": [{"method": "PUT", "path": "/scripts/", "delay": 9}]}'
 (cd "$T/a" && GITHUB_ACTIONS=true GITHUB_RUN_ID=777 exec "$GETBOT" apply --auto-approve) \
 	>"$T/a.out" 2>"$T/a.err" &
 holder=$!
 i=0
 while ! has_lock && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 has_lock; tap_ok $? "the first apply holds refs/getbot/lock"
+# expires: the lease's end, as the lock ref holds it now
+expires() { git --git-dir="$remote" cat-file -p refs/getbot/lock:lock.json 2>/dev/null |
+	sed -n 's/.*"expires":[[:space:]]*\([0-9]*\).*/\1/p'; }
+first=$(expires)
 run "$T/b" "$GETBOT" apply --auto-approve
 [ "$rc" -eq 4 ]; tap_ok $? "the second exits 4 (locked)"
 grep -q "state is locked by .*@$(hostname) pid $holder (apply, GitHub Actions run 777) since .*; lease expires in [0-9]* s; lock id [0-9a-f-]*; run 'getbot state unlock " "$T/err"
 tap_ok $? "naming the holder, its CI run and how to unlock: $(cat "$T/err")"
+i=0
+while [ "$(expires)" = "$first" ] && [ $i -lt 80 ]; do sleep 0.1; i=$((i + 1)); done
+[ -n "$first" ] && [ "$(expires)" -gt "$first" ]
+tap_ok $? "while it runs, its lease is renewed on the remote (expires $first, then $(expires))"
 wait "$holder"
 rc=$?
 holder=""
@@ -305,7 +313,10 @@ unset SSH_AUTH_SOCK SSH_AGENT_PID
 # http-backend behind Basic authentication (tests/git-http.py)
 token="ghs_CANARY-git-token-0104"
 printf '%s\n' "$token" >"$T/token"
+read_token="ghs_CANARY-read-token-0105"
+printf '%s\n' "$read_token" >"$T/read-token"
 python3 "$top_srcdir/tests/git-http.py" --root "$T" --token-file "$T/token" \
+	--read-token-file "$T/read-token" \
 	--port-file "$T/git-http.port" 2>"$T/git-http.log" &
 fake_pids="$fake_pids $!"
 i=0
@@ -322,6 +333,14 @@ GETBOT_GIT_TOKEN=$token run "$T/plain" "$GETBOT" state list
 tap_ok $? "with GETBOT_GIT_TOKEN the same record is read over https"
 [ "$rc" -eq 0 ] || tap_diag "$(cat "$T/err")"
 git -C "$T/plain" add bots.yaml && git -C "$T/plain" commit -qm "research: from the https clone"
+# a token that may read but not push, as a plan job's (contents: read)
+GETBOT_GIT_TOKEN=$read_token run "$T/plain" "$GETBOT" plan
+tap_ok "$rc" "a read-only token is enough to plan"
+before=$(audit | wc -l)
+GETBOT_GIT_TOKEN=$read_token run "$T/plain" "$GETBOT" apply --auto-approve
+[ "$rc" -eq 1 ] && grep -q "cannot push to remote 'origin'.*403" "$T/err" &&
+	! has_lock && [ "$(audit | wc -l)" -eq "$before" ]
+tap_ok $? "apply with it cannot take the lock, and does nothing: $(cat "$T/err")"
 GETBOT_GIT_TOKEN=$token run "$T/plain" "$GETBOT" apply --auto-approve
 [ "$rc" -eq 0 ] && audit | head -1 | grep -q '^getbot apply: 1 succeeded'
 tap_ok $? "and an apply over https locks, records and unlocks: $(audit | head -1)"
