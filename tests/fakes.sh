@@ -7,6 +7,9 @@
 #   fake_url NAME                    # wait for it: its URL in $url
 #
 # The fakes are stopped and the scratch directory removed at exit.
+#
+#   edge_config_head ROUTER_URL [RUNTIME] >bots.yaml
+#                                    # an edge config up to the org's teams:
 
 fakes="$top_srcdir/tests/fakes"
 
@@ -49,4 +52,26 @@ fake_url() {
 start_fake() {
 	fake_start "$@"
 	fake_url "$1"
+}
+
+# edge_config_head ROUTER_URL [RUNTIME]: the start of the edge config the
+# tests share, up to the teams of the org research: the target (its token
+# in $CF_TOKEN, the router's in $ROUTER_TOKEN), defaults (RUNTIME, default
+# rt-1) and the org; the caller appends the teams, 6 spaces in.
+edge_config_head() {
+	cat <<YAML
+version: 1
+targets:
+  edge:
+    kind: cloudflare
+    account_id: 0123456789abcdef0123456789abcdef
+    api_token: {env: CF_TOKEN}
+    router: {url: "$1", token: {env: ROUTER_TOKEN}}
+defaults: {model: anthropic/claude-sonnet-4-5, runtime: ${2:-rt-1}}
+orgs:
+  research:
+    owner: carol@research.example
+    target: edge
+    teams:
+YAML
 }

@@ -5,6 +5,7 @@
 # runs with no secret in the environment, secret files that do not exist,
 # and a tripwire where the targets would be: nothing may connect to it.
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
+. "$top_srcdir/tests/fakes.sh" # edge_config_head only: no fake runs here
 tap_tmpdir
 T=$tap_tmp
 
@@ -46,20 +47,9 @@ write_config() {
         instructions: Link to the dataset.
         card: {display_name: Scout, description: Finds datasets.}"
 	[ -n "${NO_SCOUT:-}" ] && scout=""
-	cat >bots.yaml <<YAML
-version: 1
-targets:
-  edge:
-    kind: cloudflare
-    account_id: 0123456789abcdef0123456789abcdef
-    api_token: {env: CF_TOKEN}
-    router: {url: "$wire", token: {env: ROUTER_TOKEN}}
-defaults: {model: anthropic/claude-sonnet-4-5, runtime: rt-1}
-orgs:
-  research:
-    owner: carol@research.example
-    target: edge
-    teams:
+	{
+		edge_config_head "$wire"
+		cat <<YAML
       pro:
         model: ${MODEL:-openai/gpt-5}
         api_keys: {openai: {env: ${PRO_KEY_VAR:-PRO_KEY}}}
@@ -68,6 +58,7 @@ orgs:
         card: {display_name: Research Pro, description: Reviews.}
 ${scout}
 YAML
+	} >bots.yaml
 }
 commit() { git add -A && git commit -qm "$1" || exit 99; }
 

@@ -50,20 +50,9 @@ write_config() {
         instructions: Link to the dataset.
         card: {display_name: Scout, description: Finds datasets.}"
 	[ -n "${NO_SCOUT:-}" ] && scout=""
-	cat >bots.yaml <<YAML
-version: 1
-targets:
-  edge:
-    kind: cloudflare
-    account_id: 0123456789abcdef0123456789abcdef
-    api_token: {env: CF_TOKEN}
-    router: {url: "$router", token: {env: ROUTER_TOKEN}}
-defaults: {model: anthropic/claude-sonnet-4-5, runtime: ${RUNTIME:-rt-1}}
-orgs:
-  research:
-    owner: carol@research.example
-    target: edge
-    teams:
+	{
+		edge_config_head "$router" "${RUNTIME:-rt-1}"
+		cat <<YAML
       pro:
         model: openai/gpt-5
         api_keys: {openai: {file: keys/pro.key}}
@@ -72,6 +61,7 @@ orgs:
         card: {display_name: ${CARD_NAME:-Research Pro}, description: Reviews.}
 ${scout}
 YAML
+	} >bots.yaml
 }
 
 # run CMD...: stdout in out, stderr in err, exit in $rc (outside the repo)

@@ -34,20 +34,9 @@ git init -q . && git config user.email ci@example.com && git config user.name CI
 printf '.getbot/\n*.md\nout\nerr\n' >.gitignore
 
 write_config() {
-	cat >bots.yaml <<YAML
-version: 1
-targets:
-  edge:
-    kind: cloudflare
-    account_id: 0123456789abcdef0123456789abcdef
-    api_token: {env: CF_TOKEN}
-    router: {url: "$router", token: {env: ROUTER_TOKEN}}
-defaults: {model: anthropic/claude-sonnet-4-5, runtime: rt-1}
-orgs:
-  research:
-    owner: carol@research.example
-    target: edge
-    teams:
+	{
+		edge_config_head "$router"
+		cat <<YAML
       pro:
         api_keys: {openai: {env: PRO_KEY}}
         model: openai/gpt-5
@@ -55,6 +44,7 @@ orgs:
         instructions: Cite every source.
 ${EXTRA:-}
 YAML
+	} >bots.yaml
 }
 
 run() {

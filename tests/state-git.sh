@@ -56,26 +56,17 @@ git init -q --bare -b main "$remote"
 
 # write_config DIR: an edge config whose state lives in the git remote
 write_config() {
-	cat >"$1/bots.yaml" <<YAML
-version: 1
-state: {backend: git, lease: 15}
-targets:
-  edge:
-    kind: cloudflare
-    account_id: 0123456789abcdef0123456789abcdef
-    api_token: {env: CF_TOKEN}
-    router: {url: "$router", token: {env: ROUTER_TOKEN}}
-defaults: {model: ${MODEL:-openai/gpt-5}, runtime: openclaw-2026.3.8}
-orgs:
-  research:
-    owner: carol@research.example
-    target: edge
-    teams:
+	{
+		edge_config_head "$router" openclaw-2026.3.8
+		cat <<YAML
       pro:
+        model: ${MODEL:-openai/gpt-5}
         api_keys: {openai: {env: PRO_KEY}}
         persona: You are Research Pro.
         instructions: Cite every source.
+state: {backend: git, lease: 15}
 YAML
+	} >"$1/bots.yaml"
 }
 
 # run DIR CMD...: in DIR, stdout in $T/out, stderr in $T/err, exit in $rc
