@@ -82,6 +82,24 @@ cmd_init_header(struct strbuf *yaml)
 	    "# state: {backend: git}\n\n");
 }
 
+/* The team's key (its variable's name) and identity, after "{env: ". */
+static void
+cmd_init_team_rest(struct strbuf *yaml, const char *org)
+{
+	cmd_init_add_env_prefix(yaml, org);
+	strbuf_addstr(yaml,
+	    "_ANTHROPIC_KEY}\n"
+	    "        # persona and instructions cannot change once deployed "
+	    "(plan\n"
+	    "        # refuses it) unless 'getbot apply --replace' rebuilds "
+	    "the bot\n"
+	    "        persona: |\n");
+	strbuf_addf(yaml, "          You are %s's assistant.\n", org);
+	strbuf_addstr(yaml,
+	    "        instructions: |\n"
+	    "          Be brief, and say when you are not sure.\n");
+}
+
 static void
 cmd_init_server(struct strbuf *yaml, const char *org, const char *owner)
 {
@@ -112,18 +130,7 @@ cmd_init_server(struct strbuf *yaml, const char *org, const char *owner)
 	    "        api_keys:\n"
 	    "          anthropic: {env: ",
 	    org, owner, owner, org);
-	cmd_init_add_env_prefix(yaml, org);
-	strbuf_addstr(yaml,
-	    "_ANTHROPIC_KEY}\n"
-	    "        # persona and instructions cannot change once deployed "
-	    "(plan\n"
-	    "        # refuses it) unless 'getbot apply --replace' rebuilds "
-	    "the bot\n"
-	    "        persona: |\n");
-	strbuf_addf(yaml, "          You are %s's assistant.\n", org);
-	strbuf_addstr(yaml,
-	    "        instructions: |\n"
-	    "          Be brief, and say when you are not sure.\n");
+	cmd_init_team_rest(yaml, org);
 }
 
 static void
@@ -156,18 +163,8 @@ cmd_init_edge(struct strbuf *yaml, const char *org, const char *owner)
 	    "        api_keys:\n"
 	    "          anthropic: {env: ",
 	    org, owner, org);
-	cmd_init_add_env_prefix(yaml, org);
-	strbuf_addstr(yaml,
-	    "_ANTHROPIC_KEY}\n"
-	    "        # persona and instructions cannot change once deployed "
-	    "(plan\n"
-	    "        # refuses it) unless 'getbot apply --replace' rebuilds "
-	    "the bot\n"
-	    "        persona: |\n");
-	strbuf_addf(yaml, "          You are %s's assistant.\n", org);
+	cmd_init_team_rest(yaml, org);
 	strbuf_addf(yaml,
-	    "        instructions: |\n"
-	    "          Be brief, and say when you are not sure.\n"
 	    "        card:                    # what the Agent Router shows\n"
 	    "          display_name: %s assistant\n"
 	    "          description: Answers questions for %s.\n",
